@@ -1,0 +1,389 @@
+//! CloudWatch Logs as a DataFusion catalog: each log group a schema, each log
+//! stream a table, plus the virtual `all_log_streams` table in every group.
+//!
+//! DataFusion asks for schemas synchronously, so group and stream listings
+//! live in a cache with a time-to-live. Before a statement is planned, the
+//! session calls [`LogCatalog::prepare_table`] (or
+//! [`LogCatalog::prepare_listing`]) for what it references; those are async,
+//! refresh what is stale and turn unknown or ambiguous names into errors
+//! that name the problem, which the sync trait methods could not return.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::Result as DfResult;
+use futures::{StreamExt, TryStreamExt};
+use tracing::debug;
+
+use crate::error::{ConnectorError, Result};
+use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
+use crate::source::{LogGroup, LogStream, SharedSource};
+use crate::table::{LogTable, TableScope};
+
+/// The virtual table over every stream of a group.
+pub const ALL_LOG_STREAMS: &str = "all_log_streams";
+
+/// How many groups' streams are listed at once for information_schema.
+const LISTING_CONCURRENCY: usize = 4;
+
+#[derive(Debug)]
+struct Cached<T> {
+    at: Instant,
+    value: T,
+}
+
+#[derive(Debug)]
+struct CatalogState {
+    name: String,
+    source: SharedSource,
+    ttl: Duration,
+    groups: RwLock<Option<Cached<Arc<Vec<LogGroup>>>>>,
+    streams: RwLock<HashMap<String, Cached<Arc<Vec<LogStream>>>>>,
+}
+
+/// One catalog over one [`LogSource`](crate::source::LogSource).
+#[derive(Debug, Clone)]
+pub struct LogCatalog {
+    state: Arc<CatalogState>,
+}
+
+impl LogCatalog {
+    /// `ttl` bounds how stale a group or stream listing may be.
+    pub fn new(name: impl Into<String>, source: SharedSource, ttl: Duration) -> Self {
+        Self {
+            state: Arc::new(CatalogState {
+                name: name.into(),
+                source,
+                ttl,
+                groups: RwLock::new(None),
+                streams: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    pub fn source(&self) -> &SharedSource {
+        &self.state.source
+    }
+
+    fn cached_groups(&self, fresh_only: bool) -> Option<Arc<Vec<LogGroup>>> {
+        let guard = self.state.groups.read().expect("group cache lock");
+        guard
+            .as_ref()
+            .filter(|c| !fresh_only || c.at.elapsed() < self.state.ttl)
+            .map(|c| Arc::clone(&c.value))
+    }
+
+    async fn refresh_groups(&self) -> Result<Arc<Vec<LogGroup>>> {
+        let mut groups = self.state.source.list_groups().await?;
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        let groups = Arc::new(groups);
+        *self.state.groups.write().expect("group cache lock") = Some(Cached {
+            at: Instant::now(),
+            value: Arc::clone(&groups),
+        });
+        Ok(groups)
+    }
+
+    /// Every log group, from the cache when it is fresh.
+    pub async fn groups(&self) -> Result<Arc<Vec<LogGroup>>> {
+        match self.cached_groups(true) {
+            Some(g) => Ok(g),
+            None => self.refresh_groups().await,
+        }
+    }
+
+    /// The log group a SQL name refers to (see [`crate::names`]).
+    pub async fn resolve_group(&self, name: &str) -> Result<LogGroup> {
+        let mut groups = self.groups().await?;
+        let mut refreshed = false;
+        loop {
+            match resolve_name(name, groups.iter().map(|g| g.name.as_str())) {
+                NameMatch::Exact(n) | NameMatch::CaseInsensitive(n) => {
+                    return Ok(groups
+                        .iter()
+                        .find(|g| g.name == n)
+                        .cloned()
+                        .expect("resolved name is listed"))
+                }
+                NameMatch::Ambiguous(candidates) => {
+                    return Err(ConnectorError::AmbiguousName {
+                        kind: "log group",
+                        name: name.to_string(),
+                        candidates,
+                    })
+                }
+                // The group may have been created since the last listing.
+                NameMatch::NotFound if !refreshed => {
+                    groups = self.refresh_groups().await?;
+                    refreshed = true;
+                }
+                NameMatch::NotFound => {
+                    let similar = similar_names(name, groups.iter().map(|g| g.name.as_str()), 5);
+                    return Err(ConnectorError::GroupNotFound {
+                        name: name.to_string(),
+                        hint: not_found_hint(
+                            &similar,
+                            "list the log groups with SELECT schema_name FROM information_schema.schemata",
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    fn cached_streams(&self, group: &str, fresh_only: bool) -> Option<Arc<Vec<LogStream>>> {
+        let guard = self.state.streams.read().expect("stream cache lock");
+        guard
+            .get(group)
+            .filter(|c| !fresh_only || c.at.elapsed() < self.state.ttl)
+            .map(|c| Arc::clone(&c.value))
+    }
+
+    /// Every stream of a group (fully listed), from the cache when fresh.
+    pub async fn streams(&self, group: &str) -> Result<Arc<Vec<LogStream>>> {
+        if let Some(s) = self.cached_streams(group, true) {
+            return Ok(s);
+        }
+        let pages: Vec<Vec<LogStream>> = self
+            .state
+            .source
+            .list_streams(group, None)
+            .try_collect()
+            .await?;
+        let mut streams: Vec<LogStream> = pages.into_iter().flatten().collect();
+        streams.sort_by(|a, b| a.name.cmp(&b.name));
+        let streams = Arc::new(streams);
+        debug!(group, count = streams.len(), "listed log streams");
+        self.state
+            .streams
+            .write()
+            .expect("stream cache lock")
+            .insert(
+                group.to_string(),
+                Cached {
+                    at: Instant::now(),
+                    value: Arc::clone(&streams),
+                },
+            );
+        Ok(streams)
+    }
+
+    /// Looks for a stream with exactly this name using a prefix listing, which
+    /// touches only the streams that start with it.
+    async fn find_exact_stream(&self, group: &str, name: &str) -> Result<bool> {
+        if self
+            .cached_streams(group, true)
+            .is_some_and(|s| s.iter().any(|s| s.name == name))
+        {
+            return Ok(true);
+        }
+        let mut pages = self.state.source.list_streams(group, Some(name));
+        while let Some(page) = pages.next().await {
+            if page?.iter().any(|s| s.name == name) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The stream (or `all_log_streams`) a SQL table name refers to in `group`.
+    pub async fn resolve_table(&self, group: &str, name: &str) -> Result<TableScope> {
+        if name.eq_ignore_ascii_case(ALL_LOG_STREAMS) {
+            return Ok(TableScope::AllStreams);
+        }
+        if self.find_exact_stream(group, name).await? {
+            return Ok(TableScope::Stream(name.to_string()));
+        }
+        let streams = self.streams(group).await?;
+        match resolve_name(name, streams.iter().map(|s| s.name.as_str())) {
+            NameMatch::Exact(n) | NameMatch::CaseInsensitive(n) => Ok(TableScope::Stream(n)),
+            NameMatch::Ambiguous(candidates) => Err(ConnectorError::AmbiguousName {
+                kind: "log stream",
+                name: name.to_string(),
+                candidates,
+            }),
+            NameMatch::NotFound => {
+                let similar = similar_names(name, streams.iter().map(|s| s.name.as_str()), 5);
+                Err(ConnectorError::StreamNotFound {
+                    group: group.to_string(),
+                    stream: name.to_string(),
+                    hint: not_found_hint(
+                        &similar,
+                        &format!(
+                            "the group has {} streams; query all_log_streams to read them all",
+                            streams.len()
+                        ),
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Makes `schema.table` resolvable by the sync DataFusion APIs, or
+    /// explains why it is not.
+    pub async fn prepare_table(&self, schema: &str, table: &str) -> Result<()> {
+        let group = self.resolve_group(schema).await?;
+        self.resolve_table(&group.name, table).await?;
+        Ok(())
+    }
+
+    /// Loads every group's stream listing, for information_schema queries.
+    pub async fn prepare_listing(&self) -> Result<()> {
+        let names: Vec<String> = self
+            .groups()
+            .await?
+            .iter()
+            .map(|g| g.name.clone())
+            .collect();
+        let catalog = self.clone();
+        futures::stream::iter(names.into_iter().map(move |name| {
+            let catalog = catalog.clone();
+            async move { catalog.streams(&name).await.map(|_| ()) }
+        }))
+        .buffer_unordered(LISTING_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(())
+    }
+
+    /// Table names of a group (streams, then `all_log_streams`) as last listed.
+    pub fn cached_table_names(&self, group: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .cached_streams(group, false)
+            .map(|s| s.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default();
+        names.push(ALL_LOG_STREAMS.to_string());
+        names
+    }
+}
+
+impl CatalogProvider for LogCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.cached_groups(false)
+            .map(|g| g.iter().map(|g| g.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let groups = self.cached_groups(false)?;
+        match resolve_name(name, groups.iter().map(|g| g.name.as_str())) {
+            NameMatch::Exact(n) | NameMatch::CaseInsensitive(n) => {
+                let group = groups.iter().find(|g| g.name == n)?.clone();
+                Some(Arc::new(GroupSchema {
+                    catalog: self.clone(),
+                    group,
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One log group seen as a schema.
+#[derive(Debug)]
+pub struct GroupSchema {
+    catalog: LogCatalog,
+    group: LogGroup,
+}
+
+#[async_trait]
+impl SchemaProvider for GroupSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.catalog.cached_table_names(&self.group.name)
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let scope = self.catalog.resolve_table(&self.group.name, name).await?;
+        Ok(Some(Arc::new(LogTable::new(
+            Arc::clone(self.catalog.source()),
+            self.group.clone(),
+            scope,
+        ))))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case(ALL_LOG_STREAMS)
+            || self
+                .catalog
+                .cached_streams(&self.group.name, false)
+                .is_some_and(|s| {
+                    !matches!(
+                        resolve_name(name, s.iter().map(|s| s.name.as_str())),
+                        NameMatch::NotFound | NameMatch::Ambiguous(_)
+                    )
+                })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::demo::DemoSource;
+
+    fn catalog() -> LogCatalog {
+        LogCatalog::new(
+            "cloudwatch",
+            Arc::new(DemoSource::generate(1_795_000_000_000)),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[tokio::test]
+    async fn resolves_groups_and_tables_with_clear_errors() {
+        let c = catalog();
+        assert_eq!(
+            c.resolve_group("/ecs/payments-service").await.unwrap().name,
+            "/ecs/Payments-Service"
+        );
+        let err = c.resolve_group("orders").await.unwrap_err().to_string();
+        assert!(
+            err.contains("\"orders\" not found") && err.contains("/aws/lambda/orders-api"),
+            "{err}"
+        );
+        assert_eq!(
+            c.resolve_table("/ecs/Payments-Service", "payments-worker")
+                .await
+                .unwrap(),
+            TableScope::Stream("Payments-Worker".into())
+        );
+        assert_eq!(
+            c.resolve_table("/ecs/Payments-Service", "ALL_LOG_STREAMS")
+                .await
+                .unwrap(),
+            TableScope::AllStreams
+        );
+        let err = c
+            .resolve_table("/vpc/flow-logs", "eni-x")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"eni-x\" not found in log group \"/vpc/flow-logs\""),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sync_views_follow_the_cache() {
+        let c = catalog();
+        assert!(c.schema_names().is_empty(), "nothing listed yet");
+        c.prepare_listing().await.unwrap();
+        assert!(c.schema_names().contains(&"/var/log/secure".to_string()));
+        let schema = c
+            .schema("/VAR/LOG/SECURE")
+            .expect("case-insensitive schema");
+        assert_eq!(
+            schema.table_names(),
+            vec!["ip-10-0-1-12", "ip-10-0-2-34", ALL_LOG_STREAMS]
+        );
+        assert!(schema.table_exist("IP-10-0-1-12"));
+        assert!(!schema.table_exist("nope"));
+    }
+}

@@ -1,0 +1,91 @@
+//! The connector's one error type.
+//!
+//! Each variant says *why* a query cannot be answered, so that the Flight
+//! server can map it once to a gRPC code and the user sees a message naming
+//! the cause (a missing group, an ambiguous name, throttling past the retry
+//! budget) rather than a generic failure or, worse, a partial result.
+
+use datafusion::error::DataFusionError;
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("log group {name:?} not found{hint}")]
+    GroupNotFound { name: String, hint: String },
+
+    #[error("log stream {stream:?} not found in log group {group:?}{hint}")]
+    StreamNotFound {
+        group: String,
+        stream: String,
+        hint: String,
+    },
+
+    #[error("{kind} name {name:?} is ambiguous: it matches {} without regard to case; quote the exact name", candidates.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", "))]
+    AmbiguousName {
+        kind: &'static str,
+        name: String,
+        candidates: Vec<String>,
+    },
+
+    #[error("permission denied by CloudWatch Logs on {api}: {message}")]
+    PermissionDenied { api: &'static str, message: String },
+
+    #[error("CloudWatch Logs {api} kept throttling past the retry budget ({attempts} attempts): {message}")]
+    Throttled {
+        api: &'static str,
+        attempts: u32,
+        message: String,
+    },
+
+    #[error("CloudWatch Logs {api} failed: {message}")]
+    Api { api: &'static str, message: String },
+
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    #[error("AWS configuration: {0}")]
+    Config(String),
+}
+
+impl ConnectorError {
+    /// Wraps the error for DataFusion while keeping it recoverable by
+    /// downcasting, so the server can still choose the right gRPC code.
+    pub fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+
+    /// Finds a connector error inside a DataFusion error chain, if any.
+    pub fn find_in(err: &DataFusionError) -> Option<&ConnectorError> {
+        let mut current: &(dyn std::error::Error + 'static) = err;
+        loop {
+            if let Some(found) = current.downcast_ref::<ConnectorError>() {
+                return Some(found);
+            }
+            if let Some(DataFusionError::External(inner)) =
+                current.downcast_ref::<DataFusionError>()
+            {
+                current = inner.as_ref();
+                continue;
+            }
+            if let Some(DataFusionError::Context(_, inner)) =
+                current.downcast_ref::<DataFusionError>()
+            {
+                current = inner.as_ref();
+                continue;
+            }
+            if let Some(DataFusionError::Shared(inner)) = current.downcast_ref::<DataFusionError>()
+            {
+                current = inner.as_ref();
+                continue;
+            }
+            current = current.source()?;
+        }
+    }
+}
+
+impl From<ConnectorError> for DataFusionError {
+    fn from(err: ConnectorError) -> Self {
+        err.into_datafusion()
+    }
+}

@@ -1,0 +1,22 @@
+//! logflight's connector: AWS CloudWatch Logs as a DataFusion catalog.
+//!
+//! A query flows one way: the catalog ([`catalog`]) resolves names to
+//! tables ([`table`]); a table turns SQL filters into a [`source::ReadRequest`]
+//! ([`pushdown`]); the scan ([`scan`]) streams pages of events from a
+//! [`source::LogSource`] through the batch builder ([`batch`]) as Arrow
+//! record batches.
+
+pub mod batch;
+pub mod catalog;
+pub mod error;
+pub mod names;
+pub mod pushdown;
+pub mod scan;
+pub mod source;
+pub mod table;
+
+pub use catalog::{LogCatalog, ALL_LOG_STREAMS};
+pub use error::{ConnectorError, Result};
+pub use source::cloudwatch::{CloudWatchOptions, CloudWatchSource};
+pub use source::demo::DemoSource;
+pub use source::{LogSource, ReadRequest, SharedSource};

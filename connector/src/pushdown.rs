@@ -1,0 +1,416 @@
+//! SQL predicates to CloudWatch read requests: pure functions, no I/O.
+//!
+//! A filter is reported to DataFusion as `Exact` only when it translates
+//! completely into the [`Pushdown`]; the scan then guarantees it by checking
+//! every event it emits against the same bounds (sources may over-read, e.g.
+//! moto treats GetLogEvents' endTime as inclusive). That guarantee is what
+//! lets DataFusion drop its own filter and push LIMIT into the scan. Anything
+//! not understood is left to DataFusion, so pushdown can only ever save work,
+//! never change an answer.
+
+use std::collections::BTreeSet;
+
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::TableProviderFilterPushDown;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
+
+use crate::batch::Column;
+use crate::source::{StreamSelection, TimeRange};
+
+/// What a set of filters says about the events to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushdown {
+    pub time: TimeRange,
+    pub streams: StreamSelection,
+    /// A filter can never be true (e.g. another log group's name): read nothing.
+    pub impossible: bool,
+}
+
+impl Default for Pushdown {
+    fn default() -> Self {
+        Self {
+            time: TimeRange::ALL,
+            streams: StreamSelection::All,
+            impossible: false,
+        }
+    }
+}
+
+impl Pushdown {
+    fn and(mut self, other: Pushdown) -> Pushdown {
+        self.time = self.time.intersect(&other.time);
+        self.streams = self.streams.intersect(&other.streams);
+        self.impossible |= other.impossible;
+        self
+    }
+
+    /// The union of two pushdowns, when it is exact: only for sets of
+    /// streams with no other constraint (a union of time ranges is not a range).
+    fn or(self, other: Pushdown) -> Option<Pushdown> {
+        let stream_only = |p: &Pushdown| p.time.is_unbounded() && !p.impossible;
+        match (&self.streams, &other.streams) {
+            (StreamSelection::Named(a), StreamSelection::Named(b))
+                if stream_only(&self) && stream_only(&other) =>
+            {
+                Some(Pushdown {
+                    streams: StreamSelection::Named(a.union(b).cloned().collect()),
+                    ..Default::default()
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// True when no event can match.
+    pub fn selects_nothing(&self) -> bool {
+        self.impossible || self.time.is_empty() || self.streams.is_empty()
+    }
+}
+
+/// How DataFusion should treat each filter for a table of `group`.
+pub fn filter_support(filters: &[&Expr], group: &str) -> Vec<TableProviderFilterPushDown> {
+    filters
+        .iter()
+        .map(|f| match translate_one(f, group) {
+            Some(_) => TableProviderFilterPushDown::Exact,
+            None => TableProviderFilterPushDown::Unsupported,
+        })
+        .collect()
+}
+
+/// Combines every filter that translates (the rest are DataFusion's to apply).
+pub fn translate(filters: &[Expr], group: &str) -> Pushdown {
+    filters
+        .iter()
+        .filter_map(|f| translate_one(f, group))
+        .fold(Pushdown::default(), Pushdown::and)
+}
+
+/// The pushdown of one filter, if it can be expressed *exactly*.
+pub fn translate_one(expr: &Expr, group: &str) -> Option<Pushdown> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            if *op == Operator::And {
+                let l = translate_one(left, group)?;
+                let r = translate_one(right, group)?;
+                return Some(l.and(r));
+            }
+            if *op == Operator::Or {
+                // DataFusion rewrites short IN lists into ORs of equalities.
+                return translate_one(left, group)?.or(translate_one(right, group)?);
+            }
+            // Put the column on the left.
+            let (column, op, value) = match (as_column(left), as_column(right)) {
+                (Some(c), None) => (c, *op, literal(right)?),
+                (None, Some(c)) => (c, op.swap()?, literal(left)?),
+                _ => return None,
+            };
+            compare(column, op, value, group)
+        }
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
+            let column = as_column(expr)?;
+            let low = compare(column, Operator::GtEq, literal(low)?, group)?;
+            let high = compare(column, Operator::LtEq, literal(high)?, group)?;
+            Some(low.and(high))
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated: false,
+        }) => {
+            let column = as_column(expr)?;
+            let values: Option<BTreeSet<String>> = list
+                .iter()
+                .map(|v| literal(v).and_then(string_value))
+                .collect();
+            let values = values?;
+            match column {
+                ColumnRef::Plain(Column::LogStream) => Some(Pushdown {
+                    streams: StreamSelection::Named(values),
+                    ..Default::default()
+                }),
+                ColumnRef::Plain(Column::LogGroup) => Some(Pushdown {
+                    impossible: !values.contains(group),
+                    ..Default::default()
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A column reference, possibly behind a lossless cast.
+#[derive(Debug, Clone, Copy)]
+enum ColumnRef {
+    Plain(Column),
+    /// `time` cast to a timestamp of an equal or finer unit: the same instant.
+    TimeCast,
+}
+
+fn as_column(expr: &Expr) -> Option<ColumnRef> {
+    match expr {
+        Expr::Column(c) => Column::from_name(&c.name).map(ColumnRef::Plain),
+        Expr::Cast(cast) => cast_of_column(&cast.expr, cast.field.data_type()),
+        Expr::TryCast(cast) => cast_of_column(&cast.expr, cast.field.data_type()),
+        _ => None,
+    }
+}
+
+fn cast_of_column(inner: &Expr, to: &DataType) -> Option<ColumnRef> {
+    match (as_column(inner)?, to) {
+        // Casting a timestamp to a finer unit multiplies exactly; to a
+        // coarser one truncates, which would change comparisons: not pushed.
+        (ColumnRef::Plain(Column::Time), DataType::Timestamp(unit, _))
+            if unit_nanos(*unit) <= unit_nanos(TimeUnit::Millisecond) =>
+        {
+            Some(ColumnRef::TimeCast)
+        }
+        (ColumnRef::Plain(c @ (Column::LogStream | Column::LogGroup)), t)
+            if matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+        {
+            Some(ColumnRef::Plain(c))
+        }
+        _ => None,
+    }
+}
+
+fn literal(expr: &Expr) -> Option<&ScalarValue> {
+    match expr {
+        Expr::Literal(v, _) if !v.is_null() => Some(v),
+        _ => None,
+    }
+}
+
+fn string_value(v: &ScalarValue) -> Option<String> {
+    match v {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn unit_nanos(unit: TimeUnit) -> i128 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+/// A timestamp literal as nanoseconds since the epoch (exact, in i128).
+fn timestamp_nanos(v: &ScalarValue) -> Option<i128> {
+    let (value, unit) = match v {
+        ScalarValue::TimestampSecond(Some(x), _) => (*x, TimeUnit::Second),
+        ScalarValue::TimestampMillisecond(Some(x), _) => (*x, TimeUnit::Millisecond),
+        ScalarValue::TimestampMicrosecond(Some(x), _) => (*x, TimeUnit::Microsecond),
+        ScalarValue::TimestampNanosecond(Some(x), _) => (*x, TimeUnit::Nanosecond),
+        _ => return None,
+    };
+    Some(i128::from(value) * unit_nanos(unit))
+}
+
+fn clamp_ms(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// The inclusive millisecond range of `time <op> X`, X in nanoseconds.
+///
+/// `time` holds whole milliseconds `t`, so `t > X` is `t >= floor(X/1ms)+1`,
+/// `t >= X` is `t >= ceil(X/1ms)`, `t < X` is `t <= ceil(X/1ms)-1`,
+/// `t <= X` is `t <= floor(X/1ms)`; `t = X` is empty unless X is whole.
+pub fn time_range_for(op: Operator, nanos: i128) -> Option<TimeRange> {
+    let per_ms = unit_nanos(TimeUnit::Millisecond);
+    let floor = nanos.div_euclid(per_ms);
+    let ceil = -(-nanos).div_euclid(per_ms);
+    let range = match op {
+        Operator::Gt => TimeRange::new(Some(clamp_ms(floor + 1)), None),
+        Operator::GtEq => TimeRange::new(Some(clamp_ms(ceil)), None),
+        Operator::Lt => TimeRange::new(None, Some(clamp_ms(ceil - 1))),
+        Operator::LtEq => TimeRange::new(None, Some(clamp_ms(floor))),
+        Operator::Eq => TimeRange::new(Some(clamp_ms(ceil)), Some(clamp_ms(floor))),
+        _ => return None,
+    };
+    Some(range)
+}
+
+fn compare(column: ColumnRef, op: Operator, value: &ScalarValue, group: &str) -> Option<Pushdown> {
+    match column {
+        ColumnRef::Plain(Column::Time) | ColumnRef::TimeCast => Some(Pushdown {
+            time: time_range_for(op, timestamp_nanos(value)?)?,
+            ..Default::default()
+        }),
+        ColumnRef::Plain(Column::LogStream) if op == Operator::Eq => Some(Pushdown {
+            streams: StreamSelection::one(string_value(value)?),
+            ..Default::default()
+        }),
+        ColumnRef::Plain(Column::LogGroup) if op == Operator::Eq => Some(Pushdown {
+            impossible: string_value(value)? != group,
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::{cast, col, lit};
+    use datafusion::prelude::Expr;
+
+    const G: &str = "/aws/lambda/orders";
+
+    fn ms(v: i64) -> Expr {
+        lit(ScalarValue::TimestampMillisecond(
+            Some(v),
+            Some("UTC".into()),
+        ))
+    }
+    fn ns(v: i64) -> Expr {
+        lit(ScalarValue::TimestampNanosecond(Some(v), None))
+    }
+    fn range(s: Option<i64>, e: Option<i64>) -> Option<Pushdown> {
+        Some(Pushdown {
+            time: TimeRange::new(s, e),
+            ..Default::default()
+        })
+    }
+    fn streams(names: &[&str]) -> Option<Pushdown> {
+        Some(Pushdown {
+            streams: StreamSelection::Named(names.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn time_comparisons_get_exact_inclusive_bounds() {
+        let t = || col("time");
+        let cases: Vec<(Expr, Option<Pushdown>)> = vec![
+            (t().eq(ms(1000)), range(Some(1000), Some(1000))),
+            (t().lt_eq(ms(1000)), range(None, Some(1000))),
+            (t().lt(ms(1000)), range(None, Some(999))),
+            (t().gt(ms(1000)), range(Some(1001), None)),
+            (t().gt_eq(ms(1000)), range(Some(1000), None)),
+            (ms(1000).lt(t()), range(Some(1001), None)),
+            (ms(1000).gt_eq(t()), range(None, Some(1000))),
+            (t().between(ms(10), ms(20)), range(Some(10), Some(20))),
+            (
+                t().gt_eq(ms(10)).and(t().lt(ms(20))),
+                range(Some(10), Some(19)),
+            ),
+            // Sub-millisecond literals round the right way.
+            (t().gt(ns(1_000_500_000)), range(Some(1001), None)),
+            (t().gt_eq(ns(1_000_500_000)), range(Some(1001), None)),
+            (t().lt(ns(1_000_500_000)), range(None, Some(1000))),
+            (t().lt_eq(ns(1_000_500_000)), range(None, Some(1000))),
+            (t().eq(ns(1_000_500_000)), range(Some(1001), Some(1000))),
+            (t().lt(ns(1_000_000_000)), range(None, Some(999))),
+            // Negative times floor towards minus infinity.
+            (t().lt_eq(ns(-1)), range(None, Some(-1))),
+            // A lossless cast of the column is still the column.
+            (
+                cast(t(), DataType::Timestamp(TimeUnit::Nanosecond, None)).gt(ns(5_000_000)),
+                range(Some(6), None),
+            ),
+            // A truncating cast is not pushed.
+            (
+                cast(t(), DataType::Timestamp(TimeUnit::Second, None))
+                    .eq(lit(ScalarValue::TimestampSecond(Some(1), None))),
+                None,
+            ),
+            (t().not_eq(ms(1000)), None),
+            (t().gt(ms(5)).or(t().lt(ms(1))), None),
+            (t().not_between(ms(1), ms(2)), None),
+            (col("ingestion_time").gt(ms(5)), None),
+            (
+                t().gt(lit(ScalarValue::TimestampMillisecond(None, None))),
+                None,
+            ),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(translate_one(&expr, G), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn stream_and_group_predicates() {
+        let cases: Vec<(Expr, Option<Pushdown>)> = vec![
+            (col("log_stream").eq(lit("a")), streams(&["a"])),
+            (lit("a").eq(col("log_stream")), streams(&["a"])),
+            (
+                col("log_stream").in_list(vec![lit("b"), lit("a")], false),
+                streams(&["a", "b"]),
+            ),
+            (col("log_stream").in_list(vec![lit("a")], true), None),
+            (
+                col("log_stream")
+                    .eq(lit("a"))
+                    .or(col("log_stream").eq(lit("b"))),
+                streams(&["a", "b"]),
+            ),
+            (
+                col("log_stream").eq(lit("a")).or(col("time").gt(ms(1))),
+                None,
+            ),
+            (
+                col("log_stream")
+                    .eq(lit("a"))
+                    .or(col("message").eq(lit("b"))),
+                None,
+            ),
+            (col("log_stream").like(lit("a%")), None),
+            (col("log_stream").not_eq(lit("a")), None),
+            (
+                col("log_stream")
+                    .eq(lit("a"))
+                    .and(col("log_stream").eq(lit("b"))),
+                streams(&[]),
+            ),
+            (col("log_group").eq(lit(G)), Some(Pushdown::default())),
+            (
+                col("log_group").eq(lit("/other")),
+                Some(Pushdown {
+                    impossible: true,
+                    ..Default::default()
+                }),
+            ),
+            (col("message").eq(lit("x")), None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(translate_one(&expr, G), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn translate_combines_and_skips_unsupported() {
+        let filters = vec![
+            col("time").gt_eq(ms(100)),
+            col("message").like(lit("%ERROR%")),
+            col("time").lt(ms(200)),
+            col("log_stream").eq(lit("s")),
+        ];
+        let got = translate(&filters, G);
+        assert_eq!(got.time, TimeRange::new(Some(100), Some(199)));
+        assert_eq!(got.streams, StreamSelection::one("s"));
+        let refs: Vec<&Expr> = filters.iter().collect();
+        assert_eq!(
+            filter_support(&refs, G),
+            vec![
+                TableProviderFilterPushDown::Exact,
+                TableProviderFilterPushDown::Unsupported,
+                TableProviderFilterPushDown::Exact,
+                TableProviderFilterPushDown::Exact,
+            ]
+        );
+        assert!(translate(&[col("time").gt(ms(5)), col("time").lt(ms(5))], G).selects_nothing());
+    }
+}

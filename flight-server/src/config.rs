@@ -1,0 +1,174 @@
+//! Flags, environment and the TOML config file merged into one [`Config`].
+//!
+//! Precedence: a command-line flag, then its `LOGFLIGHT_*` environment
+//! variable (both handled by clap), then the config file, then the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::error::{Result, ServerError};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_CATALOG: &str = "cloudwatch";
+const DEFAULT_CACHE_TTL_SECS: u64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// AWS CloudWatch Logs through the standard AWS credential chain.
+    Cloudwatch,
+    /// Built-in sample log groups: no AWS account, no network.
+    Demo,
+}
+
+/// Where logs come from: shared by `serve` and `query`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// Log source [default: cloudwatch]
+    #[arg(long, env = "LOGFLIGHT_SOURCE", value_enum)]
+    pub source: Option<SourceKind>,
+    /// Name of the SQL catalog holding the log groups [default: cloudwatch]
+    #[arg(long, env = "LOGFLIGHT_CATALOG")]
+    pub catalog: Option<String>,
+    /// AWS region (else AWS_REGION or the profile's region)
+    #[arg(long, env = "LOGFLIGHT_REGION")]
+    pub region: Option<String>,
+    /// AWS shared-config profile (else AWS_PROFILE)
+    #[arg(long, env = "LOGFLIGHT_PROFILE")]
+    pub profile: Option<String>,
+    /// CloudWatch Logs endpoint, e.g. a local emulator (else AWS_ENDPOINT_URL)
+    #[arg(long, env = "LOGFLIGHT_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per API call before a throttled or failing call fails the query [default: 8]
+    #[arg(long, env = "LOGFLIGHT_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
+    /// Seconds a log group or stream listing is reused [default: 60]
+    #[arg(long, env = "LOGFLIGHT_CACHE_TTL_SECS")]
+    pub cache_ttl_secs: Option<u64>,
+    /// TOML config file; its keys are the flag names with underscores
+    #[arg(long, env = "LOGFLIGHT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. info or logflight=debug (else RUST_LOG) [default: info]
+    #[arg(long, env = "LOGFLIGHT_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// The config file: every key optional, the same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub source: Option<SourceKind>,
+    pub catalog: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub cache_ttl_secs: Option<u64>,
+    pub log_level: Option<String>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ServerError::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            ServerError::Config(format!("invalid config file {}: {e}", path.display()))
+        })
+    }
+}
+
+/// The merged configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub source: SourceKind,
+    pub catalog: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub cache_ttl: Duration,
+    pub log_level: Option<String>,
+    pub listen: SocketAddr,
+}
+
+impl Config {
+    pub fn resolve(args: &SourceArgs, listen: Option<SocketAddr>) -> Result<Self> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(Self::merge(args, listen, file))
+    }
+
+    fn merge(args: &SourceArgs, listen: Option<SocketAddr>, file: FileConfig) -> Self {
+        Self {
+            source: args
+                .source
+                .or(file.source)
+                .unwrap_or(SourceKind::Cloudwatch),
+            catalog: args
+                .catalog
+                .clone()
+                .or(file.catalog)
+                .unwrap_or_else(|| DEFAULT_CATALOG.into()),
+            region: args.region.clone().or(file.region),
+            profile: args.profile.clone().or(file.profile),
+            endpoint_url: args.endpoint_url.clone().or(file.endpoint_url),
+            max_attempts: args.max_attempts.or(file.max_attempts),
+            cache_ttl: Duration::from_secs(
+                args.cache_ttl_secs
+                    .or(file.cache_ttl_secs)
+                    .unwrap_or(DEFAULT_CACHE_TTL_SECS),
+            ),
+            log_level: args.log_level.clone().or(file.log_level),
+            listen: listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            source = "demo"
+            catalog = "prod"
+            region = "eu-west-1"
+            listen = "0.0.0.0:6000"
+            cache_ttl_secs = 5
+            "#,
+        )
+        .unwrap();
+        let args = SourceArgs {
+            catalog: Some("cli".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(&args, None, file);
+        assert_eq!(c.source, SourceKind::Demo);
+        assert_eq!(c.catalog, "cli");
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.listen, "0.0.0.0:6000".parse().unwrap());
+        assert_eq!(c.cache_ttl, Duration::from_secs(5));
+
+        let d = Config::merge(&SourceArgs::default(), None, FileConfig::default());
+        assert_eq!(d.source, SourceKind::Cloudwatch);
+        assert_eq!(d.catalog, DEFAULT_CATALOG);
+        assert_eq!(d.listen, DEFAULT_LISTEN.parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("regoin = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! `logflight`: SQL over AWS CloudWatch Logs, served over Arrow Flight SQL.
+
+mod config;
+mod error;
+mod metadata;
+mod output;
+mod service;
+mod session;
+mod tickets;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use clap::{Args, Parser, Subcommand};
+use futures::TryStreamExt;
+use logflight_connector::{
+    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource,
+};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, SourceArgs, SourceKind};
+use crate::error::{Result, ServerError};
+use crate::output::Format;
+use crate::service::FlightEndpoint;
+use crate::session::QueryEngine;
+
+/// Flight messages can be large (a 10,000-event page of long lines).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logflight",
+    version,
+    about = "SQL over AWS CloudWatch Logs, served over Arrow Flight SQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the log groups over Arrow Flight SQL (and plain Flight)
+    Serve(ServeArgs),
+    /// Run one SQL statement in-process and print the result
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Address to listen on [default: 127.0.0.1:50051]
+    #[arg(long, env = "LOGFLIGHT_LISTEN")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Output format
+    #[arg(long, env = "LOGFLIGHT_FORMAT", value_enum, default_value = "table")]
+    format: Format,
+    /// The SQL statement
+    sql: String,
+}
+
+fn init_tracing(level: Option<&str>) {
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn build_engine(config: &Config) -> Result<QueryEngine> {
+    let source: SharedSource = match config.source {
+        SourceKind::Demo => Arc::new(DemoSource::new()),
+        SourceKind::Cloudwatch => {
+            let options = CloudWatchOptions {
+                region: config.region.clone(),
+                profile: config.profile.clone(),
+                endpoint_url: config.endpoint_url.clone(),
+                max_attempts: config.max_attempts,
+            };
+            Arc::new(CloudWatchSource::connect(&options).await?)
+        }
+    };
+    QueryEngine::new(vec![LogCatalog::new(
+        config.catalog.clone(),
+        source,
+        config.cache_ttl,
+    )])
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = Config::resolve(&args.source, args.listen)?;
+    init_tracing(config.log_level.as_deref());
+    let engine = build_engine(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let source = engine
+        .catalogs()
+        .map(|c| format!("{} = {}", c.name(), c.source().describe()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "logflight {} listening on grpc://{addr} (catalog {source})",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "connect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}'); cur = c.cursor(); cur.execute('SELECT schema_name FROM information_schema.schemata'); print(cur.fetchall())\""
+    );
+    std::io::stdout().flush().ok();
+
+    let service = FlightServiceServer::new(FlightEndpoint::new(engine))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    tonic::transport::Server::builder()
+        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            },
+        )
+        .await
+        .map_err(|e| ServerError::Internal(format!("server failed: {e}")))
+}
+
+async fn query(args: QueryArgs) -> Result<()> {
+    let config = Config::resolve(&args.source, None)?;
+    init_tracing(Some(config.log_level.as_deref().unwrap_or("warn")));
+    let engine = build_engine(&config).await?;
+    let plan = engine.plan(&args.sql, None).await?;
+    let batches: Vec<_> = plan.execute()?.try_collect().await?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    output::write_batches(&mut out, args.format, &batches)?;
+    out.flush().ok();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Query(args) => query(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", tonic::Status::from(e).message());
+            ExitCode::FAILURE
+        }
+    }
+}

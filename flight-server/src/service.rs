@@ -1,0 +1,561 @@
+//! The Flight SQL service: each RPC is a few lines that call the session
+//! (planning, execution), tickets (stateless handles) and metadata builders.
+//!
+//! [`FlightEndpoint`] wraps the Flight SQL service to also serve plain Flight
+//! clients: a DoGet ticket, or a GetFlightInfo command, whose bytes are SQL
+//! text rather than a Flight SQL message runs that SQL.
+
+use std::pin::Pin;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::ipc::writer::IpcWriteOptions;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionBeginTransactionRequest, ActionBeginTransactionResult,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, ActionEndTransactionRequest, Any, CommandGetCatalogs,
+    CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandStatementQuery,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
+    HandshakeRequest, HandshakeResponse, IpcMessage, PollInfo, PutResult, SchemaAsIpc,
+    SchemaResult, Ticket,
+};
+use datafusion::error::DataFusionError;
+use futures::{stream, Stream, TryStreamExt};
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::info;
+
+use crate::error::{Result, ServerError};
+use crate::metadata::{self, SQL_INFO, TABLE_TYPE, VIEW_TYPE, XDBC_TYPES};
+use crate::session::QueryEngine;
+use crate::tickets::QueryHandle;
+
+type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+const FLIGHT_SQL_TYPE_PREFIX: &str = "type.googleapis.com/arrow.flight.protocol.sql.";
+
+/// The Flight SQL half of the server.
+#[derive(Clone)]
+pub struct LogflightSql {
+    engine: QueryEngine,
+}
+
+impl LogflightSql {
+    pub fn new(engine: QueryEngine) -> Self {
+        Self { engine }
+    }
+
+    /// FlightInfo for a statement: planned here so the schema is exact, then
+    /// planned again by DoGet from the ticket alone.
+    async fn query_info(
+        &self,
+        handle: &QueryHandle,
+        ticket: Ticket,
+        descriptor: FlightDescriptor,
+    ) -> Result<FlightInfo> {
+        let plan = self
+            .engine
+            .plan(&handle.sql, handle.param_values()?)
+            .await?;
+        Ok(FlightInfo::new()
+            .try_with_schema(&plan.schema)?
+            .with_endpoint(arrow_flight::FlightEndpoint::new().with_ticket(ticket))
+            .with_descriptor(descriptor)
+            .with_ordered(true))
+    }
+
+    async fn query_stream(&self, handle: &QueryHandle) -> Result<BoxedStream<FlightData>> {
+        info!(sql = %handle.sql, params = handle.params.is_some(), "query");
+        let plan = self
+            .engine
+            .plan(&handle.sql, handle.param_values()?)
+            .await?;
+        let batches = plan.execute()?.map_err(|e: DataFusionError| {
+            let status = Status::from(ServerError::from(e));
+            tracing::warn!(code = ?status.code(), message = status.message(), "query failed while streaming");
+            FlightError::Tonic(Box::new(status))
+        });
+        Ok(encode(plan.schema, batches))
+    }
+
+    fn statement_ticket(handle: &QueryHandle) -> Ticket {
+        let ticket = TicketStatementQuery {
+            statement_handle: handle.to_bytes().into(),
+        };
+        Ticket::new(ticket.as_any().encode_to_vec())
+    }
+
+    /// FlightInfo for a metadata command: the ticket is the command itself.
+    fn command_info(
+        command: impl ProstMessageExt,
+        schema: &Schema,
+        descriptor: FlightDescriptor,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let ticket = Ticket::new(command.as_any().encode_to_vec());
+        let info = FlightInfo::new()
+            .try_with_schema(schema)
+            .map_err(ServerError::from)?
+            .with_endpoint(arrow_flight::FlightEndpoint::new().with_ticket(ticket))
+            .with_descriptor(descriptor);
+        Ok(Response::new(info))
+    }
+}
+
+fn encode<S>(schema: SchemaRef, batches: S) -> BoxedStream<FlightData>
+where
+    S: Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+{
+    Box::pin(
+        FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(Status::from),
+    )
+}
+
+fn one_batch(batch: RecordBatch) -> Response<BoxedStream<FlightData>> {
+    Response::new(encode(batch.schema(), stream::once(async { Ok(batch) })))
+}
+
+fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes> {
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default()).try_into()?;
+    Ok(bytes)
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for LogflightSql {
+    type FlightService = LogflightSql;
+
+    /// Authentication is not enforced yet: any credentials are accepted and
+    /// answered with a bearer token, which clients send back and we ignore.
+    async fn do_handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<BoxedStream<HandshakeResponse>>, Status> {
+        let token = "anonymous";
+        let response = HandshakeResponse {
+            protocol_version: 0,
+            payload: token.as_bytes().to_vec().into(),
+        };
+        let mut out = Response::new(Box::pin(stream::iter([Ok(response)])) as BoxedStream<_>);
+        out.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii header"),
+        );
+        Ok(out)
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let handle = QueryHandle::new(query.query);
+        let ticket = Self::statement_ticket(&handle);
+        Ok(Response::new(
+            self.query_info(&handle, ticket, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let handle = QueryHandle::from_bytes(&query.prepared_statement_handle)?;
+        let ticket = Ticket::new(query.as_any().encode_to_vec());
+        Ok(Response::new(
+            self.query_info(&handle, ticket, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let handle = QueryHandle::from_bytes(&ticket.statement_handle)?;
+        Ok(Response::new(self.query_stream(&handle).await?))
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let handle = QueryHandle::from_bytes(&query.prepared_statement_handle)?;
+        Ok(Response::new(self.query_stream(&handle).await?))
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let plan = self.engine.plan_sql(&query.query, None).await?;
+        let dataset_schema = plan.schema().as_arrow().clone();
+        let mut params: Vec<(usize, Field)> = plan
+            .get_parameter_fields()
+            .map_err(ServerError::from)?
+            .into_iter()
+            .map(|(id, field)| {
+                let position = id
+                    .trim_start_matches('$')
+                    .parse::<usize>()
+                    .unwrap_or(usize::MAX);
+                let data_type = field
+                    .map(|f| f.data_type().clone())
+                    .unwrap_or(arrow::datatypes::DataType::Null);
+                (position, Field::new(id, data_type, true))
+            })
+            .collect();
+        params.sort_by_key(|(position, _)| *position);
+        let parameter_schema = Schema::new(params.into_iter().map(|(_, f)| f).collect::<Vec<_>>());
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: QueryHandle::new(query.query).to_bytes().into(),
+            dataset_schema: schema_bytes(&dataset_schema)?,
+            parameter_schema: schema_bytes(&parameter_schema)?,
+        })
+    }
+
+    /// Binds parameters by returning a new handle that carries them.
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let handle = QueryHandle::from_bytes(&query.prepared_statement_handle)?;
+        let batches: Vec<RecordBatch> =
+            arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(
+                request.into_inner().map_err(FlightError::from),
+            )
+            .try_collect()
+            .await
+            .map_err(|e| ServerError::InvalidParameters(e.to_string()))?;
+        let bound = handle.with_params(&batches)?;
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(bound.to_bytes().into()),
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        Ok(()) // handles are stateless: nothing to free
+    }
+
+    async fn do_action_begin_transaction(
+        &self,
+        _query: ActionBeginTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginTransactionResult, Status> {
+        Ok(ActionBeginTransactionResult {
+            transaction_id: b"read-only".to_vec().into(),
+        })
+    }
+
+    async fn do_action_end_transaction(
+        &self,
+        _query: ActionEndTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        Ok(())
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        Ok(one_batch(metadata::catalogs(&self.engine, query).await?))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        Ok(one_batch(metadata::schemas(&self.engine, query).await?))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        Ok(one_batch(metadata::tables(&self.engine, query).await?))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(TABLE_TYPE);
+        builder.append(VIEW_TYPE);
+        Ok(one_batch(builder.build().map_err(ServerError::from)?))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&SQL_INFO).schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let batch = query
+            .into_builder(&SQL_INFO)
+            .build()
+            .map_err(ServerError::from)?;
+        Ok(one_batch(batch))
+    }
+
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&XDBC_TYPES).schema();
+        Self::command_info(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<BoxedStream<FlightData>>, Status> {
+        let batch = query
+            .into_builder(&XDBC_TYPES)
+            .build()
+            .map_err(ServerError::from)?;
+        Ok(one_batch(batch))
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// True when `bytes` hold a Flight SQL command (a protobuf `Any` of one of
+/// the Flight SQL message types), as opposed to plain SQL text.
+fn is_flight_sql_command(bytes: &[u8]) -> bool {
+    Any::decode(bytes).is_ok_and(|any| any.type_url.starts_with(FLIGHT_SQL_TYPE_PREFIX))
+}
+
+fn sql_text(bytes: &[u8]) -> Result<String, Status> {
+    let sql = std::str::from_utf8(bytes).map_err(|_| {
+        ServerError::InvalidTicket(
+            "ticket is neither a Flight SQL command nor UTF-8 SQL text".into(),
+        )
+    })?;
+    if sql.trim().is_empty() {
+        return Err(ServerError::InvalidTicket("empty ticket: send SQL text".into()).into());
+    }
+    Ok(sql.to_string())
+}
+
+/// The service registered with tonic: Flight SQL, plus SQL-text tickets for
+/// plain Flight clients (e.g. `pyarrow.flight`).
+#[derive(Clone)]
+pub struct FlightEndpoint {
+    sql: LogflightSql,
+}
+
+impl FlightEndpoint {
+    pub fn new(engine: QueryEngine) -> Self {
+        Self {
+            sql: LogflightSql::new(engine),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl FlightService for FlightEndpoint {
+    type HandshakeStream = BoxedStream<HandshakeResponse>;
+    type ListFlightsStream = BoxedStream<FlightInfo>;
+    type DoGetStream = BoxedStream<FlightData>;
+    type DoPutStream = BoxedStream<PutResult>;
+    type DoActionStream = BoxedStream<arrow_flight::Result>;
+    type ListActionsStream = BoxedStream<ActionType>;
+    type DoExchangeStream = BoxedStream<FlightData>;
+
+    async fn handshake(
+        &self,
+        request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        FlightService::handshake(&self.sql, request).await
+    }
+
+    async fn list_flights(
+        &self,
+        request: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        FlightService::list_flights(&self.sql, request).await
+    }
+
+    async fn get_flight_info(
+        &self,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        if is_flight_sql_command(&request.get_ref().cmd) {
+            return FlightService::get_flight_info(&self.sql, request).await;
+        }
+        let handle = QueryHandle::new(sql_text(&request.get_ref().cmd)?);
+        let ticket = LogflightSql::statement_ticket(&handle);
+        Ok(Response::new(
+            self.sql
+                .query_info(&handle, ticket, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn poll_flight_info(
+        &self,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        FlightService::poll_flight_info(&self.sql, request).await
+    }
+
+    async fn get_schema(
+        &self,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        let cmd = &request.get_ref().cmd;
+        let sql = if is_flight_sql_command(cmd) {
+            match Any::decode(cmd.as_ref())
+                .ok()
+                .and_then(|a| a.unpack::<CommandStatementQuery>().ok().flatten())
+            {
+                Some(q) => q.query,
+                None => {
+                    return Err(Status::unimplemented(
+                        "GetSchema supports statement queries and SQL text",
+                    ))
+                }
+            }
+        } else {
+            sql_text(cmd)?
+        };
+        let plan = self.sql.engine.plan(&sql, None).await?;
+        let IpcMessage(schema) = SchemaAsIpc::new(&plan.schema, &IpcWriteOptions::default())
+            .try_into()
+            .map_err(ServerError::from)?;
+        Ok(Response::new(SchemaResult { schema }))
+    }
+
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        if is_flight_sql_command(&request.get_ref().ticket) {
+            return FlightService::do_get(&self.sql, request).await;
+        }
+        let handle = QueryHandle::new(sql_text(&request.get_ref().ticket)?);
+        Ok(Response::new(self.sql.query_stream(&handle).await?))
+    }
+
+    async fn do_put(
+        &self,
+        request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
+        FlightService::do_put(&self.sql, request).await
+    }
+
+    async fn do_action(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
+        FlightService::do_action(&self.sql, request).await
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
+        FlightService::list_actions(&self.sql, request).await
+    }
+
+    async fn do_exchange(
+        &self,
+        request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        FlightService::do_exchange(&self.sql, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_flight_sql_commands_from_sql_text() {
+        let cmd = CommandStatementQuery {
+            query: "SELECT 1".into(),
+            transaction_id: None,
+        };
+        assert!(is_flight_sql_command(&cmd.as_any().encode_to_vec()));
+        for text in [
+            "SELECT 1",
+            "select count(*) from \"/a\".all_log_streams",
+            "",
+        ] {
+            assert!(!is_flight_sql_command(text.as_bytes()), "{text}");
+        }
+        assert!(sql_text(b"\xff\xfe").is_err());
+        assert!(sql_text(b"  ").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! Builds the DataFusion session and turns SQL into plans, read-only.
+//!
+//! Every statement is parsed first and checked against an allow-list
+//! (queries, EXPLAIN, SHOW): DDL, DML, COPY, CREATE EXTERNAL TABLE and SET
+//! never reach the planner, so no SQL can read or write files on the server.
+//! Before planning, every referenced log group and stream is resolved
+//! asynchronously, so unknown or ambiguous names fail with messages that
+//! name them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::common::{ParamValues, TableReference};
+use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use logflight_connector::LogCatalog;
+use tracing::debug;
+
+use crate::error::{Result, ServerError};
+
+/// The schema used for names without a log group; it never exists, so a bare
+/// table name gets a message asking for the group.
+const NO_SCHEMA: &str = "public";
+const INFORMATION_SCHEMA: &str = "information_schema";
+
+/// Plans and runs SQL over the configured catalogs.
+#[derive(Clone)]
+pub struct QueryEngine {
+    ctx: SessionContext,
+    catalogs: BTreeMap<String, LogCatalog>,
+    default_catalog: String,
+}
+
+/// A planned statement: what DoGet streams and GetFlightInfo describes.
+pub struct PlannedQuery {
+    pub plan: Arc<dyn ExecutionPlan>,
+    pub schema: SchemaRef,
+    ctx: SessionContext,
+}
+
+impl PlannedQuery {
+    pub fn execute(&self) -> Result<SendableRecordBatchStream> {
+        Ok(execute_stream(Arc::clone(&self.plan), self.ctx.task_ctx())?)
+    }
+}
+
+impl QueryEngine {
+    /// The first catalog is the default for names without a catalog.
+    pub fn new(catalogs: Vec<LogCatalog>) -> Result<Self> {
+        let default_catalog = catalogs
+            .first()
+            .map(|c| c.name().to_string())
+            .ok_or_else(|| ServerError::Config("no catalog configured".into()))?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(&default_catalog, NO_SCHEMA);
+        let ctx = SessionContext::new_with_config(config);
+        let mut by_name = BTreeMap::new();
+        for catalog in catalogs {
+            ctx.register_catalog(catalog.name(), Arc::new(catalog.clone()));
+            by_name.insert(catalog.name().to_string(), catalog);
+        }
+        Ok(Self {
+            ctx,
+            catalogs: by_name,
+            default_catalog,
+        })
+    }
+
+    pub fn catalogs(&self) -> impl Iterator<Item = &LogCatalog> {
+        self.catalogs.values()
+    }
+
+    /// Parses, checks, resolves names and plans one statement; `$1`-style
+    /// (or `?`) placeholders take `params` when given.
+    pub async fn plan_sql(&self, sql: &str, params: Option<ParamValues>) -> Result<LogicalPlan> {
+        let sql = number_question_marks(sql);
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(&sql, &dialect)?;
+        check_read_only(&statement)?;
+        self.prepare_references(&state.resolve_table_references(&statement)?, &statement)
+            .await?;
+        let plan = state.statement_to_plan(statement).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| ServerError::ReadOnly(e.strip_backtrace()))?;
+        match params {
+            Some(values) => Ok(plan.with_param_values(values)?),
+            None => Ok(plan),
+        }
+    }
+
+    /// Plans a statement down to its physical plan (no I/O besides name
+    /// resolution); the schema is what clients see in FlightInfo and DoGet.
+    pub async fn plan(&self, sql: &str, params: Option<ParamValues>) -> Result<PlannedQuery> {
+        let logical = self.plan_sql(sql, params).await?;
+        let state = self.ctx.state();
+        let plan = state.create_physical_plan(&logical).await?;
+        let schema = plan.schema();
+        Ok(PlannedQuery {
+            plan,
+            schema,
+            ctx: self.ctx.clone(),
+        })
+    }
+
+    /// Resolves what a statement references before planning: each log group
+    /// and stream (with errors that name them), and the full listing when
+    /// information_schema is read.
+    async fn prepare_references(
+        &self,
+        references: &[TableReference],
+        statement: &DfStatement,
+    ) -> Result<()> {
+        let mut listing = matches!(
+            statement,
+            DfStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. })
+        );
+        for reference in references {
+            let catalog_name = reference.catalog().unwrap_or(&self.default_catalog);
+            let Some(catalog) = self.catalogs.get(catalog_name) else {
+                return Err(ServerError::Connector(
+                    logflight_connector::ConnectorError::InvalidRequest(format!(
+                        "unknown catalog {catalog_name:?}; catalogs are: {}",
+                        self.catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                ));
+            };
+            match reference.schema() {
+                Some(INFORMATION_SCHEMA) => listing = true,
+                Some(schema) => catalog.prepare_table(schema, reference.table()).await?,
+                None => {
+                    return Err(ServerError::Connector(
+                        logflight_connector::ConnectorError::InvalidRequest(format!(
+                            "table {:?} needs its log group: write \"<log group>\".\"{}\" (e.g. \"/aws/lambda/my-function\".all_log_streams)",
+                            reference.table(),
+                            reference.table()
+                        )),
+                    ))
+                }
+            }
+        }
+        if listing {
+            debug!("statement reads information_schema: listing every group's streams");
+            for catalog in self.catalogs.values() {
+                catalog.prepare_listing().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses everything but queries, EXPLAIN of those, and SHOW.
+fn check_read_only(statement: &DfStatement) -> Result<()> {
+    match statement {
+        DfStatement::Statement(s) => match s.as_ref() {
+            SqlStatement::Query(_)
+            | SqlStatement::ShowTables { .. }
+            | SqlStatement::ShowColumns { .. }
+            | SqlStatement::ShowFunctions { .. }
+            | SqlStatement::ShowVariable { .. } => Ok(()),
+            other => Err(ServerError::ReadOnly(statement_kind(&other.to_string()))),
+        },
+        DfStatement::Explain(explain) => check_read_only(&explain.statement),
+        DfStatement::CreateExternalTable(_) => {
+            Err(ServerError::ReadOnly("CREATE EXTERNAL TABLE".into()))
+        }
+        DfStatement::CopyTo(_) => Err(ServerError::ReadOnly("COPY".into())),
+        DfStatement::Reset(_) => Err(ServerError::ReadOnly("RESET".into())),
+    }
+}
+
+/// The leading keywords of a statement, e.g. `CREATE TABLE`, for messages.
+fn statement_kind(sql: &str) -> String {
+    let words: Vec<&str> = sql.split_whitespace().take(2).collect();
+    match words.as_slice() {
+        [first, second] if matches!(first.to_uppercase().as_str(), "CREATE" | "DROP" | "ALTER") => {
+            format!("{} {}", first.to_uppercase(), second.to_uppercase())
+        }
+        [first, ..] => first.to_uppercase(),
+        [] => "an empty statement".into(),
+    }
+}
+
+/// Rewrites JDBC/ODBC-style `?` placeholders to DataFusion's `$1`, `$2`, ...
+/// Works on tokens, so a `?` inside a string literal is left alone.
+fn number_question_marks(sql: &str) -> String {
+    if !sql.contains('?') {
+        return sql.to_string();
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.to_string(); // the parser will report the error
+    };
+    let mut n = 0;
+    tokens
+        .into_iter()
+        .map(|t| match t {
+            Token::Placeholder(p) if p == "?" => {
+                n += 1;
+                format!("${n}")
+            }
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::config::Dialect;
+
+    #[test]
+    fn question_marks_become_numbered_placeholders() {
+        let cases = [
+            ("SELECT 1", "SELECT 1"),
+            ("SELECT ? + ?", "SELECT $1 + $2"),
+            ("SELECT '?' , ?", "SELECT '?' , $1"),
+            (
+                "SELECT \"a?\" FROM t WHERE x = ?",
+                "SELECT \"a?\" FROM t WHERE x = $1",
+            ),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(number_question_marks(sql), want);
+        }
+    }
+
+    #[test]
+    fn only_reads_are_allowed() {
+        let state = SessionContext::new().state();
+        let allowed = ["SELECT 1", "EXPLAIN SELECT 1", "SHOW TABLES", "SHOW ALL"];
+        for sql in allowed {
+            let st = state.sql_to_statement(sql, &Dialect::Generic).unwrap();
+            assert!(check_read_only(&st).is_ok(), "{sql}");
+        }
+        let refused = [
+            (
+                "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+                "CREATE EXTERNAL TABLE",
+            ),
+            ("COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+            ("EXPLAIN COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+            ("CREATE TABLE t AS SELECT 1", "CREATE TABLE"),
+            ("CREATE VIEW v AS SELECT 1", "CREATE VIEW"),
+            ("INSERT INTO t VALUES (1)", "INSERT"),
+            ("DROP TABLE t", "DROP TABLE"),
+            ("SET datafusion.execution.batch_size = 1", "SET"),
+            ("DELETE FROM t", "DELETE"),
+        ];
+        for (sql, kind) in refused {
+            let st = state.sql_to_statement(sql, &Dialect::Generic).unwrap();
+            match check_read_only(&st) {
+                Err(ServerError::ReadOnly(k)) => assert_eq!(k, kind, "{sql}"),
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+"""Small helpers shared by the end-to-end test modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import adbc_driver_flightsql.dbapi as flightsql
+import adbc_driver_manager
+import pyarrow as pa
+import pytest
+
+
+def qi(name: str) -> str:
+    """Quote an SQL identifier (log group and stream names need it)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table(group: str, stream: str = "all_log_streams", catalog: bool = False) -> str:
+    ref = f"{qi(group)}.{qi(stream)}"
+    return f"cloudwatch.{ref}" if catalog else ref
+
+
+def iso_ms(ms: int) -> str:
+    """ISO-8601 UTC text with milliseconds and a trailing Z."""
+    t = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def ts_lit(ms: int) -> str:
+    """An SQL timestamp literal for an epoch-millisecond value."""
+    return f"TIMESTAMP '{iso_ms(ms)}'"
+
+
+def to_ms(value) -> int:
+    """Arrow timestamp value (as returned by to_pylist) -> epoch milliseconds."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return int(value)
+
+
+def connect(uri: str):
+    return flightsql.connect(uri)
+
+
+def run(conn, sql: str, parameters=None) -> pa.Table:
+    with conn.cursor() as cur:
+        if parameters is None:
+            cur.execute(sql)
+        else:
+            cur.execute(sql, parameters=parameters)
+        return cur.fetch_arrow_table()
+
+
+def scalar(conn, sql: str, parameters=None):
+    t = run(conn, sql, parameters)
+    assert t.num_rows == 1 and t.num_columns == 1, f"expected one value from {sql!r}, got {t}"
+    return t.column(0)[0].as_py()
+
+
+def expect_error(conn, sql: str, *, contains=(), status=None, parameters=None) -> adbc_driver_manager.Error:
+    """Run `sql`, require an ADBC error, and check its message and status code.
+
+    `contains` are substrings that must all appear (case-insensitively) in the
+    error message; `status` is an AdbcStatusCode (or a tuple of them).
+    """
+    with pytest.raises(adbc_driver_manager.Error) as info:
+        with conn.cursor() as cur:
+            if parameters is None:
+                cur.execute(sql)
+            else:
+                cur.execute(sql, parameters=parameters)
+            cur.fetch_arrow_table()
+    err = info.value
+    text = str(err)
+    for piece in contains:
+        assert piece.lower() in text.lower(), f"{piece!r} not in error message: {text}"
+    if status is not None:
+        allowed = status if isinstance(status, tuple) else (status,)
+        assert err.status_code in allowed, f"status {err.status_code!r} not in {allowed}; message: {text}"
+    return err
+
+
+def ms_list(column) -> list[int]:
+    """A timestamp column (any unit) -> list of epoch milliseconds."""
+    typ = column.type
+    assert pa.types.is_timestamp(typ), f"not a timestamp column: {typ}"
+    if typ.unit != "ms":
+        column = column.cast(pa.timestamp("ms", tz=typ.tz))
+    return column.cast(pa.int64()).to_pylist()

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The logflight test command: builds everything and runs every test
+# (Rust unit + end-to-end tests, then the Python end-to-end suite).
+#
+#   bash tests/run.sh            # from any directory
+#
+# Needs: python3 (with venv + pip), cargo. Network only for pip / crates.io.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+trap 'status=$?; if [ "$status" -ne 0 ]; then printf "\nFAILED: tests/run.sh (exit %s)\n" "$status" >&2; fi' EXIT
+
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/tests/python/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+
+step "Python environment ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+want_sha="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+have_sha="$(cat "$STAMP" 2>/dev/null || true)"
+if [ "$want_sha" != "$have_sha" ]; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS"
+    echo "$want_sha" > "$STAMP"
+else
+    echo "requirements unchanged; skipping pip install"
+fi
+
+export LOGFLIGHT_PYTHON="$VENV/bin/python"
+export LOGFLIGHT_MOTO_SERVER="$VENV/bin/moto_server"
+[ -x "$LOGFLIGHT_MOTO_SERVER" ] || { echo "missing $LOGFLIGHT_MOTO_SERVER" >&2; exit 1; }
+
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
+export LOGFLIGHT_BIN="$ROOT/target/debug/logflight"
+[ -x "$LOGFLIGHT_BIN" ] || { echo "missing $LOGFLIGHT_BIN after build" >&2; exit 1; }
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "pytest tests/python"
+"$VENV/bin/python" -m pytest tests/python -v
+
+printf '\nALL TESTS PASSED (cargo build, cargo test --workspace, pytest tests/python)\n'
