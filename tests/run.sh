@@ -10,8 +10,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-step() { printf '\n==> %s\n' "$*"; }
-trap 'status=$?; if [ "$status" -ne 0 ]; then printf "\nFAILED: tests/run.sh (exit %s)\n" "$status" >&2; fi' EXIT
+CURRENT_STEP="start"
+step() { CURRENT_STEP="$*"; printf '\n==> %s\n' "$*"; }
+trap 'status=$?; if [ "$status" -ne 0 ]; then printf "\nTESTS FAILED: step \"%s\" exited with status %s\n" "$CURRENT_STEP" "$status" >&2; fi' EXIT
 
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/python/requirements.txt"

@@ -57,6 +57,7 @@ impl LogTable {
             time: pushed.time,
             filter_pattern: None,
             limit,
+            require_streams: matches!(self.scope, TableScope::Stream(_)),
         }
     }
 }

@@ -157,6 +157,7 @@ def server(moto_endpoint, data, workdir):
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_EC2_METADATA_DISABLED="true",
         RUST_BACKTRACE="1",
+        NO_COLOR="1",
     )
     cmd = [
         exe, "serve",

@@ -60,6 +60,14 @@ def scalar(conn, sql: str, parameters=None):
     return t.column(0)[0].as_py()
 
 
+# Status codes that mean "the server failed" rather than "the request was wrong".
+SERVER_FAULT_CODES = (
+    adbc_driver_manager.AdbcStatusCode.UNKNOWN,
+    adbc_driver_manager.AdbcStatusCode.INTERNAL,
+    adbc_driver_manager.AdbcStatusCode.IO,
+)
+
+
 def expect_error(conn, sql: str, *, contains=(), status=None, parameters=None) -> adbc_driver_manager.Error:
     """Run `sql`, require an ADBC error, and check its message and status code.
 

@@ -9,7 +9,7 @@ import adbc_driver_manager
 import pytest
 from adbc_driver_manager import AdbcStatusCode
 
-from helpers import connect, expect_error, scalar, table
+from helpers import SERVER_FAULT_CODES, connect, expect_error, scalar, table
 from loader import CASE_GROUP, LAMBDA_GROUP
 
 BAD_SQL = [
@@ -103,7 +103,9 @@ def test_refused_statements_are_read_only_errors(conn, still_serving, tmp_path, 
     tmp_x_existed = os.path.exists("/tmp/x.csv")
     before = sorted(p.name for p in tmp_path.iterdir())
 
-    expect_error(conn, text, contains=("read-only",))
+    err = expect_error(conn, text, contains=("read-only",))
+    # A refusal is the client's problem (the server reports PermissionDenied), never a server fault.
+    assert err.status_code not in SERVER_FAULT_CODES, f"{err.status_code!r}: {err}"
 
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "a refused statement wrote files"
     if not tmp_x_existed:

@@ -69,6 +69,8 @@ def test_bad_sql_ticket_is_invalid_argument(client):
 def test_unknown_group_ticket(client):
     err = _flight_error(client, f"SELECT * FROM {table('/no/such/group')}")
     assert "/no/such/group" in str(err)
+    # gRPC NOT_FOUND surfaces in pyarrow as ArrowKeyError.
+    assert isinstance(err, pa.ArrowKeyError), f"{type(err).__name__}: {err}"
 
 
 def test_refused_ticket(client, tmp_path):
@@ -84,3 +86,17 @@ def test_serving_after_bad_tickets(client, data):
     for text in ["SELEC 1", "DROP TABLE x", "", b"\xff\xfe not utf-8"]:
         _flight_error(client, text)
     assert do_get(client, "SELECT 1 AS one").column("one").to_pylist() == [1]
+
+
+def test_client_abandoning_a_large_stream(server, data):
+    """A client that disconnects after the first batch must not hurt the server."""
+    impatient = flight.FlightClient(f"grpc://127.0.0.1:{server.port}")
+    reader = impatient.do_get(flight.Ticket(f"SELECT * FROM {table(LAMBDA_GROUP)}".encode()))
+    first = reader.read_chunk()
+    assert first.data.num_rows > 0
+    reader.cancel()
+    impatient.close()
+    server.assert_alive()
+    with flight.FlightClient(f"grpc://127.0.0.1:{server.port}") as again:
+        t = again.do_get(flight.Ticket(f"SELECT count(*) FROM {table(LAMBDA_GROUP)}".encode())).read_all()
+    assert t.column(0).to_pylist() == [data.count(LAMBDA_GROUP)]

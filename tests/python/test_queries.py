@@ -148,6 +148,12 @@ def test_order_by_time_limit_5(sql, data):
         assert row in recorded
 
 
+def test_full_order_by_time(sql, data):
+    got = sql(f"SELECT time, message FROM {table(LAMBDA_GROUP)} ORDER BY time, message")
+    expected = sorted((e.ts, e.message) for e in data.select(LAMBDA_GROUP))
+    assert list(zip(ms_list(got.column("time")), got.column("message").to_pylist())) == expected
+
+
 def test_order_by_time_desc_limit_3(sql, data):
     got = sql(f"SELECT time FROM {table(LAMBDA_GROUP, data.big_stream)} ORDER BY time DESC LIMIT 3")
     assert ms_list(got.column("time")) == sorted((e.ts for e in data.select(LAMBDA_GROUP, data.big_stream)), reverse=True)[:3]
@@ -319,8 +325,24 @@ def test_log_stream_filters(sql, data):
     assert got.column(0).to_pylist() == [data.count(LAMBDA_GROUP, small) + data.count(LAMBDA_GROUP, medium)]
     got = sql(f"SELECT count(*) FROM {table(LAMBDA_GROUP)} WHERE log_stream <> '{small}'")
     assert got.column(0).to_pylist() == [data.count(LAMBDA_GROUP) - data.count(LAMBDA_GROUP, small)]
-    got = sql(f"SELECT count(*) FROM {table(LAMBDA_GROUP)} WHERE log_stream = 'no-such-stream'")
+    got = sql(f"SELECT count(*) FROM {table(LAMBDA_GROUP)} WHERE log_stream IN ('{small}', 'no-such-stream')")
+    assert got.column(0).to_pylist() == [data.count(LAMBDA_GROUP, small)]
+
+
+@pytest.mark.parametrize(
+    "group, value",
+    [
+        (LAMBDA_GROUP, "no-such-stream"),
+        (CASE_GROUP, "WORKER"),  # differs from real streams only by case
+        (CASE_GROUP, "Worker "),
+    ],
+)
+def test_where_log_stream_matching_no_stream_is_empty(sql, group, value):
+    """A WHERE predicate on the log_stream column is a filter, not a table name: no match means no rows."""
+    got = sql(f"SELECT count(*) FROM {table(group)} WHERE log_stream = '{value}'")
     assert got.column(0).to_pylist() == [0]
+    got = sql(f"SELECT * FROM {table(group)} WHERE log_stream = '{value}'")
+    assert got.num_rows == 0
 
 
 def test_log_stream_prefix_like(sql, data):
@@ -375,6 +397,7 @@ def test_log_stream_equality_is_case_sensitive_in_where(sql, data):
         ("%PaymentDeclined", lambda m: m.endswith("PaymentDeclined")),
         ("%trace=T%", lambda m: "trace=T" in m),
     ],
+    ids=["ERROR", "error-lowercase", "INFO-prefix", "suffix", "trace"],
 )
 @pytest.mark.parametrize("group", [LAMBDA_GROUP, CLOUDTRAIL_GROUP, CASE_GROUP])
 def test_message_like(sql, data, group, pattern, predicate):

@@ -226,7 +226,8 @@ pub async fn load(endpoint: &str, anchor: i64) -> Dataset {
         let mut events: Vec<Event> = (0..n)
             .map(|i| {
                 // Every 10th event shares the previous one's millisecond.
-                let time = start + (i as i64) * (3 * 3_600_000 / n as i64) - (i % 10 == 9) as i64;
+                let slot = if i % 10 == 9 { i - 1 } else { i } as i64;
+                let time = start + slot * (3 * 3_600_000 / n as i64);
                 let level = match rng.next() % 10 {
                     0 => "ERROR",
                     1 | 2 => "WARN",

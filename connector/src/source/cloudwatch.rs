@@ -1,11 +1,10 @@
 //! [`LogSource`] over the real CloudWatch Logs API (aws-sdk-cloudwatchlogs).
 //!
-//! Every listing and read is paged to its end. Reads of a single stream use
-//! GetLogEvents (cheaper, ordered, and the only call allowed on Infrequent
-//! Access groups); everything else uses FilterLogEvents over the group or a
-//! named set of at most 100 streams per call. Pages may be empty while a
-//! token still follows; GetLogEvents signals its end by returning the token
-//! it was given.
+//! Every listing and read is paged to its end. Reads of named streams use
+//! GetLogEvents stream by stream (ordered, and the only read allowed on
+//! Infrequent Access groups); reads of a whole group use FilterLogEvents.
+//! Pages may be empty while a token still follows; GetLogEvents signals the
+//! end of a stream by returning the token it was given.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,8 +25,6 @@ use super::{
 };
 use crate::error::{ConnectorError, Result};
 
-/// FilterLogEvents accepts at most this many stream names per call.
-const MAX_STREAMS_PER_FILTER_CALL: usize = 100;
 /// Both read APIs return at most this many events per page.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;
 
@@ -188,16 +185,14 @@ fn stream_from_sdk(s: &aws_sdk_cloudwatchlogs::types::LogStream) -> Option<LogSt
 
 /// Where a read is in its sequence of API calls.
 enum ReadState {
-    /// GetLogEvents on one stream; `token` is the forward token to send next.
-    Single {
-        stream: Arc<str>,
+    /// GetLogEvents stream by stream; `token` is the forward token to send
+    /// next for the stream at the front of the queue.
+    Streams {
+        queue: VecDeque<Arc<str>>,
         token: Option<String>,
     },
-    /// FilterLogEvents over the group (`chunks` empty and `whole_group`) or
-    /// over the remaining chunks of named streams.
-    Filter {
-        whole_group: bool,
-        chunks: VecDeque<Vec<String>>,
+    /// FilterLogEvents over the whole group.
+    Group {
         token: Option<String>,
     },
     Done,
@@ -217,26 +212,11 @@ impl ReadCursor {
             ReadState::Done
         } else {
             match &request.streams {
-                StreamSelection::Named(names) if names.len() == 1 => ReadState::Single {
-                    stream: Arc::from(names.iter().next().expect("one name").as_str()),
+                StreamSelection::Named(names) => ReadState::Streams {
+                    queue: names.iter().map(|n| Arc::from(n.as_str())).collect(),
                     token: None,
                 },
-                StreamSelection::Named(names) => ReadState::Filter {
-                    whole_group: false,
-                    chunks: names
-                        .iter()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .chunks(MAX_STREAMS_PER_FILTER_CALL)
-                        .map(<[String]>::to_vec)
-                        .collect(),
-                    token: None,
-                },
-                StreamSelection::All => ReadState::Filter {
-                    whole_group: true,
-                    chunks: VecDeque::new(),
-                    token: None,
-                },
+                StreamSelection::All => ReadState::Group { token: None },
             }
         };
         let remaining = request.limit;
@@ -261,10 +241,14 @@ impl ReadCursor {
         let page_limit = self.page_limit();
         let page = match &mut self.state {
             ReadState::Done => return Ok(None),
-            ReadState::Single { stream, token } => {
+            ReadState::Streams { queue, token } => {
+                let Some(stream) = queue.front().cloned() else {
+                    self.state = ReadState::Done;
+                    return Ok(None);
+                };
                 let (start, end) = self.request.time.get_log_events_bounds();
                 let sent_token = token.clone();
-                let out = self
+                let result = self
                     .source
                     .client
                     .get_log_events()
@@ -276,19 +260,25 @@ impl ReadCursor {
                     .set_limit(page_limit)
                     .set_next_token(sent_token.clone())
                     .send()
-                    .await
-                    .map_err(|err| {
-                        if is_not_found(&err) {
-                            ConnectorError::StreamNotFound {
-                                group: self.request.group.clone(),
-                                stream: stream.to_string(),
-                                hint: " (it may have been deleted)".into(),
-                            }
-                        } else {
-                            self.source.error("GetLogEvents", err)
-                        }
-                    })?;
-                let stream = Arc::clone(stream);
+                    .await;
+                let out = match result {
+                    Ok(out) => out,
+                    // A stream named only in a WHERE filter that does not
+                    // exist simply has no events.
+                    Err(err) if is_not_found(&err) && !self.request.require_streams => {
+                        queue.pop_front();
+                        *token = None;
+                        return Ok(Some(EventPage::default()));
+                    }
+                    Err(err) if is_not_found(&err) => {
+                        return Err(ConnectorError::StreamNotFound {
+                            group: self.request.group.clone(),
+                            stream: stream.to_string(),
+                            hint: " (it may have been deleted)".into(),
+                        })
+                    }
+                    Err(err) => return Err(self.source.error("GetLogEvents", err)),
+                };
                 let events: Vec<LogEvent> = out
                     .events()
                     .iter()
@@ -300,37 +290,22 @@ impl ReadCursor {
                     })
                     .collect();
                 let next = out.next_forward_token().map(str::to_string);
-                // The end: no token, or the token we sent came back.
+                // The end of a stream: no token, or the token we sent came back.
                 if next.is_none() || next == sent_token {
-                    self.state = ReadState::Done;
+                    queue.pop_front();
+                    *token = None;
                 } else {
                     *token = next;
                 }
                 EventPage::new(events)
             }
-            ReadState::Filter {
-                whole_group,
-                chunks,
-                token,
-            } => {
-                let names = if *whole_group {
-                    None
-                } else {
-                    match chunks.front() {
-                        Some(chunk) => Some(chunk.clone()),
-                        None => {
-                            self.state = ReadState::Done;
-                            return Ok(None);
-                        }
-                    }
-                };
+            ReadState::Group { token } => {
                 let (start, end) = self.request.time.filter_log_events_bounds();
                 let out = self
                     .source
                     .client
                     .filter_log_events()
                     .log_group_name(&self.request.group)
-                    .set_log_stream_names(names)
                     .set_start_time(start)
                     .set_end_time(end)
                     .set_filter_pattern(self.request.filter_pattern.clone())
@@ -372,12 +347,7 @@ impl ReadCursor {
                     .collect();
                 match out.next_token() {
                     Some(next) => *token = Some(next.to_string()),
-                    None => {
-                        chunks.pop_front();
-                        if *whole_group || chunks.is_empty() {
-                            self.state = ReadState::Done;
-                        }
-                    }
+                    None => self.state = ReadState::Done,
                 }
                 EventPage::new(events)
             }

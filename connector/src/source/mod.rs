@@ -183,6 +183,10 @@ pub struct ReadRequest {
     pub filter_pattern: Option<String>,
     /// Stop after this many events (only set when every SQL filter was pushed exactly).
     pub limit: Option<usize>,
+    /// True when the streams were named as tables, so a missing one is an
+    /// error; false when they come from a WHERE filter, where a stream that
+    /// does not exist simply has no events.
+    pub require_streams: bool,
 }
 
 impl ReadRequest {
@@ -193,6 +197,7 @@ impl ReadRequest {
             time: TimeRange::ALL,
             filter_pattern: None,
             limit: None,
+            require_streams: false,
         }
     }
 
@@ -342,7 +347,7 @@ mod tests {
         let cases = [
             (0, "1970-01-01T00:00:00.000Z"),
             (951_782_400_000, "2000-02-29T00:00:00.000Z"),
-            (1_795_000_000_123, "2026-11-18T08:26:40.123Z"),
+            (1_795_000_000_123, "2026-11-18T11:06:40.123Z"),
             (-1, "1969-12-31T23:59:59.999Z"),
         ];
         for (ms, want) in cases {
