@@ -173,11 +173,10 @@ fn cast_of_column(inner: &Expr, to: &DataType) -> Option<ColumnRef> {
         {
             Some(ColumnRef::TimeCast)
         }
-        (ColumnRef::Plain(c @ (Column::LogStream | Column::LogGroup)), t)
-            if matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
-        {
-            Some(ColumnRef::Plain(c))
-        }
+        (
+            ColumnRef::Plain(c @ (Column::LogStream | Column::LogGroup)),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+        ) => Some(ColumnRef::Plain(c)),
         _ => None,
     }
 }

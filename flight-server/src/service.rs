@@ -279,7 +279,7 @@ impl FlightSqlService for LogflightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         Self::command_info(query, &schema, request.into_inner())
     }
 
@@ -330,7 +330,7 @@ impl FlightSqlService for LogflightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         Self::command_info(query, &schema, request.into_inner())
     }
 
@@ -371,7 +371,7 @@ impl FlightSqlService for LogflightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder(&XDBC_TYPES).schema();
+        let schema = query.into_builder(&XDBC_TYPES).schema();
         Self::command_info(query, &schema, request.into_inner())
     }
 

@@ -5,8 +5,6 @@
 //! leak, nothing lost on restart, and any replica can serve a ticket. The
 //! statement is planned again in DoGet, which is cheap next to reading logs.
 
-use std::sync::Arc;
-
 use arrow::array::RecordBatch;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
@@ -86,13 +84,12 @@ impl QueryHandle {
         let reader = StreamReader::try_new(bytes.as_slice(), None)
             .map_err(|e| ServerError::InvalidTicket(format!("corrupted parameters: {e}")))?;
         let mut values = Vec::new();
-        for batch in reader {
+        if let Some(batch) = reader.into_iter().next() {
             let batch = batch
                 .map_err(|e| ServerError::InvalidTicket(format!("corrupted parameters: {e}")))?;
             for column in batch.columns() {
-                values.push(ScalarValue::try_from_array(Arc::clone(column).as_ref(), 0)?);
+                values.push(ScalarValue::try_from_array(column.as_ref(), 0)?);
             }
-            break;
         }
         Ok(Some(ParamValues::from(values)))
     }
@@ -103,6 +100,7 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
 
     #[test]
     fn handles_round_trip_with_parameters() {

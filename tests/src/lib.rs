@@ -89,6 +89,16 @@ fn log_file(name: &str, port: u16) -> PathBuf {
     dir.join(format!("{name}-{port}.log"))
 }
 
+/// Appends a child's output to `log` (stdout and stderr share the file).
+fn output_to(log: &Path) -> Stdio {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open log file");
+    Stdio::from(file)
+}
+
 /// Starts moto's server on a free port.
 pub fn start_moto() -> Process {
     let moto = tool(
@@ -100,47 +110,59 @@ pub fn start_moto() -> Process {
     let log = log_file("moto", port);
     let mut child = Command::new(moto)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
-        .stderr(Stdio::from(
-            std::fs::File::create(&log)
-                .expect("log")
-                .try_clone()
-                .unwrap(),
-        ))
+        .stdout(output_to(&log))
+        .stderr(output_to(&log))
         .spawn()
         .expect("moto_server starts");
     wait_for_port(port, &mut child, "moto_server", &log);
     Process { child, port, log }
 }
 
-/// Starts `logflight serve` against CloudWatch at `endpoint`.
-pub fn start_logflight(endpoint: &str, extra: &[&str]) -> Process {
-    let bin = tool(
+/// The `logflight` binary under test.
+pub fn logflight_bin() -> PathBuf {
+    tool(
         "LOGFLIGHT_BIN",
         workspace_root().join("target/debug/logflight"),
         "Build it first: cargo build --bin logflight (tests/run.sh does).",
-    );
+    )
+}
+
+/// Starts `logflight serve` against CloudWatch at `endpoint`.
+pub fn start_logflight(endpoint: &str, extra: &[&str]) -> Process {
+    let mut args = vec![
+        "--source",
+        "cloudwatch",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        endpoint,
+    ];
+    args.extend_from_slice(extra);
+    start_serve(&args)
+}
+
+/// Starts `logflight serve` with these arguments on a free port, with test
+/// credentials in the environment and nothing else from the caller's AWS setup.
+pub fn start_serve(args: &[&str]) -> Process {
     let port = free_port();
     let log = log_file("logflight", port);
-    let mut child = Command::new(bin)
+    let mut command = Command::new(logflight_bin());
+    command
         .arg("serve")
-        .args(["--source", "cloudwatch", "--region", "us-east-1"])
-        .args(["--endpoint-url", endpoint])
+        .args(args)
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
-        .stderr(Stdio::from(
-            std::fs::File::create(&log)
-                .expect("log")
-                .try_clone()
-                .unwrap(),
-        ))
-        .spawn()
-        .expect("logflight starts");
+        .stdout(output_to(&log))
+        .stderr(output_to(&log));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LOGFLIGHT_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.spawn().expect("logflight starts");
     wait_for_port(port, &mut child, "logflight", &log);
     Process { child, port, log }
 }

@@ -7,7 +7,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit, TimestampMillisecondType};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::sql::CommandGetTables;
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo};
 use arrow_flight::FlightInfo;
 use futures::TryStreamExt;
 use logflight_e2e::{
@@ -96,6 +96,7 @@ async fn end_to_end_over_flight_sql() {
     names(&mut client, &data).await;
     prepared_statement(&mut client, &data).await;
     metadata(&mut client).await;
+    protocol(&mut client).await;
     bad_input(&mut client).await;
 
     assert!(server.is_running(), "server died:\n{}", server.log_text());
@@ -336,6 +337,90 @@ async fn metadata(client: &mut Client) {
 
     let sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'all_log_streams'";
     assert_eq!(scalar(client, sql).await, 3);
+}
+
+/// The Flight SQL calls JDBC/ODBC tools make before they run a query.
+async fn protocol(client: &mut Client) {
+    // Any credentials are accepted for now, and a bearer token comes back.
+    client
+        .handshake("someone", "secret")
+        .await
+        .expect("handshake");
+    assert!(client.token().is_some_and(|t| !t.is_empty()));
+
+    let info = client
+        .get_sql_info(vec![
+            SqlInfo::FlightSqlServerName,
+            SqlInfo::FlightSqlServerReadOnly,
+        ])
+        .await
+        .unwrap();
+    let batches = fetch(client, info).await.unwrap();
+    let names: Vec<u32> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_primitive::<arrow::datatypes::UInt32Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            SqlInfo::FlightSqlServerName as u32,
+            SqlInfo::FlightSqlServerReadOnly as u32
+        ]
+    );
+
+    let info = client
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None })
+        .await
+        .unwrap();
+    let batches = fetch(client, info).await.unwrap();
+    let types: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let t = b.column(0).as_string::<i32>();
+            (0..t.len())
+                .map(|i| t.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for wanted in ["VARCHAR", "TIMESTAMP", "BIGINT"] {
+        assert!(
+            types.iter().any(|t| t == wanted),
+            "{types:?} lacks {wanted}"
+        );
+    }
+
+    let info = client.get_table_types().await.unwrap();
+    let rows: usize = fetch(client, info)
+        .await
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    assert_eq!(rows, 2);
+
+    // Transactions are read-only no-ops, tolerated for tools that open them.
+    let tx = client.begin_transaction().await.expect("begin");
+    client
+        .end_transaction(tx, arrow_flight::sql::EndTransaction::Commit)
+        .await
+        .expect("end");
+
+    let info = client
+        .get_db_schemas(CommandGetDbSchemas {
+            catalog: None,
+            db_schema_filter_pattern: Some("/aws/%".into()),
+        })
+        .await
+        .unwrap();
+    let batches = fetch(client, info).await.unwrap();
+    let schemas = batches[0].column(1).as_string::<i32>();
+    assert_eq!(schemas.value(0), LAMBDA_GROUP);
+    assert_eq!(batches[0].num_rows(), 1);
 }
 
 async fn bad_input(client: &mut Client) {

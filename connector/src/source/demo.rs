@@ -432,9 +432,9 @@ impl Generator {
                     };
                     let ip = self.rng.pick(&ips).clone();
                     s.push(ts, self.rng.range(60_000, 600_000), format!(
-                        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"{kind}","principalId":"AIDA{}","arn":"{arn}","accountId":"{account}","userName":"{user}"}},"eventTime":"{}","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.17.0","readOnly":{read_only}{error},"eventID":"{}","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}"}}"#,
+                        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"{kind}","principalId":"AIDA{}","arn":"{arn}","accountId":"{account}","userName":"{user}"}},"eventTime":"{}Z","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.17.0","readOnly":{read_only}{error},"eventID":"{}","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}"}}"#,
                         self.rng.hex(16).to_uppercase(),
-                        format!("{}Z", &iso8601(ts)[..19]),
+                        &iso8601(ts)[..19],
                         self.rng.uuid(),
                     ));
                 }

@@ -1,0 +1,197 @@
+//! The `logflight` command line as a user runs it: `query` on the embedded
+//! demo source, configuration through flags, environment and file, and the
+//! start-up errors a newcomer is likely to meet.
+
+use std::process::{Command, Output};
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use futures::TryStreamExt;
+use logflight_e2e::{logflight_bin, start_serve};
+use tonic::transport::Channel;
+
+/// Runs `logflight` with a clean environment: no AWS or LOGFLIGHT settings
+/// from the machine running the tests.
+fn logflight(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = std::env::temp_dir().join("logflight-cli-test-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = Command::new(logflight_bin());
+    command
+        .args(args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    // No instance metadata service here: fail fast instead of waiting for it.
+    command.env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("logflight runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const COUNT_LAMBDA: &str = "SELECT count(*) AS n FROM \"/aws/lambda/orders-api\".all_log_streams";
+
+#[test]
+fn query_prints_csv_json_and_tables_from_the_demo_source() {
+    let out = logflight(
+        &["query", "--source", "demo", "--format", "csv", COUNT_LAMBDA],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("n"));
+    let n: i64 = lines.next().unwrap().parse().unwrap();
+    assert!(
+        n > 10_000,
+        "the demo lambda group has tens of thousands of events, got {n}"
+    );
+
+    let sql = "SELECT log_stream, count(*) AS n FROM \"/ecs/Payments-Service\".all_log_streams GROUP BY log_stream ORDER BY log_stream";
+    let out = logflight(&["query", "--source", "demo", "--format", "json", sql], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.starts_with("{\"log_stream\":")),
+        "{rows:?}"
+    );
+
+    let out = logflight(&["query", "--source", "demo", "SELECT 1 + 1 AS two"], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("| 2   |"), "{}", stdout(&out));
+}
+
+#[test]
+fn query_errors_are_messages_and_a_failing_exit_code() {
+    let cases = [
+        ("SELEC 1", "SELEC"),
+        (
+            "SELECT * FROM \"/no/group\".all_log_streams",
+            "log group \"/no/group\" not found",
+        ),
+        ("COPY (SELECT 1) TO '/tmp/logflight-cli.csv'", "read-only"),
+    ];
+    for (sql, needle) in cases {
+        let out = logflight(&["query", "--source", "demo", sql], &[]);
+        assert!(!out.status.success(), "{sql}");
+        assert!(stderr(&out).contains(needle), "{sql}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+    assert!(!std::path::Path::new("/tmp/logflight-cli.csv").exists());
+}
+
+#[test]
+fn environment_and_config_file_configure_the_source() {
+    let out = logflight(
+        &["query", "--format", "csv", COUNT_LAMBDA],
+        &[("LOGFLIGHT_SOURCE", "demo")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dir = std::env::temp_dir().join(format!("logflight-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("logflight.toml");
+    std::fs::write(&config, "source = \"demo\"\ncatalog = \"logs\"\n").unwrap();
+    let sql = "SELECT count(*) AS n FROM logs.\"/vpc/flow-logs\".all_log_streams";
+    let out = logflight(
+        &[
+            "query",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "csv",
+            sql,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A flag beats the file.
+    let out = logflight(
+        &[
+            "query",
+            "--config",
+            config.to_str().unwrap(),
+            "--catalog",
+            "other",
+            "--format",
+            "csv",
+            sql,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unknown catalog \"logs\""),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(&config, "sorce = \"demo\"\n").unwrap();
+    let out = logflight(
+        &["query", "--config", config.to_str().unwrap(), "SELECT 1"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("sorce"), "{}", stderr(&out));
+}
+
+#[test]
+fn cloudwatch_without_credentials_suggests_the_demo_source() {
+    let out = logflight(
+        &["serve", "--region", "us-east-1", "--listen", "127.0.0.1:0"],
+        &[
+            ("AWS_CONFIG_FILE", "/nonexistent/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no AWS credentials found"), "{err}");
+    assert!(err.contains("--source demo"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_on_the_demo_source_answers_flight_sql() {
+    let mut server = start_serve(&["--source", "demo"]);
+    let log = server.log_text();
+    assert!(
+        log.contains(&format!("listening on grpc://127.0.0.1:{}", server.port)),
+        "{log}"
+    );
+    assert!(
+        log.contains("adbc_driver_flightsql"),
+        "the start-up banner shows how to connect: {log}"
+    );
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{}", server.port))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = FlightSqlServiceClient::new(channel);
+    let info = client
+        .execute(COUNT_LAMBDA.to_string(), None)
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let batches: Vec<RecordBatch> = client
+        .do_get(ticket)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let n = batches[0].column(0).as_primitive::<Int64Type>().value(0);
+    assert!(n > 10_000);
+    assert!(server.is_running());
+}
