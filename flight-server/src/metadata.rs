@@ -38,8 +38,10 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     b.append(SqlInfo::FlightSqlServerReadOnly, true);
     b.append(SqlInfo::FlightSqlServerSql, true);
     b.append(SqlInfo::FlightSqlServerSubstrait, false);
-    // SQL_SUPPORTED_TRANSACTION_NONE: Begin/EndTransaction are accepted as no-ops.
-    b.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+    // SQL_SUPPORTED_TRANSACTION_TRANSACTION: clients such as the ADBC DB-API
+    // open one for autocommit=False; on a read-only server Begin and End are
+    // trivially correct no-ops.
+    b.append(SqlInfo::FlightSqlServerTransaction, 1i32);
     b.append(SqlInfo::FlightSqlServerCancel, false);
     b.append(SqlInfo::FlightSqlServerBulkIngestion, false);
     b.append(SqlInfo::SqlDdlCatalog, false);
@@ -57,7 +59,7 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     b.append(SqlInfo::SqlCatalogTerm, "catalog");
     b.append(SqlInfo::SqlProcedureTerm, "procedure");
     b.append(SqlInfo::SqlCatalogAtStart, true);
-    b.append(SqlInfo::SqlTransactionsSupported, false);
+    b.append(SqlInfo::SqlTransactionsSupported, true);
     b.build().expect("static SqlInfo is valid")
 });
 
