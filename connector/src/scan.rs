@@ -19,7 +19,7 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream,
 };
 use futures::stream::{self, BoxStream, StreamExt};
-use tracing::debug;
+use tracing::{debug, Instrument};
 
 use crate::batch::BatchBuilder;
 use crate::error::ConnectorError;
@@ -72,7 +72,10 @@ impl DisplayAs for LogScanExec {
         )?;
         match &r.streams {
             StreamSelection::All => write!(f, ", streams=all")?,
-            StreamSelection::Named(names) => write!(f, ", streams={names:?}")?,
+            StreamSelection::Named(names) => {
+                let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                write!(f, ", streams=[{}]", quoted.join(", "))?
+            }
         }
         write!(f, ", time={}", r.time)?;
         if let Some(p) = &r.filter_pattern {
@@ -208,8 +211,14 @@ impl ExecutionPlan for LogScanExec {
             remaining: self.request.limit,
             metrics,
         };
-        let batches = stream::try_unfold(state, |mut state| async move {
-            Ok(state.next_batch().await?.map(|b| (b, state)))
+        let span =
+            tracing::info_span!("scan", group = %self.request.group, time = %self.request.time);
+        let batches = stream::try_unfold(state, move |mut state| {
+            let span = span.clone();
+            async move {
+                let next = state.next_batch().instrument(span).await?;
+                Ok(next.map(|b| (b, state)))
+            }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }

@@ -141,6 +141,8 @@ impl QueryEngine {
             match reference.schema() {
                 Some(INFORMATION_SCHEMA) => listing = true,
                 Some(schema) => catalog.prepare_table(schema, reference.table()).await?,
+                // Table functions such as generate_series(1, 3) are references too.
+                None if self.ctx.state().table_functions().contains_key(reference.table()) => {}
                 None => {
                     return Err(ServerError::Connector(
                         logflight_connector::ConnectorError::InvalidRequest(format!(

@@ -67,6 +67,24 @@ fn query_prints_csv_json_and_tables_from_the_demo_source() {
         "{rows:?}"
     );
 
+    let out = logflight(
+        &[
+            "query",
+            "--source",
+            "demo",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM generate_series(1, 3)",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "table functions still work: {}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "n\n3\n");
+
     let out = logflight(&["query", "--source", "demo", "SELECT 1 + 1 AS two"], &[]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("| 2   |"), "{}", stdout(&out));
@@ -81,6 +99,7 @@ fn query_errors_are_messages_and_a_failing_exit_code() {
             "log group \"/no/group\" not found",
         ),
         ("COPY (SELECT 1) TO '/tmp/logflight-cli.csv'", "read-only"),
+        ("SELECT * FROM all_log_streams", "needs its log group"),
     ];
     for (sql, needle) in cases {
         let out = logflight(&["query", "--source", "demo", sql], &[]);
