@@ -20,7 +20,7 @@ use tracing::debug;
 
 use crate::error::{ConnectorError, Result};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
-use crate::source::{LogGroup, LogStream, SharedSource};
+use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource};
 use crate::table::{LogTable, TableScope};
 
 /// The virtual table over every stream of a group.
@@ -154,7 +154,7 @@ impl LogCatalog {
         let pages: Vec<Vec<LogStream>> = self
             .state
             .source
-            .list_streams(group, None)
+            .list_streams(group, None, &ReadCounters::default())
             .try_collect()
             .await?;
         let mut streams: Vec<LogStream> = pages.into_iter().flatten().collect();
@@ -184,7 +184,10 @@ impl LogCatalog {
         {
             return Ok(true);
         }
-        let mut pages = self.state.source.list_streams(group, Some(name));
+        let mut pages = self
+            .state
+            .source
+            .list_streams(group, Some(name), &ReadCounters::default());
         while let Some(page) = pages.next().await {
             if page?.iter().any(|s| s.name == name) {
                 return Ok(true);

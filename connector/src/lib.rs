@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod names;
 pub mod pushdown;
+pub mod quota;
 pub mod scan;
 pub mod source;
 pub mod table;

@@ -23,7 +23,7 @@ use tracing::{debug, Instrument};
 
 use crate::batch::BatchBuilder;
 use crate::error::ConnectorError;
-use crate::source::{EventPage, ReadRequest, SharedSource, StreamSelection};
+use crate::source::{EventPage, ReadCounters, ReadRequest, SharedSource, StreamSelection};
 
 #[derive(Debug)]
 pub struct LogScanExec {
@@ -199,10 +199,17 @@ impl ExecutionPlan for LogScanExec {
             events_fetched: MetricBuilder::new(&self.metrics).counter("events_fetched", partition),
             bytes_fetched: MetricBuilder::new(&self.metrics).counter("bytes_fetched", partition),
         };
+        let counters = ReadCounters {
+            api_calls: MetricBuilder::new(&self.metrics).counter("api_calls", partition),
+            throttled: MetricBuilder::new(&self.metrics).counter("throttled", partition),
+            retries: MetricBuilder::new(&self.metrics).counter("retries", partition),
+            streams_listed: MetricBuilder::new(&self.metrics).counter("streams_listed", partition),
+            streams_pruned: MetricBuilder::new(&self.metrics).counter("streams_pruned", partition),
+        };
         let pages = if self.request.selects_nothing() {
             stream::empty().boxed()
         } else {
-            self.source.read_events(&self.request)
+            self.source.read_events(&self.request, &counters)
         };
         let state = ScanState {
             pages,

@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
+use logflight_connector::quota::{parse_tps_list, QuotaConfig};
+
 use crate::error::{Result, ServerError};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -46,6 +48,14 @@ pub struct SourceArgs {
     /// Attempts per API call before a throttled or failing call fails the query [default: 8]
     #[arg(long, env = "LOGFLIGHT_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
+    /// CloudWatch API calls per second, e.g. GetLogEvents=10,FilterLogEvents=5
+    /// [default: the published quotas: DescribeLogGroups=10, DescribeLogStreams=25,
+    /// GetLogEvents=10, FilterLogEvents=5]
+    #[arg(long, env = "LOGFLIGHT_API_TPS")]
+    pub api_tps: Option<String>,
+    /// CloudWatch API calls in flight at once, across all queries [default: 16]
+    #[arg(long, env = "LOGFLIGHT_MAX_CONCURRENT_CALLS")]
+    pub max_concurrent_calls: Option<usize>,
     /// Seconds a log group or stream listing is reused [default: 60]
     #[arg(long, env = "LOGFLIGHT_CACHE_TTL_SECS")]
     pub cache_ttl_secs: Option<u64>,
@@ -67,6 +77,8 @@ pub struct FileConfig {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub max_attempts: Option<u32>,
+    pub api_tps: Option<String>,
+    pub max_concurrent_calls: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub log_level: Option<String>,
     pub listen: Option<SocketAddr>,
@@ -91,7 +103,7 @@ pub struct Config {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
-    pub max_attempts: Option<u32>,
+    pub quota: QuotaConfig,
     pub cache_ttl: Duration,
     pub log_level: Option<String>,
     pub listen: SocketAddr,
@@ -103,11 +115,22 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        Ok(Self::merge(args, listen, file))
+        Self::merge(args, listen, file)
     }
 
-    fn merge(args: &SourceArgs, listen: Option<SocketAddr>, file: FileConfig) -> Self {
-        Self {
+    fn merge(args: &SourceArgs, listen: Option<SocketAddr>, file: FileConfig) -> Result<Self> {
+        let mut quota = QuotaConfig::default();
+        if let Some(text) = args.api_tps.as_ref().or(file.api_tps.as_ref()) {
+            quota.tps =
+                parse_tps_list(text).map_err(|e| ServerError::Config(format!("api_tps: {e}")))?;
+        }
+        if let Some(n) = args.max_concurrent_calls.or(file.max_concurrent_calls) {
+            quota.max_concurrency = n.max(1);
+        }
+        if let Some(n) = args.max_attempts.or(file.max_attempts) {
+            quota.max_attempts = n.max(1);
+        }
+        Ok(Self {
             source: args
                 .source
                 .or(file.source)
@@ -120,7 +143,7 @@ impl Config {
             region: args.region.clone().or(file.region),
             profile: args.profile.clone().or(file.profile),
             endpoint_url: args.endpoint_url.clone().or(file.endpoint_url),
-            max_attempts: args.max_attempts.or(file.max_attempts),
+            quota,
             cache_ttl: Duration::from_secs(
                 args.cache_ttl_secs
                     .or(file.cache_ttl_secs)
@@ -130,13 +153,14 @@ impl Config {
             listen: listen
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logflight_connector::quota::Api;
 
     #[test]
     fn flags_beat_file_beats_defaults() {
@@ -147,6 +171,8 @@ mod tests {
             region = "eu-west-1"
             listen = "0.0.0.0:6000"
             cache_ttl_secs = 5
+            api_tps = "GetLogEvents=50"
+            max_attempts = 3
             "#,
         )
         .unwrap();
@@ -154,17 +180,30 @@ mod tests {
             catalog: Some("cli".into()),
             ..Default::default()
         };
-        let c = Config::merge(&args, None, file);
+        let c = Config::merge(&args, None, file).unwrap();
         assert_eq!(c.source, SourceKind::Demo);
         assert_eq!(c.catalog, "cli");
         assert_eq!(c.region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.listen, "0.0.0.0:6000".parse().unwrap());
         assert_eq!(c.cache_ttl, Duration::from_secs(5));
+        assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
+        assert_eq!(c.quota.max_attempts, 3);
 
-        let d = Config::merge(&SourceArgs::default(), None, FileConfig::default());
+        let d = Config::merge(&SourceArgs::default(), None, FileConfig::default()).unwrap();
+        assert_eq!(d.quota.max_attempts, QuotaConfig::default().max_attempts);
         assert_eq!(d.source, SourceKind::Cloudwatch);
         assert_eq!(d.catalog, DEFAULT_CATALOG);
         assert_eq!(d.listen, DEFAULT_LISTEN.parse().unwrap());
+    }
+
+    #[test]
+    fn bad_tps_is_a_config_error() {
+        let args = SourceArgs {
+            api_tps: Some("GetLogEvents=fast".into()),
+            ..Default::default()
+        };
+        let err = Config::merge(&args, None, FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("api_tps"), "{err}");
     }
 
     #[test]

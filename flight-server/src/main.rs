@@ -89,7 +89,7 @@ async fn build_engine(config: &Config) -> Result<QueryEngine> {
                 region: config.region.clone(),
                 profile: config.profile.clone(),
                 endpoint_url: config.endpoint_url.clone(),
-                max_attempts: config.max_attempts,
+                quota: config.quota.clone(),
             };
             Arc::new(CloudWatchSource::connect(&options).await?)
         }

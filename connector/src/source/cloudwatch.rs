@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::{ProvideCredentials, Region};
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -20,10 +21,11 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tracing::debug;
 
 use super::{
-    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadRequest,
+    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadCounters, ReadRequest,
     StreamSelection,
 };
 use crate::error::{ConnectorError, Result};
+use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
 
 /// Both read APIs return at most this many events per page.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;
@@ -35,16 +37,15 @@ pub struct CloudWatchOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
-    /// Attempts per API call, including the first, before a throttled or
-    /// failing call ends the query with an error.
-    pub max_attempts: Option<u32>,
+    /// Pacing, concurrency and retry budget shared by every query.
+    pub quota: QuotaConfig,
 }
 
 #[derive(Debug, Clone)]
 pub struct CloudWatchSource {
     client: Client,
     region: String,
-    max_attempts: u32,
+    quota: Arc<ApiQuota>,
 }
 
 impl CloudWatchSource {
@@ -53,13 +54,10 @@ impl CloudWatchSource {
     /// misconfigured server fails at start with a message saying what is
     /// missing instead of on the first query.
     pub async fn connect(options: &CloudWatchOptions) -> Result<Self> {
-        let max_attempts = options.max_attempts.unwrap_or(8).max(1);
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(max_attempts)
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(10)),
-        );
+        // Retries are ours (see quota.rs): they slow the shared pacer and
+        // count into the scan's metrics, which the SDK's retries cannot.
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled());
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -95,33 +93,88 @@ impl CloudWatchSource {
                 ))
             }
         }
-        Ok(Self {
-            client: Client::new(&config),
+        Ok(Self::from_client(
+            Client::new(&config),
             region,
-            max_attempts,
-        })
+            options.quota.clone(),
+        ))
     }
 
     /// Builds a source from an already configured SDK client (tests, embedding).
-    pub fn from_client(client: Client, region: impl Into<String>, max_attempts: u32) -> Self {
+    pub fn from_client(client: Client, region: impl Into<String>, quota: QuotaConfig) -> Self {
         Self {
             client,
             region: region.into(),
-            max_attempts,
+            quota: Arc::new(ApiQuota::new(quota)),
         }
     }
+}
 
-    fn error<E>(&self, api: &'static str, err: SdkError<E>) -> ConnectorError
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        classify_error(
-            api,
-            err.code(),
-            &DisplayErrorContext(&err).to_string(),
-            self.max_attempts,
-        )
+impl<E: ProvideErrorMetadata> Retryable for SdkError<E, HttpResponse> {
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => RetryClass::Transient,
+            SdkError::ConstructionFailure(_) => RetryClass::Fatal,
+            _ => {
+                let status = self.raw_response().map(|r| r.status().as_u16());
+                retry_class_of(self.code(), self.message(), status)
+            }
+        }
     }
+}
+
+/// Which API errors are worth retrying. Pure, so it is tested without a server.
+pub fn retry_class_of(
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+) -> RetryClass {
+    match code {
+        Some(
+            "ThrottlingException"
+            | "LimitExceededException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded",
+        ) => RetryClass::Throttled,
+        Some("ServiceUnavailableException" | "InternalFailure" | "InternalServerError") => {
+            RetryClass::Transient
+        }
+        _ if message.is_some_and(|m| m.contains("Rate exceeded")) => RetryClass::Throttled,
+        _ if status.is_some_and(|s| s == 429) => RetryClass::Throttled,
+        _ if status.is_some_and(|s| s >= 500) => RetryClass::Transient,
+        _ => RetryClass::Fatal,
+    }
+}
+
+/// The error a user sees when a call failed for good.
+fn call_error<E>(api: Api, failure: CallFailure<SdkError<E, HttpResponse>>) -> ConnectorError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(&failure.error).to_string();
+    match failure.class {
+        RetryClass::Throttled => ConnectorError::Throttled {
+            api: api.name(),
+            attempts: failure.attempts,
+            message,
+        },
+        RetryClass::Transient => ConnectorError::Api {
+            api: api.name(),
+            message: format!(
+                "still failing after {} attempts: {message}",
+                failure.attempts
+            ),
+        },
+        RetryClass::Fatal => {
+            classify_error(api.name(), failure.error.code(), &message, failure.attempts)
+        }
+    }
+}
+
+fn is_not_found<E: ProvideErrorMetadata>(failure: &CallFailure<SdkError<E, HttpResponse>>) -> bool {
+    failure.error.code() == Some("ResourceNotFoundException")
 }
 
 /// Maps an API error code to the reason a user should see. Pure, so the
@@ -151,10 +204,6 @@ pub fn classify_error(
         },
         _ => ConnectorError::Api { api, message },
     }
-}
-
-fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    err.code() == Some("ResourceNotFoundException")
 }
 
 fn group_from_sdk(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<LogGroup> {
@@ -200,6 +249,7 @@ enum ReadState {
 
 struct ReadCursor {
     source: CloudWatchSource,
+    counters: ReadCounters,
     request: ReadRequest,
     state: ReadState,
     /// Events still wanted when a limit was pushed.
@@ -207,7 +257,7 @@ struct ReadCursor {
 }
 
 impl ReadCursor {
-    fn new(source: CloudWatchSource, request: ReadRequest) -> Self {
+    fn new(source: CloudWatchSource, request: ReadRequest, counters: ReadCounters) -> Self {
         let state = if request.selects_nothing() {
             ReadState::Done
         } else {
@@ -222,6 +272,7 @@ impl ReadCursor {
         let remaining = request.limit;
         Self {
             source,
+            counters,
             request,
             state,
             remaining,
@@ -248,18 +299,23 @@ impl ReadCursor {
                 };
                 let (start, end) = self.request.time.get_log_events_bounds();
                 let sent_token = token.clone();
+                let client = &self.source.client;
+                let group = &self.request.group;
                 let result = self
                     .source
-                    .client
-                    .get_log_events()
-                    .log_group_name(&self.request.group)
-                    .log_stream_name(stream.as_ref())
-                    .start_from_head(true)
-                    .set_start_time(start)
-                    .set_end_time(end)
-                    .set_limit(page_limit)
-                    .set_next_token(sent_token.clone())
-                    .send()
+                    .quota
+                    .call(Api::GetLogEvents, &self.counters, || {
+                        client
+                            .get_log_events()
+                            .log_group_name(group)
+                            .log_stream_name(stream.as_ref())
+                            .start_from_head(true)
+                            .set_start_time(start)
+                            .set_end_time(end)
+                            .set_limit(page_limit)
+                            .set_next_token(sent_token.clone())
+                            .send()
+                    })
                     .await;
                 let out = match result {
                     Ok(out) => out,
@@ -277,7 +333,7 @@ impl ReadCursor {
                             hint: " (it may have been deleted)".into(),
                         })
                     }
-                    Err(err) => return Err(self.source.error("GetLogEvents", err)),
+                    Err(err) => return Err(call_error(Api::GetLogEvents, err)),
                 };
                 let events: Vec<LogEvent> = out
                     .events()
@@ -301,26 +357,32 @@ impl ReadCursor {
             }
             ReadState::Group { token } => {
                 let (start, end) = self.request.time.filter_log_events_bounds();
+                let client = &self.source.client;
+                let request = &self.request;
+                let sent_token = token.take();
                 let out = self
                     .source
-                    .client
-                    .filter_log_events()
-                    .log_group_name(&self.request.group)
-                    .set_start_time(start)
-                    .set_end_time(end)
-                    .set_filter_pattern(self.request.filter_pattern.clone())
-                    .set_limit(page_limit)
-                    .set_next_token(token.take())
-                    .send()
+                    .quota
+                    .call(Api::FilterLogEvents, &self.counters, || {
+                        client
+                            .filter_log_events()
+                            .log_group_name(&request.group)
+                            .set_start_time(start)
+                            .set_end_time(end)
+                            .set_filter_pattern(request.filter_pattern.clone())
+                            .set_limit(page_limit)
+                            .set_next_token(sent_token.clone())
+                            .send()
+                    })
                     .await
                     .map_err(|err| {
                         if is_not_found(&err) {
                             ConnectorError::GroupNotFound {
-                                name: self.request.group.clone(),
+                                name: request.group.clone(),
                                 hint: " (it may have been deleted while the query ran)".into(),
                             }
                         } else {
-                            self.source.error("FilterLogEvents", err)
+                            call_error(Api::FilterLogEvents, err)
                         }
                     })?;
                 let mut last_stream: Option<Arc<str>> = None;
@@ -369,13 +431,17 @@ impl LogSource for CloudWatchSource {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;
         loop {
+            let sent = token.take();
             let out = self
-                .client
-                .describe_log_groups()
-                .set_next_token(token.take())
-                .send()
+                .quota
+                .call(Api::DescribeLogGroups, &ReadCounters::default(), || {
+                    self.client
+                        .describe_log_groups()
+                        .set_next_token(sent.clone())
+                        .send()
+                })
                 .await
-                .map_err(|err| self.error("DescribeLogGroups", err))?;
+                .map_err(|err| call_error(Api::DescribeLogGroups, err))?;
             groups.extend(out.log_groups().iter().filter_map(group_from_sdk));
             match out.next_token() {
                 Some(next) => token = Some(next.to_string()),
@@ -390,8 +456,10 @@ impl LogSource for CloudWatchSource {
         &self,
         group: &str,
         prefix: Option<&str>,
+        counters: &ReadCounters,
     ) -> BoxStream<'static, Result<Vec<LogStream>>> {
         let source = self.clone();
+        let counters = counters.clone();
         let group = group.to_string();
         let prefix = prefix.map(str::to_string);
         // (next token, finished)
@@ -399,17 +467,22 @@ impl LogSource for CloudWatchSource {
             let source = source.clone();
             let group = group.clone();
             let prefix = prefix.clone();
+            let counters = counters.clone();
             async move {
                 if finished {
                     return Ok(None);
                 }
                 let out = source
-                    .client
-                    .describe_log_streams()
-                    .log_group_name(&group)
-                    .set_log_stream_name_prefix(prefix)
-                    .set_next_token(token.clone())
-                    .send()
+                    .quota
+                    .call(Api::DescribeLogStreams, &counters, || {
+                        source
+                            .client
+                            .describe_log_streams()
+                            .log_group_name(&group)
+                            .set_log_stream_name_prefix(prefix.clone())
+                            .set_next_token(token.clone())
+                            .send()
+                    })
                     .await
                     .map_err(|err| {
                         if is_not_found(&err) {
@@ -418,7 +491,7 @@ impl LogSource for CloudWatchSource {
                                 hint: String::new(),
                             }
                         } else {
-                            source.error("DescribeLogStreams", err)
+                            call_error(Api::DescribeLogStreams, err)
                         }
                     })?;
                 let streams: Vec<LogStream> = out
@@ -434,8 +507,12 @@ impl LogSource for CloudWatchSource {
         .boxed()
     }
 
-    fn read_events(&self, request: &ReadRequest) -> BoxStream<'static, Result<EventPage>> {
-        let cursor = ReadCursor::new(self.clone(), request.clone());
+    fn read_events(
+        &self,
+        request: &ReadRequest,
+        counters: &ReadCounters,
+    ) -> BoxStream<'static, Result<EventPage>> {
+        let cursor = ReadCursor::new(self.clone(), request.clone(), counters.clone());
         stream::try_unfold(cursor, |mut cursor| async move {
             Ok(cursor.next_page().await?.map(|page| (page, cursor)))
         })
@@ -446,6 +523,63 @@ impl LogSource for CloudWatchSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_classes() {
+        let cases = [
+            (
+                Some("ThrottlingException"),
+                None,
+                Some(400),
+                RetryClass::Throttled,
+            ),
+            (
+                Some("LimitExceededException"),
+                None,
+                Some(400),
+                RetryClass::Throttled,
+            ),
+            (
+                None,
+                Some("Rate exceeded"),
+                Some(400),
+                RetryClass::Throttled,
+            ),
+            (None, None, Some(429), RetryClass::Throttled),
+            (
+                Some("ServiceUnavailableException"),
+                None,
+                Some(503),
+                RetryClass::Transient,
+            ),
+            (None, None, Some(500), RetryClass::Transient),
+            (
+                Some("ResourceNotFoundException"),
+                None,
+                Some(400),
+                RetryClass::Fatal,
+            ),
+            (
+                Some("AccessDeniedException"),
+                None,
+                Some(400),
+                RetryClass::Fatal,
+            ),
+            (
+                Some("InvalidParameterException"),
+                None,
+                Some(400),
+                RetryClass::Fatal,
+            ),
+        ];
+        for (code, message, status, want) in cases {
+            assert_eq!(
+                retry_class_of(code, message, status),
+                want,
+                "{code:?} {status:?}"
+            );
+        }
+    }
 
     #[test]
     fn api_errors_are_classified_by_code() {

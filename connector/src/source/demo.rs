@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use super::{
     civil_from_days, iso8601, EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream,
-    ReadRequest, DAY_MS, HOUR_MS,
+    ReadCounters, ReadRequest, DAY_MS, HOUR_MS,
 };
 use crate::error::{ConnectorError, Result};
 
@@ -120,7 +120,9 @@ impl LogSource for DemoSource {
         &self,
         group: &str,
         prefix: Option<&str>,
+        counters: &ReadCounters,
     ) -> BoxStream<'static, Result<Vec<LogStream>>> {
+        counters.api_calls.add(1);
         let listed = self.group(group).map(|g| {
             g.streams
                 .values()
@@ -143,7 +145,11 @@ impl LogSource for DemoSource {
         }
     }
 
-    fn read_events(&self, request: &ReadRequest) -> BoxStream<'static, Result<EventPage>> {
+    fn read_events(
+        &self,
+        request: &ReadRequest,
+        counters: &ReadCounters,
+    ) -> BoxStream<'static, Result<EventPage>> {
         let group = match self.group(&request.group) {
             Ok(g) => g,
             Err(e) => return stream::once(async move { Err(e) }).boxed(),
@@ -178,6 +184,9 @@ impl LogSource for DemoSource {
             selected.truncate(limit);
         }
         let mut pages = Vec::new();
+        counters
+            .api_calls
+            .add(selected.len().div_ceil(PAGE_SIZE).max(1));
         let mut rest = selected.into_iter().peekable();
         while rest.peek().is_some() {
             let page: Vec<LogEvent> = rest.by_ref().take(PAGE_SIZE).collect();
@@ -611,7 +620,7 @@ mod tests {
         let source = DemoSource::generate(ANCHOR);
         let group = "/vpc/flow-logs";
         let all: Vec<LogEvent> = source
-            .read_events(&ReadRequest::whole_group(group))
+            .read_events(&ReadRequest::whole_group(group), &ReadCounters::default())
             .map_ok(|p| p.events)
             .try_concat()
             .await
@@ -620,7 +629,7 @@ mod tests {
         let mut req = ReadRequest::whole_group(group);
         req.time = super::super::TimeRange::new(Some(pivot), Some(pivot));
         let exact: Vec<LogEvent> = source
-            .read_events(&req)
+            .read_events(&req, &ReadCounters::default())
             .map_ok(|p| p.events)
             .try_concat()
             .await
@@ -630,10 +639,14 @@ mod tests {
         assert_eq!(exact.len(), want);
         req.time = super::super::TimeRange::ALL;
         req.limit = Some(3);
-        let pages: Vec<EventPage> = source.read_events(&req).try_collect().await.unwrap();
+        let pages: Vec<EventPage> = source
+            .read_events(&req, &ReadCounters::default())
+            .try_collect()
+            .await
+            .unwrap();
         assert_eq!(pages.iter().map(|p| p.events.len()).sum::<usize>(), 3);
         let missing = source
-            .read_events(&ReadRequest::whole_group("/nope"))
+            .read_events(&ReadRequest::whole_group("/nope"), &ReadCounters::default())
             .try_collect::<Vec<_>>()
             .await;
         assert!(matches!(missing, Err(ConnectorError::GroupNotFound { .. })));

@@ -15,6 +15,7 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 
 use async_trait::async_trait;
+use datafusion::physical_plan::metrics::Count;
 use futures::stream::BoxStream;
 
 use crate::error::Result;
@@ -266,6 +267,17 @@ impl std::fmt::Display for TimeRange {
     }
 }
 
+/// Counters a read reports into; shared with the scan's EXPLAIN ANALYZE
+/// metrics (DataFusion's `Count` is a shared atomic).
+#[derive(Debug, Clone, Default)]
+pub struct ReadCounters {
+    pub api_calls: Count,
+    pub throttled: Count,
+    pub retries: Count,
+    pub streams_listed: Count,
+    pub streams_pruned: Count,
+}
+
 /// A place to read log groups, streams and events from.
 #[async_trait]
 pub trait LogSource: Debug + Send + Sync + 'static {
@@ -281,12 +293,17 @@ pub trait LogSource: Debug + Send + Sync + 'static {
         &self,
         group: &str,
         prefix: Option<&str>,
+        counters: &ReadCounters,
     ) -> BoxStream<'static, Result<Vec<LogStream>>>;
 
     /// The events a request selects, page by page, in the order the API
     /// returns them. The stream ends when the read is complete; an error ends
     /// it early and must be reported, never swallowed.
-    fn read_events(&self, request: &ReadRequest) -> BoxStream<'static, Result<EventPage>>;
+    fn read_events(
+        &self,
+        request: &ReadRequest,
+        counters: &ReadCounters,
+    ) -> BoxStream<'static, Result<EventPage>>;
 }
 
 pub type SharedSource = Arc<dyn LogSource>;

@@ -1,0 +1,433 @@
+"""logflight through the fault-injecting proxy: answers stay exact, or the query fails.
+
+A separate logflight server reads the session's moto through `faultproxy`,
+which throttles, fails and answers empty pages (with synthetic continuation
+tokens) on a share of the read calls. Every answer is checked against the
+loaded record, and the proxy's counters must show that faults really were
+injected while the test's queries ran, so no test here can pass vacuously.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import adbc_driver_manager
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+import helpers
+import loader
+from faultproxy import FaultProxy
+from helpers import connect, ms_list, qi, run, scalar, table, ts_lit
+from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 30.0
+
+# Injected on every read operation (GetLogEvents, FilterLogEvents,
+# DescribeLogStreams, DescribeLogGroups) during the "exact answers" tests.
+FAULTS = dict(throttle_rate=0.2, server_error_rate=0.1, empty_page_rate=0.3)
+# Enough for the SDK's retries to outlast any run of injected faults here.
+TOLERANT_ATTEMPTS = 20
+# The server used to watch a query fail: few attempts, so it fails fast.
+STRICT_ATTEMPTS = 3
+
+
+# Servers ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FaultServer:
+    proc: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def uri(self) -> str:
+        return f"grpc://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-8000:]
+        except OSError as e:
+            return f"<cannot read {self.log_path}: {e}>"
+
+    def assert_alive(self) -> None:
+        assert self.proc.poll() is None, f"logflight exited with {self.proc.returncode}; log:\n{self.log()}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_logflight(endpoint: str, log_path: Path, *extra: str) -> FaultServer:
+    """Start logflight exactly as conftest does, but against `endpoint`."""
+    exe = os.environ.get("LOGFLIGHT_BIN") or str(ROOT / "target" / "debug" / "logflight")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_EC2_METADATA_DISABLED="true",
+        RUST_BACKTRACE="1",
+        NO_COLOR="1",
+    )
+    cmd = [
+        exe, "serve",
+        "--source", "cloudwatch",
+        "--endpoint-url", endpoint,
+        "--region", "us-east-1",
+        "--listen", f"127.0.0.1:{port}",
+        *extra,
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    srv = FaultServer(proc, port, log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"logflight exited with {proc.returncode}: {' '.join(cmd)}\n{srv.log()}")
+        try:
+            with connect(srv.uri) as conn:
+                if scalar(conn, "SELECT 1") == 1:
+                    return srv
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last one
+            last = e
+        time.sleep(0.2)
+    _stop(proc)
+    pytest.fail(f"logflight did not answer SELECT 1 (last error: {last!r}): {' '.join(cmd)}\n{srv.log()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_endpoint, data):
+    p = FaultProxy(moto_endpoint, seed=1)
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def tolerant_server(proxy, workdir):
+    # --cache-ttl-secs 0: every query lists groups and streams again, so the
+    # listing calls go through the faults too.
+    srv = _start_logflight(
+        proxy.url, workdir / "logflight-faults.log",
+        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0",
+    )
+    yield srv
+    _stop(srv.proc)
+
+
+@pytest.fixture(scope="module")
+def strict_server(proxy, workdir):
+    srv = _start_logflight(
+        proxy.url, workdir / "logflight-faults-strict.log",
+        "--max-attempts", str(STRICT_ATTEMPTS), "--cache-ttl-secs", "0",
+    )
+    yield srv
+    _stop(srv.proc)
+
+
+@pytest.fixture
+def faulty(request, proxy):
+    """The proxy injecting FAULTS, seeded per test; checks afterwards that faults happened."""
+    seed = zlib.crc32(request.node.name.encode())
+    proxy.configure(clear=True, seed=seed, **FAULTS)
+    proxy.reset_stats()
+    yield proxy
+    proxy.configure(clear=True)
+
+
+@pytest.fixture
+def quiet_proxy(proxy):
+    proxy.configure(clear=True)
+    proxy.reset_stats()
+    yield proxy
+    proxy.configure(clear=True)
+
+
+@pytest.fixture
+def fconn(tolerant_server):
+    with connect(tolerant_server.uri) as c:
+        yield c
+    tolerant_server.assert_alive()
+
+
+def assert_faults_injected(proxy: FaultProxy) -> dict:
+    s = proxy.stats()["all"]
+    injected = s["throttled"] + s["server_errors"] + s["empty_pages"]
+    assert injected > 0, f"no fault was injected, the test proved nothing: {proxy.stats()}"
+    assert s["upstream_failures"] == 0, proxy.stats()
+    return s
+
+
+def _rows(t: pa.Table) -> list[tuple]:
+    return list(
+        zip(
+            t.column("log_group").to_pylist(),
+            t.column("log_stream").to_pylist(),
+            ms_list(t.column("time")),
+            t.column("message").to_pylist(),
+        )
+    )
+
+
+def _expected_rows(data, group, stream=None) -> list[tuple]:
+    return [(e.group, e.stream, e.ts, e.message) for e in data.select(group, stream)]
+
+
+# Exact answers through faults -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", [LAMBDA_GROUP, CLOUDTRAIL_GROUP, CASE_GROUP])
+def test_counts_per_stream(fconn, faulty, data, group):
+    for _ in range(2):
+        got = run(fconn, f"SELECT log_stream, count(*) AS n FROM {table(group)} GROUP BY log_stream")
+        assert dict(zip(got.column("log_stream").to_pylist(), got.column("n").to_pylist())) == dict(
+            data.stream_counts(group)
+        )
+    assert_faults_injected(faulty)
+
+
+def test_count_of_big_stream(fconn, faulty, data):
+    """More than 10,000 events in one stream: GetLogEvents pages, empty pages and all."""
+    expected = data.count(LAMBDA_GROUP, data.big_stream)
+    assert expected > 10_000
+    for _ in range(3):
+        assert scalar(fconn, f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)}") == expected
+    assert_faults_injected(faulty)
+
+
+def test_count_in_time_range(fconn, faulty, data):
+    lo, hi = data.shared_ts, data.shared_ts_2
+    whole_group = f"SELECT count(*) FROM {table(LAMBDA_GROUP)} WHERE time >= {ts_lit(lo)} AND time <= {ts_lit(hi)}"
+    one_stream = (
+        f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)} "
+        f"WHERE time > {ts_lit(lo)} AND time < {ts_lit(hi)}"
+    )
+    for _ in range(2):
+        assert scalar(fconn, whole_group) == data.count(LAMBDA_GROUP, where=lambda e: lo <= e.ts <= hi)
+        assert scalar(fconn, one_stream) == data.count(
+            LAMBDA_GROUP, data.big_stream, where=lambda e: lo < e.ts < hi
+        )
+    assert_faults_injected(faulty)
+
+
+def test_order_by_time_limit(fconn, faulty, data):
+    events = data.select(LAMBDA_GROUP)
+    first = sorted((e.ts, e.stream, e.message) for e in events)[:25]
+    last = sorted(((e.ts, e.stream, e.message) for e in events), key=lambda r: (-r[0], r[1], r[2]))[:10]
+    for _ in range(2):
+        got = run(
+            fconn,
+            f"SELECT time, log_stream, message FROM {table(LAMBDA_GROUP)} ORDER BY time, log_stream, message LIMIT 25",
+        )
+        assert list(zip(ms_list(got.column("time")), got.column("log_stream").to_pylist(),
+                        got.column("message").to_pylist())) == first
+        got = run(
+            fconn,
+            f"SELECT time, log_stream, message FROM {table(LAMBDA_GROUP)} "
+            "ORDER BY time DESC, log_stream, message LIMIT 10",
+        )
+        assert list(zip(ms_list(got.column("time")), got.column("log_stream").to_pylist(),
+                        got.column("message").to_pylist())) == last
+    assert_faults_injected(faulty)
+
+
+@pytest.mark.parametrize("role", ["medium", "small"])
+def test_rows_of_a_stream(fconn, faulty, data, role):
+    """Full row equality of a smaller stream, read by name (GetLogEvents) and by filter."""
+    stream = data.lambda_streams[role]
+    expected = Counter(_expected_rows(data, LAMBDA_GROUP, stream))
+    for _ in range(2):
+        got = run(fconn, f"SELECT * FROM {table(LAMBDA_GROUP, stream)}")
+        assert Counter(_rows(got)) == expected
+        got = run(fconn, f"SELECT * FROM {table(LAMBDA_GROUP)} WHERE log_stream = '{stream}'")
+        assert Counter(_rows(got)) == expected
+    assert_faults_injected(faulty)
+
+
+@pytest.mark.parametrize("group", [CASE_GROUP, CLOUDTRAIL_GROUP])
+def test_every_row_of_a_group(fconn, faulty, data, group):
+    expected = Counter(_expected_rows(data, group))
+    for _ in range(2):
+        got = run(fconn, f"SELECT log_group, log_stream, time, message FROM {table(group)}")
+        assert Counter(_rows(got)) == expected
+    assert_faults_injected(faulty)
+
+
+def test_metadata_listing(fconn, faulty, data):
+    """Listing calls (DescribeLogGroups / DescribeLogStreams) go through the faults too."""
+    for _ in range(3):
+        got = run(
+            fconn,
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            f"WHERE table_schema = '{LAMBDA_GROUP}'",
+        )
+        names = set(got.column("table_name").to_pylist())
+        assert set(data.groups[LAMBDA_GROUP]) <= names, names
+    assert_faults_injected(faulty)
+
+
+def test_every_kind_of_fault_is_injected(fconn, faulty, data):
+    """A mixed workload: all answers exact, and each kind of fault happened."""
+    for _ in range(2):
+        assert scalar(fconn, f"SELECT count(*) FROM {table(LAMBDA_GROUP)}") == data.count(LAMBDA_GROUP)
+        assert scalar(fconn, f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)}") == data.count(
+            LAMBDA_GROUP, data.big_stream
+        )
+        for stream in data.groups[CASE_GROUP]:
+            assert scalar(fconn, f"SELECT count(*) FROM {table(CASE_GROUP, stream)}") == data.count(
+                CASE_GROUP, stream
+            )
+    s = assert_faults_injected(faulty)
+    ops = faulty.stats()["operations"]
+    assert s["throttled"] > 0 and s["server_errors"] > 0 and s["empty_pages"] > 0, ops
+    assert s["tokens_restored"] > 0, ops
+    for op in ("FilterLogEvents", "GetLogEvents"):
+        assert ops[op]["throttled"] + ops[op]["server_errors"] + ops[op]["empty_pages"] > 0, ops
+
+
+def test_concurrent_queries(tolerant_server, faulty, data):
+    """Several connections at once, each answer exact."""
+    import concurrent.futures
+
+    queries = [
+        (f"SELECT count(*) FROM {table(LAMBDA_GROUP)}", data.count(LAMBDA_GROUP)),
+        (f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)}", data.count(LAMBDA_GROUP, data.big_stream)),
+        (f"SELECT count(*) FROM {table(CLOUDTRAIL_GROUP)}", data.count(CLOUDTRAIL_GROUP)),
+        (f"SELECT count(*) FROM {table(CASE_GROUP)}", data.count(CASE_GROUP)),
+    ] * 2
+
+    def one(item):
+        text, _ = item
+        with connect(tolerant_server.uri) as c:
+            return scalar(c, text)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(one, queries))
+    assert got == [n for _, n in queries]
+    assert_faults_injected(faulty)
+
+
+# Failures: the query fails, never a partial answer ---------------------------------------------
+
+
+def _fetch_until_error(conn, text: str) -> tuple[int, adbc_driver_manager.Error | None]:
+    """Stream a query's batches; (rows received, the error or None)."""
+    rows = 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute(text)
+            reader = cur.fetch_record_batch()
+            for batch in reader:
+                rows += batch.num_rows
+    except adbc_driver_manager.Error as e:
+        return rows, e
+    return rows, None
+
+
+def _assert_throttle_error(err, api: str) -> None:
+    text = str(err)
+    assert "throttl" in text.lower(), f"message does not mention throttling: {text}"
+    assert api in text, f"message does not name {api}: {text}"
+    # The Go Flight SQL driver reports the gRPC status code name in the message,
+    # e.g. "(ResourceExhausted; DoGet: endpoint 0: [])". (ADBC itself maps
+    # RESOURCE_EXHAUSTED to its own status INTERNAL, which says nothing about the server.)
+    assert "(ResourceExhausted;" in text, f"gRPC code is not RESOURCE_EXHAUSTED: {text}"
+
+
+def test_always_throttled_filter_log_events_fails(strict_server, quiet_proxy, data):
+    quiet_proxy.configure(throttle_rate={"FilterLogEvents": 1.0})
+    query = f"SELECT * FROM {table(LAMBDA_GROUP)}"
+    with connect(strict_server.uri) as conn:
+        rows, err = _fetch_until_error(conn, query)
+        assert err is not None, f"the query succeeded with {rows} rows while every FilterLogEvents was throttled"
+        assert rows == 0, f"{rows} partial rows before the error"
+        _assert_throttle_error(err, "FilterLogEvents")
+        ops = quiet_proxy.stats()["operations"]
+        assert ops["FilterLogEvents"]["throttled"] >= STRICT_ATTEMPTS
+        assert ops["FilterLogEvents"]["forwarded"] == 0
+
+        # The server keeps serving: same connection and a new one, once the throttling stops.
+        quiet_proxy.configure(clear=True)
+        assert scalar(conn, "SELECT 1") == 1
+        assert scalar(conn, f"SELECT count(*) FROM {table(LAMBDA_GROUP)}") == data.count(LAMBDA_GROUP)
+    strict_server.assert_alive()
+    with connect(strict_server.uri) as conn:
+        assert scalar(conn, f"SELECT count(*) FROM {table(CASE_GROUP)}") == data.count(CASE_GROUP)
+
+
+def test_always_throttled_grpc_code_seen_by_plain_flight(strict_server, quiet_proxy):
+    """The same failure through pyarrow.flight (a DoGet of SQL text): the raw gRPC status is 8."""
+    quiet_proxy.configure(throttle_rate={"FilterLogEvents": 1.0})
+    client = flight.FlightClient(strict_server.uri)
+    try:
+        with pytest.raises((flight.FlightError, pa.ArrowException)) as info:
+            client.do_get(flight.Ticket(f"SELECT count(*) FROM {table(LAMBDA_GROUP)}".encode())).read_all()
+    finally:
+        client.close()
+    text = str(info.value)
+    assert "FilterLogEvents" in text and "throttl" in text.lower(), text
+    assert "grpc_status:8" in text.replace(" ", "") or "RESOURCE_EXHAUSTED" in text, text
+
+
+def test_throttled_after_first_page_fails_not_partial(strict_server, quiet_proxy, data):
+    """The first page is read, every later page is throttled: the query must fail, not answer 10,000."""
+    quiet_proxy.configure(throttle_rate={"FilterLogEvents": 1.0, "GetLogEvents": 1.0}, continuation_only=True)
+    with connect(strict_server.uri) as conn:
+        for text, api in [
+            (f"SELECT count(*) FROM {table(LAMBDA_GROUP)}", "FilterLogEvents"),
+            (f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)}", "GetLogEvents"),
+        ]:
+            rows, err = _fetch_until_error(conn, text)
+            assert err is not None, f"{text} answered {rows} row(s) although its second page never came"
+            _assert_throttle_error(err, api)
+        ops = quiet_proxy.stats()["operations"]
+        assert ops["FilterLogEvents"]["forwarded"] >= 1 and ops["GetLogEvents"]["forwarded"] >= 1
+        # Streaming the rows: the error arrives; a partial table is never taken for the answer.
+        rows, err = _fetch_until_error(conn, f"SELECT * FROM {table(LAMBDA_GROUP)}")
+        assert err is not None, f"SELECT * answered {rows} rows of {data.count(LAMBDA_GROUP)}"
+        assert rows < data.count(LAMBDA_GROUP)
+        quiet_proxy.configure(clear=True)
+        assert scalar(conn, f"SELECT count(*) FROM {table(LAMBDA_GROUP)}") == data.count(LAMBDA_GROUP)
+    strict_server.assert_alive()
+
+
+@pytest.mark.parametrize("kind", ["500-json", "503-plain"])
+def test_persistent_server_errors_fail_as_unavailable(strict_server, quiet_proxy, data, kind):
+    quiet_proxy.configure(server_error_rate={"GetLogEvents": 1.0}, server_error_kinds=[kind])
+    with connect(strict_server.uri) as conn:
+        rows, err = _fetch_until_error(conn, f"SELECT * FROM {table(LAMBDA_GROUP, data.big_stream)}")
+        assert err is not None, f"the query succeeded with {rows} rows while every GetLogEvents failed"
+        assert rows == 0
+        text = str(err)
+        assert "GetLogEvents" in text, text
+        assert "(Unavailable;" in text, f"gRPC code is not UNAVAILABLE: {text}"
+        assert quiet_proxy.stats()["operations"]["GetLogEvents"]["server_errors"] >= STRICT_ATTEMPTS
+        quiet_proxy.configure(clear=True)
+        assert scalar(conn, f"SELECT count(*) FROM {table(LAMBDA_GROUP, data.big_stream)}") == data.count(
+            LAMBDA_GROUP, data.big_stream
+        )
