@@ -21,7 +21,7 @@ use tracing::debug;
 use crate::error::{ConnectorError, Result};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
 use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource};
-use crate::table::{LogTable, TableScope};
+use crate::table::{LogTable, ScanOptions, TableScope};
 
 /// The virtual table over every stream of a group.
 pub const ALL_LOG_STREAMS: &str = "all_log_streams";
@@ -40,6 +40,7 @@ struct CatalogState {
     name: String,
     source: SharedSource,
     ttl: Duration,
+    scan: ScanOptions,
     groups: RwLock<Option<Cached<Arc<Vec<LogGroup>>>>>,
     streams: RwLock<HashMap<String, Cached<Arc<Vec<LogStream>>>>>,
 }
@@ -53,11 +54,21 @@ pub struct LogCatalog {
 impl LogCatalog {
     /// `ttl` bounds how stale a group or stream listing may be.
     pub fn new(name: impl Into<String>, source: SharedSource, ttl: Duration) -> Self {
+        Self::with_scan_options(name, source, ttl, ScanOptions::default())
+    }
+
+    pub fn with_scan_options(
+        name: impl Into<String>,
+        source: SharedSource,
+        ttl: Duration,
+        scan: ScanOptions,
+    ) -> Self {
         Self {
             state: Arc::new(CatalogState {
                 name: name.into(),
                 source,
                 ttl,
+                scan,
                 groups: RwLock::new(None),
                 streams: RwLock::new(HashMap::new()),
             }),
@@ -308,6 +319,7 @@ impl SchemaProvider for GroupSchema {
             Arc::clone(self.catalog.source()),
             self.group.clone(),
             scope,
+            self.catalog.state.scan,
         ))))
     }
 

@@ -1,5 +1,14 @@
 //! SQL predicates to CloudWatch read requests: pure functions, no I/O.
 //!
+//! Predicates on `message` become a filter pattern only as a pre-filter
+//! (`Inexact`: DataFusion re-checks them). The pattern is the regex form
+//! `%run%` of the longest run of ASCII letters and digits found in a
+//! literal part of a `LIKE` or `=`: CloudWatch documents `%...%` as a
+//! case-sensitive match anywhere in the message, and any message the SQL
+//! predicate selects contains that run, so the pattern can never select
+//! fewer events than SQL. Runs shorter than three characters are not worth
+//! sending; ILIKE, NOT LIKE, and patterns with escapes are never pushed.
+//!
 //! A filter is reported to DataFusion as `Exact` only when it translates
 //! completely into the [`Pushdown`]; the scan then guarantees it by checking
 //! every event it emits against the same bounds (sources may over-read, e.g.
@@ -26,6 +35,8 @@ pub struct Pushdown {
     pub streams: StreamSelection,
     /// A filter can never be true (e.g. another log group's name): read nothing.
     pub impossible: bool,
+    /// A CloudWatch filter pattern selecting a superset of the events.
+    pub filter_pattern: Option<String>,
 }
 
 impl Default for Pushdown {
@@ -34,9 +45,13 @@ impl Default for Pushdown {
             time: TimeRange::ALL,
             streams: StreamSelection::All,
             impossible: false,
+            filter_pattern: None,
         }
     }
 }
+
+/// Shortest run of letters and digits worth sending as a filter pattern.
+const MIN_TERM_LEN: usize = 3;
 
 impl Pushdown {
     fn and(mut self, other: Pushdown) -> Pushdown {
@@ -75,6 +90,7 @@ pub fn filter_support(filters: &[&Expr], group: &str) -> Vec<TableProviderFilter
         .iter()
         .map(|f| match translate_one(f, group) {
             Some(_) => TableProviderFilterPushDown::Exact,
+            None if message_term(f).is_some() => TableProviderFilterPushDown::Inexact,
             None => TableProviderFilterPushDown::Unsupported,
         })
         .collect()
@@ -82,10 +98,59 @@ pub fn filter_support(filters: &[&Expr], group: &str) -> Vec<TableProviderFilter
 
 /// Combines every filter that translates (the rest are DataFusion's to apply).
 pub fn translate(filters: &[Expr], group: &str) -> Pushdown {
-    filters
+    let mut pushed = filters
         .iter()
         .filter_map(|f| translate_one(f, group))
-        .fold(Pushdown::default(), Pushdown::and)
+        .fold(Pushdown::default(), Pushdown::and);
+    // One regex per pattern: the longest term is the most selective.
+    pushed.filter_pattern = filters
+        .iter()
+        .filter_map(message_term)
+        .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
+        .map(|term| format!("%{term}%"));
+    pushed
+}
+
+/// The term a `message` predicate guarantees every selected message holds.
+pub fn message_term(expr: &Expr) -> Option<String> {
+    let literal_text = match expr {
+        Expr::Like(like)
+            if !like.negated && !like.case_insensitive && like.escape_char.is_none() =>
+        {
+            if !matches!(as_column(&like.expr)?, ColumnRef::Plain(Column::Message)) {
+                return None;
+            }
+            let pattern = string_value(literal(&like.pattern)?)?;
+            if pattern.contains('\\') {
+                return None;
+            }
+            pattern
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => match (as_column(left), as_column(right)) {
+            (Some(ColumnRef::Plain(Column::Message)), None) => string_value(literal(right)?)?,
+            (None, Some(ColumnRef::Plain(Column::Message))) => string_value(literal(left)?)?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    literal_text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|run| run.len() >= MIN_TERM_LEN)
+        .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
+        .map(str::to_string)
+}
+
+/// `log_stream LIKE 'prefix%'`: the prefix, when that is all the pattern says.
+fn stream_prefix(pattern: &str) -> Option<String> {
+    let prefix = pattern.strip_suffix('%')?;
+    if prefix.is_empty() || prefix.contains(['%', '_', '\\']) {
+        return None;
+    }
+    Some(prefix.to_string())
 }
 
 /// The pushdown of one filter, if it can be expressed *exactly*.
@@ -119,6 +184,18 @@ pub fn translate_one(expr: &Expr, group: &str) -> Option<Pushdown> {
             let low = compare(column, Operator::GtEq, literal(low)?, group)?;
             let high = compare(column, Operator::LtEq, literal(high)?, group)?;
             Some(low.and(high))
+        }
+        Expr::Like(like)
+            if !like.negated && !like.case_insensitive && like.escape_char.is_none() =>
+        {
+            if !matches!(as_column(&like.expr)?, ColumnRef::Plain(Column::LogStream)) {
+                return None;
+            }
+            let prefix = stream_prefix(&string_value(literal(&like.pattern)?)?)?;
+            Some(Pushdown {
+                streams: StreamSelection::Prefix(prefix),
+                ..Default::default()
+            })
         }
         Expr::InList(InList {
             expr,
@@ -366,7 +443,18 @@ mod tests {
                     .or(col("message").eq(lit("b"))),
                 None,
             ),
-            (col("log_stream").like(lit("a%")), None),
+            (
+                col("log_stream").like(lit("2026/11/%")),
+                Some(Pushdown {
+                    streams: StreamSelection::Prefix("2026/11/".into()),
+                    ..Default::default()
+                }),
+            ),
+            (col("log_stream").like(lit("a%b%")), None),
+            (col("log_stream").like(lit("a_%")), None),
+            (col("log_stream").like(lit("%a")), None),
+            (col("log_stream").ilike(lit("a%")), None),
+            (col("log_stream").not_like(lit("a%")), None),
             (col("log_stream").not_eq(lit("a")), None),
             (
                 col("log_stream")
@@ -390,16 +478,58 @@ mod tests {
     }
 
     #[test]
+    fn message_predicates_become_superset_terms() {
+        let m = || col("message");
+        let cases: Vec<(Expr, Option<&str>)> = vec![
+            (m().like(lit("%ERROR%")), Some("ERROR")),
+            (m().like(lit("%Failed password for%")), Some("password")),
+            (m().like(lit("START RequestId%")), Some("RequestId")),
+            (m().like(lit("%\"level\":\"ERROR\"%")), Some("ERROR")),
+            (m().like(lit("%a_bcd%")), Some("bcd")),
+            (m().eq(lit("user=alice id=42")), Some("alice")),
+            (lit("user=alice").eq(m()), Some("alice")),
+            (m().like(lit("%ab%")), None),
+            (m().like(lit("%%")), None),
+            (m().like(lit("%ünïcödé%")), None),
+            (m().ilike(lit("%ERROR%")), None),
+            (m().not_like(lit("%ERROR%")), None),
+            (m().like(lit("%a\\%b%")), None),
+            (m().not_eq(lit("ERROR")), None),
+            (col("log_stream").like(lit("%ERROR%")), None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(message_term(&expr).as_deref(), want, "{expr}");
+        }
+        let filters = vec![
+            m().like(lit("%ERROR%")),
+            m().like(lit("%payment%")),
+            col("time").gt(ms(1)),
+        ];
+        let pushed = translate(&filters, G);
+        assert_eq!(pushed.filter_pattern.as_deref(), Some("%payment%"));
+        let refs: Vec<&Expr> = filters.iter().collect();
+        assert_eq!(
+            filter_support(&refs, G),
+            vec![
+                TableProviderFilterPushDown::Inexact,
+                TableProviderFilterPushDown::Inexact,
+                TableProviderFilterPushDown::Exact
+            ]
+        );
+    }
+
+    #[test]
     fn translate_combines_and_skips_unsupported() {
         let filters = vec![
             col("time").gt_eq(ms(100)),
-            col("message").like(lit("%ERROR%")),
+            col("message").like(lit("%E%")),
             col("time").lt(ms(200)),
             col("log_stream").eq(lit("s")),
         ];
         let got = translate(&filters, G);
         assert_eq!(got.time, TimeRange::new(Some(100), Some(199)));
         assert_eq!(got.streams, StreamSelection::one("s"));
+        assert_eq!(got.filter_pattern, None);
         let refs: Vec<&Expr> = filters.iter().collect();
         assert_eq!(
             filter_support(&refs, G),

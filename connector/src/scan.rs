@@ -28,7 +28,10 @@ use crate::source::{EventPage, ReadCounters, ReadRequest, SharedSource, StreamSe
 #[derive(Debug)]
 pub struct LogScanExec {
     source: SharedSource,
+    /// What pushdown asked for (shown by EXPLAIN).
     request: ReadRequest,
+    /// One read per partition (see `read_plan.rs`).
+    reads: Vec<ReadRequest>,
     builder: BatchBuilder,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -38,18 +41,25 @@ impl LogScanExec {
     pub fn try_new(
         source: SharedSource,
         request: ReadRequest,
+        reads: Vec<ReadRequest>,
         projection: Option<&[usize]>,
     ) -> Result<Self> {
         let builder = BatchBuilder::new(&request.group, projection)?;
+        let reads = if reads.is_empty() {
+            vec![request.clone()]
+        } else {
+            reads
+        };
         let properties = PlanProperties::new(
             EquivalenceProperties::new(builder.schema()),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(reads.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Ok(Self {
             source,
             request,
+            reads,
             builder,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
@@ -58,6 +68,10 @@ impl LogScanExec {
 
     pub fn request(&self) -> &ReadRequest {
         &self.request
+    }
+
+    pub fn reads(&self) -> &[ReadRequest] {
+        &self.reads
     }
 }
 
@@ -70,8 +84,15 @@ impl DisplayAs for LogScanExec {
             self.source.describe(),
             r.group
         )?;
+        if !r.selects_nothing() {
+            write!(f, ", api={}", self.reads[0].api.name())?;
+        }
+        if self.reads.len() > 1 {
+            write!(f, ", partitions={}", self.reads.len())?;
+        }
         match &r.streams {
             StreamSelection::All => write!(f, ", streams=all")?,
+            StreamSelection::Prefix(p) => write!(f, ", stream_prefix={p:?}")?,
             StreamSelection::Named(names) => {
                 let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
                 write!(f, ", streams=[{}]", quoted.join(", "))?
@@ -191,7 +212,13 @@ impl ExecutionPlan for LogScanExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let schema: SchemaRef = self.builder.schema();
-        debug!(request = ?self.request, partition, "scan starts");
+        let request = self.reads.get(partition).cloned().ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal(format!(
+                "CloudWatchScan has {} partitions, asked for {partition}",
+                self.reads.len()
+            ))
+        })?;
+        debug!(?request, partition, "scan starts");
         let metrics = ScanMetrics {
             baseline: BaselineMetrics::new(&self.metrics, partition),
             pages: MetricBuilder::new(&self.metrics).counter("pages", partition),
@@ -206,20 +233,20 @@ impl ExecutionPlan for LogScanExec {
             streams_listed: MetricBuilder::new(&self.metrics).counter("streams_listed", partition),
             streams_pruned: MetricBuilder::new(&self.metrics).counter("streams_pruned", partition),
         };
-        let pages = if self.request.selects_nothing() {
+        let pages = if request.selects_nothing() {
             stream::empty().boxed()
         } else {
-            self.source.read_events(&self.request, &counters)
-        };
-        let state = ScanState {
-            pages,
-            request: self.request.clone(),
-            builder: self.builder.clone(),
-            remaining: self.request.limit,
-            metrics,
+            self.source.read_events(&request, &counters)
         };
         let span =
-            tracing::info_span!("scan", group = %self.request.group, time = %self.request.time);
+            tracing::info_span!("scan", group = %request.group, partition, time = %request.time);
+        let state = ScanState {
+            pages,
+            remaining: request.limit,
+            request,
+            builder: self.builder.clone(),
+            metrics,
+        };
         let batches = stream::try_unfold(state, move |mut state| {
             let span = span.clone();
             async move {

@@ -13,6 +13,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::batch::log_schema;
 use crate::pushdown::{filter_support, translate};
+use crate::read_plan::{plan_reads, PlanOptions};
 use crate::scan::LogScanExec;
 use crate::source::{LogGroup, ReadRequest, SharedSource, StreamSelection};
 
@@ -23,24 +24,55 @@ pub enum TableScope {
     AllStreams,
 }
 
+/// How tables of a catalog scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Off: every filter and LIMIT is left to DataFusion and scans read
+    /// everything (for differential testing and as an escape hatch).
+    pub pushdown: bool,
+    /// Upper bound on parallel reads per scan.
+    pub max_partitions: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            pushdown: true,
+            max_partitions: 4,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct LogTable {
     source: SharedSource,
     group: LogGroup,
     scope: TableScope,
+    options: ScanOptions,
 }
 
 impl LogTable {
-    pub fn new(source: SharedSource, group: LogGroup, scope: TableScope) -> Self {
+    pub fn new(
+        source: SharedSource,
+        group: LogGroup,
+        scope: TableScope,
+        options: ScanOptions,
+    ) -> Self {
         Self {
             source,
             group,
             scope,
+            options,
         }
     }
 
     /// The request a scan with these filters and limit will send.
     pub fn read_request(&self, filters: &[Expr], limit: Option<usize>) -> ReadRequest {
+        let (filters, limit) = if self.options.pushdown {
+            (filters, limit)
+        } else {
+            (&[][..], None)
+        };
         let pushed = translate(filters, &self.group.name);
         let base = match &self.scope {
             TableScope::Stream(name) => StreamSelection::one(name.clone()),
@@ -55,9 +87,10 @@ impl LogTable {
             group: self.group.name.clone(),
             streams,
             time: pushed.time,
-            filter_pattern: None,
+            filter_pattern: pushed.filter_pattern,
             limit,
             require_streams: matches!(self.scope, TableScope::Stream(_)),
+            api: Default::default(),
         }
     }
 }
@@ -76,6 +109,12 @@ impl TableProvider for LogTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
+        if !self.options.pushdown {
+            return Ok(vec![
+                TableProviderFilterPushDown::Unsupported;
+                filters.len()
+            ]);
+        }
         Ok(filter_support(filters, &self.group.name))
     }
 
@@ -87,9 +126,21 @@ impl TableProvider for LogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let request = self.read_request(filters, limit);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let reads = plan_reads(
+            request.clone(),
+            &self.group,
+            PlanOptions {
+                max_partitions: self.options.max_partitions,
+                now_ms,
+            },
+        );
         Ok(Arc::new(LogScanExec::try_new(
             Arc::clone(&self.source),
             request,
+            reads,
             projection.map(Vec::as_slice),
         )?))
     }

@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
+use logflight_connector::ScanOptions;
 
 use crate::error::{Result, ServerError};
 
@@ -56,6 +57,13 @@ pub struct SourceArgs {
     /// CloudWatch API calls in flight at once, across all queries [default: 16]
     #[arg(long, env = "LOGFLIGHT_MAX_CONCURRENT_CALLS")]
     pub max_concurrent_calls: Option<usize>,
+    /// Push filters and LIMIT down to CloudWatch (false: read everything and
+    /// let SQL filter; for comparisons and as an escape hatch) [default: true]
+    #[arg(long, env = "LOGFLIGHT_PUSHDOWN", value_name = "true|false")]
+    pub pushdown: Option<bool>,
+    /// Parallel reads per scan [default: 4]
+    #[arg(long, env = "LOGFLIGHT_SCAN_PARTITIONS")]
+    pub scan_partitions: Option<usize>,
     /// Seconds a log group or stream listing is reused [default: 60]
     #[arg(long, env = "LOGFLIGHT_CACHE_TTL_SECS")]
     pub cache_ttl_secs: Option<u64>,
@@ -79,6 +87,8 @@ pub struct FileConfig {
     pub max_attempts: Option<u32>,
     pub api_tps: Option<String>,
     pub max_concurrent_calls: Option<usize>,
+    pub pushdown: Option<bool>,
+    pub scan_partitions: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
     pub log_level: Option<String>,
     pub listen: Option<SocketAddr>,
@@ -104,6 +114,7 @@ pub struct Config {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub quota: QuotaConfig,
+    pub scan: ScanOptions,
     pub cache_ttl: Duration,
     pub log_level: Option<String>,
     pub listen: SocketAddr,
@@ -127,6 +138,13 @@ impl Config {
         if let Some(n) = args.max_concurrent_calls.or(file.max_concurrent_calls) {
             quota.max_concurrency = n.max(1);
         }
+        let mut scan = ScanOptions::default();
+        if let Some(on) = args.pushdown.or(file.pushdown) {
+            scan.pushdown = on;
+        }
+        if let Some(n) = args.scan_partitions.or(file.scan_partitions) {
+            scan.max_partitions = n.max(1);
+        }
         if let Some(n) = args.max_attempts.or(file.max_attempts) {
             quota.max_attempts = n.max(1);
         }
@@ -144,6 +162,7 @@ impl Config {
             profile: args.profile.clone().or(file.profile),
             endpoint_url: args.endpoint_url.clone().or(file.endpoint_url),
             quota,
+            scan,
             cache_ttl: Duration::from_secs(
                 args.cache_ttl_secs
                     .or(file.cache_ttl_secs)
@@ -173,6 +192,8 @@ mod tests {
             cache_ttl_secs = 5
             api_tps = "GetLogEvents=50"
             max_attempts = 3
+            pushdown = false
+            scan_partitions = 9
             "#,
         )
         .unwrap();
@@ -188,6 +209,13 @@ mod tests {
         assert_eq!(c.cache_ttl, Duration::from_secs(5));
         assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
         assert_eq!(c.quota.max_attempts, 3);
+        assert_eq!(
+            c.scan,
+            ScanOptions {
+                pushdown: false,
+                max_partitions: 9
+            }
+        );
 
         let d = Config::merge(&SourceArgs::default(), None, FileConfig::default()).unwrap();
         assert_eq!(d.quota.max_attempts, QuotaConfig::default().max_attempts);

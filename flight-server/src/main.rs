@@ -69,10 +69,15 @@ struct QueryArgs {
     sql: String,
 }
 
+/// The AWS credential chain logs a warning for every provider it tries;
+/// our own start-up error says what is missing, so keep those quiet.
+const QUIET_AWS: &str = "aws_config=error";
+
 fn init_tracing(level: Option<&str>) {
     let filter = match level {
-        Some(l) => EnvFilter::try_new(l),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+        Some(l) => EnvFilter::try_new(format!("{l},{QUIET_AWS}")),
+        None => EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(format!("info,{QUIET_AWS}"))),
     }
     .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -94,10 +99,11 @@ async fn build_engine(config: &Config) -> Result<QueryEngine> {
             Arc::new(CloudWatchSource::connect(&options).await?)
         }
     };
-    QueryEngine::new(vec![LogCatalog::new(
+    QueryEngine::new(vec![LogCatalog::with_scan_options(
         config.catalog.clone(),
         source,
         config.cache_ttl,
+        config.scan,
     )])
 }
 

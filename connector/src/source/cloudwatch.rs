@@ -21,8 +21,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tracing::debug;
 
 use super::{
-    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadCounters, ReadRequest,
-    StreamSelection,
+    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadApi, ReadCounters,
+    ReadRequest, StreamSelection, TimeRange,
 };
 use crate::error::{ConnectorError, Result};
 use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
@@ -82,10 +82,10 @@ impl CloudWatchSource {
         match tokio::time::timeout(Duration::from_secs(15), provider.provide_credentials()).await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => {
+                tracing::debug!(error = %DisplayErrorContext(&err), "credential chain failed");
                 return Err(ConnectorError::Config(format!(
-                    "no AWS credentials found ({}); configure credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, or an instance role), or run with --source demo to try logflight on its built-in sample logs",
-                    DisplayErrorContext(&err)
-                )))
+                    "no AWS credentials found ({err}); configure credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, or an instance role), or run with --source demo to try logflight on its built-in sample logs"
+                )));
             }
             Err(_) => {
                 return Err(ConnectorError::Config(
@@ -232,49 +232,97 @@ fn stream_from_sdk(s: &aws_sdk_cloudwatchlogs::types::LogStream) -> Option<LogSt
     })
 }
 
-/// Where a read is in its sequence of API calls.
-enum ReadState {
-    /// GetLogEvents stream by stream; `token` is the forward token to send
-    /// next for the stream at the front of the queue.
-    Streams {
-        queue: VecDeque<Arc<str>>,
+/// FilterLogEvents accepts at most this many stream names per call.
+const MAX_STREAMS_PER_FILTER_CALL: usize = 100;
+/// Events can be stamped up to two hours after they are ingested; a stream
+/// whose last ingestion is older than the range start by more than this has
+/// nothing in the range.
+const INGESTION_MARGIN_MS: i64 = 2 * 3_600_000 + 300_000;
+
+/// Which streams one FilterLogEvents sequence covers.
+#[derive(Debug, Clone)]
+enum FilterScope {
+    Group,
+    Prefix(String),
+    Names(Vec<String>),
+}
+
+/// One unit of work of a read; the front item is worked on until done.
+#[derive(Debug, Clone)]
+enum Work {
+    /// GetLogEvents over one stream.
+    Stream(Arc<str>),
+    /// FilterLogEvents over a scope.
+    Filter(FilterScope),
+    /// One DescribeLogStreams listing feeding `Stream` items (pipelined:
+    /// streams are read while later pages are still to be listed).
+    List {
+        prefix: Option<String>,
         token: Option<String>,
     },
-    /// FilterLogEvents over the whole group.
-    Group {
-        token: Option<String>,
-    },
-    Done,
+}
+
+/// True when a stream's listed time span cannot overlap `range`.
+pub fn stream_outside(stream: &LogStream, range: &TimeRange) -> bool {
+    let starts_after =
+        matches!((stream.first_event_ms, range.end), (Some(first), Some(end)) if first > end);
+    let ended_before = matches!(
+        (stream.last_ingestion_ms, range.start),
+        (Some(last), Some(start)) if last.saturating_add(INGESTION_MARGIN_MS) < start
+    );
+    starts_after || ended_before
 }
 
 struct ReadCursor {
     source: CloudWatchSource,
     counters: ReadCounters,
     request: ReadRequest,
-    state: ReadState,
+    work: VecDeque<Work>,
+    /// The token to send for the front work item.
+    token: Option<String>,
     /// Events still wanted when a limit was pushed.
     remaining: Option<usize>,
 }
 
 impl ReadCursor {
     fn new(source: CloudWatchSource, request: ReadRequest, counters: ReadCounters) -> Self {
-        let state = if request.selects_nothing() {
-            ReadState::Done
-        } else {
-            match &request.streams {
-                StreamSelection::Named(names) => ReadState::Streams {
-                    queue: names.iter().map(|n| Arc::from(n.as_str())).collect(),
+        let mut work = VecDeque::new();
+        if !request.selects_nothing() {
+            match (&request.api, &request.streams) {
+                (ReadApi::GetLogEvents, StreamSelection::Named(names)) => {
+                    work.extend(names.iter().map(|n| Work::Stream(Arc::from(n.as_str()))));
+                }
+                (ReadApi::GetLogEvents, StreamSelection::All) => work.push_back(Work::List {
+                    prefix: None,
                     token: None,
-                },
-                StreamSelection::All => ReadState::Group { token: None },
+                }),
+                (ReadApi::GetLogEvents, StreamSelection::Prefix(p)) => work.push_back(Work::List {
+                    prefix: Some(p.clone()),
+                    token: None,
+                }),
+                (ReadApi::FilterLogEvents, StreamSelection::All) => {
+                    work.push_back(Work::Filter(FilterScope::Group))
+                }
+                (ReadApi::FilterLogEvents, StreamSelection::Prefix(p)) => {
+                    work.push_back(Work::Filter(FilterScope::Prefix(p.clone())))
+                }
+                (ReadApi::FilterLogEvents, StreamSelection::Named(names)) => {
+                    let names: Vec<String> = names.iter().cloned().collect();
+                    work.extend(
+                        names
+                            .chunks(MAX_STREAMS_PER_FILTER_CALL)
+                            .map(|c| Work::Filter(FilterScope::Names(c.to_vec()))),
+                    );
+                }
             }
-        };
+        }
         let remaining = request.limit;
         Self {
             source,
             counters,
             request,
-            state,
+            work,
+            token: None,
             remaining,
         }
     }
@@ -284,140 +332,232 @@ impl ReadCursor {
             .map(|r| r.clamp(1, MAX_EVENTS_PER_PAGE) as i32)
     }
 
+    /// The front item is done: move on.
+    fn finish_front(&mut self) {
+        self.work.pop_front();
+        self.token = None;
+    }
+
     /// Makes the next API call. `Ok(None)` means the read is complete.
     async fn next_page(&mut self) -> Result<Option<EventPage>> {
         if self.remaining == Some(0) {
-            self.state = ReadState::Done;
+            self.work.clear();
         }
-        let page_limit = self.page_limit();
-        let page = match &mut self.state {
-            ReadState::Done => return Ok(None),
-            ReadState::Streams { queue, token } => {
-                let Some(stream) = queue.front().cloned() else {
-                    self.state = ReadState::Done;
-                    return Ok(None);
-                };
-                let (start, end) = self.request.time.get_log_events_bounds();
-                let sent_token = token.clone();
-                let client = &self.source.client;
-                let group = &self.request.group;
-                let result = self
-                    .source
-                    .quota
-                    .call(Api::GetLogEvents, &self.counters, || {
-                        client
-                            .get_log_events()
-                            .log_group_name(group)
-                            .log_stream_name(stream.as_ref())
-                            .start_from_head(true)
-                            .set_start_time(start)
-                            .set_end_time(end)
-                            .set_limit(page_limit)
-                            .set_next_token(sent_token.clone())
-                            .send()
-                    })
-                    .await;
-                let out = match result {
-                    Ok(out) => out,
-                    // A stream named only in a WHERE filter that does not
-                    // exist simply has no events.
-                    Err(err) if is_not_found(&err) && !self.request.require_streams => {
-                        queue.pop_front();
-                        *token = None;
-                        return Ok(Some(EventPage::default()));
-                    }
-                    Err(err) if is_not_found(&err) => {
-                        return Err(ConnectorError::StreamNotFound {
-                            group: self.request.group.clone(),
-                            stream: stream.to_string(),
-                            hint: " (it may have been deleted)".into(),
-                        })
-                    }
-                    Err(err) => return Err(call_error(Api::GetLogEvents, err)),
-                };
-                let events: Vec<LogEvent> = out
-                    .events()
-                    .iter()
-                    .map(|e| LogEvent {
-                        stream: Arc::clone(&stream),
-                        timestamp_ms: e.timestamp().unwrap_or_default(),
-                        ingestion_ms: e.ingestion_time(),
-                        message: e.message().unwrap_or_default().to_string(),
-                    })
-                    .collect();
-                let next = out.next_forward_token().map(str::to_string);
-                // The end of a stream: no token, or the token we sent came back.
-                if next.is_none() || next == sent_token {
-                    queue.pop_front();
-                    *token = None;
-                } else {
-                    *token = next;
-                }
-                EventPage::new(events)
-            }
-            ReadState::Group { token } => {
-                let (start, end) = self.request.time.filter_log_events_bounds();
-                let client = &self.source.client;
-                let request = &self.request;
-                let sent_token = token.take();
-                let out = self
-                    .source
-                    .quota
-                    .call(Api::FilterLogEvents, &self.counters, || {
-                        client
-                            .filter_log_events()
-                            .log_group_name(&request.group)
-                            .set_start_time(start)
-                            .set_end_time(end)
-                            .set_filter_pattern(request.filter_pattern.clone())
-                            .set_limit(page_limit)
-                            .set_next_token(sent_token.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(|err| {
-                        if is_not_found(&err) {
-                            ConnectorError::GroupNotFound {
-                                name: request.group.clone(),
-                                hint: " (it may have been deleted while the query ran)".into(),
-                            }
-                        } else {
-                            call_error(Api::FilterLogEvents, err)
-                        }
-                    })?;
-                let mut last_stream: Option<Arc<str>> = None;
-                let events: Vec<LogEvent> = out
-                    .events()
-                    .iter()
-                    .map(|e| {
-                        let name = e.log_stream_name().unwrap_or_default();
-                        let stream = match &last_stream {
-                            Some(s) if s.as_ref() == name => Arc::clone(s),
-                            _ => {
-                                let s: Arc<str> = Arc::from(name);
-                                last_stream = Some(Arc::clone(&s));
-                                s
-                            }
-                        };
-                        LogEvent {
-                            stream,
-                            timestamp_ms: e.timestamp().unwrap_or_default(),
-                            ingestion_ms: e.ingestion_time(),
-                            message: e.message().unwrap_or_default().to_string(),
-                        }
-                    })
-                    .collect();
-                match out.next_token() {
-                    Some(next) => *token = Some(next.to_string()),
-                    None => self.state = ReadState::Done,
-                }
-                EventPage::new(events)
+        let Some(item) = self.work.front().cloned() else {
+            return Ok(None);
+        };
+        let page = match item {
+            Work::Stream(stream) => self.get_log_events(stream).await?,
+            Work::Filter(scope) => self.filter_log_events(scope).await?,
+            Work::List { prefix, token } => {
+                self.list_streams(prefix, token).await?;
+                EventPage::default()
             }
         };
         if let Some(remaining) = &mut self.remaining {
             *remaining = remaining.saturating_sub(page.events.len());
         }
         Ok(Some(page))
+    }
+
+    async fn get_log_events(&mut self, stream: Arc<str>) -> Result<EventPage> {
+        let (start, end) = self.request.time.get_log_events_bounds();
+        let sent_token = self.token.clone();
+        let page_limit = self.page_limit();
+        let client = &self.source.client;
+        let group = &self.request.group;
+        let result = self
+            .source
+            .quota
+            .call(Api::GetLogEvents, &self.counters, || {
+                client
+                    .get_log_events()
+                    .log_group_name(group)
+                    .log_stream_name(stream.as_ref())
+                    .start_from_head(true)
+                    .set_start_time(start)
+                    .set_end_time(end)
+                    .set_limit(page_limit)
+                    .set_next_token(sent_token.clone())
+                    .send()
+            })
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            // A stream named only in a WHERE filter that does not exist
+            // simply has no events.
+            Err(err) if is_not_found(&err) && !self.request.require_streams => {
+                self.finish_front();
+                return Ok(EventPage::default());
+            }
+            Err(err) if is_not_found(&err) => {
+                return Err(ConnectorError::StreamNotFound {
+                    group: self.request.group.clone(),
+                    stream: stream.to_string(),
+                    hint: " (it may have been deleted)".into(),
+                })
+            }
+            Err(err) => return Err(call_error(Api::GetLogEvents, err)),
+        };
+        let events: Vec<LogEvent> = out
+            .events()
+            .iter()
+            .map(|e| LogEvent {
+                stream: Arc::clone(&stream),
+                timestamp_ms: e.timestamp().unwrap_or_default(),
+                ingestion_ms: e.ingestion_time(),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect();
+        let next = out.next_forward_token().map(str::to_string);
+        // The end of a stream: no token, or the token we sent came back.
+        if next.is_none() || next == sent_token {
+            self.finish_front();
+        } else {
+            self.token = next;
+        }
+        Ok(EventPage::new(events))
+    }
+
+    async fn filter_log_events(&mut self, scope: FilterScope) -> Result<EventPage> {
+        let (start, end) = self.request.time.filter_log_events_bounds();
+        let page_limit = self.page_limit();
+        let sent_token = self.token.take();
+        let (names, prefix) = match &scope {
+            FilterScope::Group => (None, None),
+            FilterScope::Prefix(p) => (None, Some(p.clone())),
+            FilterScope::Names(n) => (Some(n.clone()), None),
+        };
+        let client = &self.source.client;
+        let request = &self.request;
+        let result = self
+            .source
+            .quota
+            .call(Api::FilterLogEvents, &self.counters, || {
+                client
+                    .filter_log_events()
+                    .log_group_name(&request.group)
+                    .set_log_stream_names(names.clone())
+                    .set_log_stream_name_prefix(prefix.clone())
+                    .set_start_time(start)
+                    .set_end_time(end)
+                    .set_filter_pattern(request.filter_pattern.clone())
+                    .set_limit(page_limit)
+                    .set_next_token(sent_token.clone())
+                    .send()
+            })
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            // One of the named streams may not exist: read them one by one,
+            // where a missing stream is simply empty.
+            Err(err) if is_not_found(&err) && matches!(scope, FilterScope::Names(_)) => {
+                let FilterScope::Names(names) = scope else {
+                    unreachable!()
+                };
+                self.finish_front();
+                for name in names.into_iter().rev() {
+                    self.work.push_front(Work::Stream(Arc::from(name)));
+                }
+                return Ok(EventPage::default());
+            }
+            Err(err) if is_not_found(&err) => {
+                return Err(ConnectorError::GroupNotFound {
+                    name: request.group.clone(),
+                    hint: " (it may have been deleted while the query ran)".into(),
+                })
+            }
+            Err(err) => return Err(call_error(Api::FilterLogEvents, err)),
+        };
+        let mut last_stream: Option<Arc<str>> = None;
+        let events: Vec<LogEvent> = out
+            .events()
+            .iter()
+            .map(|e| {
+                let name = e.log_stream_name().unwrap_or_default();
+                let stream = match &last_stream {
+                    Some(s) if s.as_ref() == name => Arc::clone(s),
+                    _ => {
+                        let s: Arc<str> = Arc::from(name);
+                        last_stream = Some(Arc::clone(&s));
+                        s
+                    }
+                };
+                LogEvent {
+                    stream,
+                    timestamp_ms: e.timestamp().unwrap_or_default(),
+                    ingestion_ms: e.ingestion_time(),
+                    message: e.message().unwrap_or_default().to_string(),
+                }
+            })
+            .collect();
+        match out.next_token() {
+            Some(next) if Some(next) != sent_token.as_deref() => {
+                self.token = Some(next.to_string())
+            }
+            _ => self.finish_front(),
+        }
+        Ok(EventPage::new(events))
+    }
+
+    /// Lists one page of streams, queues those that can hold events in the
+    /// time range, and queues the next page after them.
+    async fn list_streams(
+        &mut self,
+        prefix: Option<String>,
+        sent_token: Option<String>,
+    ) -> Result<()> {
+        let client = &self.source.client;
+        let group = &self.request.group;
+        let out = self
+            .source
+            .quota
+            .call(Api::DescribeLogStreams, &self.counters, || {
+                client
+                    .describe_log_streams()
+                    .log_group_name(group)
+                    .set_log_stream_name_prefix(prefix.clone())
+                    .set_next_token(sent_token.clone())
+                    .send()
+            })
+            .await
+            .map_err(|err| {
+                if is_not_found(&err) {
+                    ConnectorError::GroupNotFound {
+                        name: group.clone(),
+                        hint: " (it may have been deleted while the query ran)".into(),
+                    }
+                } else {
+                    call_error(Api::DescribeLogStreams, err)
+                }
+            })?;
+        self.work.pop_front();
+        let streams: Vec<LogStream> = out
+            .log_streams()
+            .iter()
+            .filter_map(stream_from_sdk)
+            .collect();
+        self.counters.streams_listed.add(streams.len());
+        for stream in streams {
+            if stream_outside(&stream, &self.request.time)
+                || !self.request.streams.contains(&stream.name)
+            {
+                self.counters.streams_pruned.add(1);
+            } else {
+                self.work
+                    .push_back(Work::Stream(Arc::from(stream.name.as_str())));
+            }
+        }
+        if let Some(next) = out
+            .next_token()
+            .filter(|n| Some(*n) != sent_token.as_deref())
+        {
+            self.work.push_back(Work::List {
+                prefix,
+                token: Some(next.to_string()),
+            });
+        }
+        Ok(())
     }
 }
 

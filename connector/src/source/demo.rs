@@ -93,17 +93,21 @@ impl Default for DemoSource {
     }
 }
 
-/// Cheap substring matching of space-separated terms (all must occur). It can
-/// only select more than CloudWatch's token matching, never less, which is the
-/// contract for filter patterns.
+/// Filter patterns as far as the demo needs them: the `%run%` regex form
+/// logflight sends (a case-sensitive substring search) and space-separated
+/// terms that must all occur. Anything else matches every event: a source
+/// may select more than the pattern, never less.
 fn matches_pattern(pattern: Option<&str>, message: &str) -> bool {
-    match pattern {
-        None => true,
-        Some(p) => p
-            .split_whitespace()
-            .map(|t| t.trim_matches('"'))
-            .all(|term| message.contains(term)),
+    let Some(pattern) = pattern else {
+        return true;
+    };
+    if let Some(inner) = pattern.strip_prefix('%').and_then(|p| p.strip_suffix('%')) {
+        return !inner.chars().all(|c| c.is_ascii_alphanumeric()) || message.contains(inner);
     }
+    pattern
+        .split_whitespace()
+        .map(|t| t.trim_matches('"'))
+        .all(|term| message.contains(term))
 }
 
 #[async_trait]
@@ -612,6 +616,25 @@ mod tests {
                     .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
                 assert!(s.events.iter().all(|e| e.timestamp_ms < ANCHOR));
             }
+        }
+    }
+
+    #[test]
+    fn filter_patterns_never_under_select() {
+        let cases = [
+            (None, "anything", true),
+            (Some("%ERROR%"), "[ERROR] boom", true),
+            (Some("%ERROR%"), "[error] boom", false),
+            (Some("%a.b%"), "no match but unknown regex", true),
+            (Some("ERROR boom"), "[ERROR] boom", true),
+            (Some("ERROR bang"), "[ERROR] boom", false),
+        ];
+        for (pattern, message, want) in cases {
+            assert_eq!(
+                matches_pattern(pattern, message),
+                want,
+                "{pattern:?} {message}"
+            );
         }
     }
 

@@ -146,6 +146,8 @@ pub enum StreamSelection {
     All,
     /// Exactly these streams (possibly none: then nothing is read).
     Named(BTreeSet<String>),
+    /// Streams whose name starts with this (case-sensitive, as the API).
+    Prefix(String),
 }
 
 impl StreamSelection {
@@ -157,20 +159,51 @@ impl StreamSelection {
         match self {
             StreamSelection::All => true,
             StreamSelection::Named(names) => names.contains(stream),
+            StreamSelection::Prefix(prefix) => stream.starts_with(prefix.as_str()),
         }
     }
 
     pub fn intersect(&self, other: &StreamSelection) -> StreamSelection {
+        use StreamSelection::{All, Named, Prefix};
         match (self, other) {
-            (StreamSelection::All, x) | (x, StreamSelection::All) => x.clone(),
-            (StreamSelection::Named(a), StreamSelection::Named(b)) => {
-                StreamSelection::Named(a.intersection(b).cloned().collect())
-            }
+            (All, x) | (x, All) => x.clone(),
+            (Named(a), Named(b)) => Named(a.intersection(b).cloned().collect()),
+            (Named(names), Prefix(p)) | (Prefix(p), Named(names)) => Named(
+                names
+                    .iter()
+                    .filter(|n| n.starts_with(p.as_str()))
+                    .cloned()
+                    .collect(),
+            ),
+            (Prefix(a), Prefix(b)) if a.starts_with(b.as_str()) => Prefix(a.clone()),
+            (Prefix(a), Prefix(b)) if b.starts_with(a.as_str()) => Prefix(b.clone()),
+            (Prefix(_), Prefix(_)) => Named(BTreeSet::new()),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         matches!(self, StreamSelection::Named(n) if n.is_empty())
+    }
+}
+
+/// The API a read uses; chosen per scan by [`crate::read_plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadApi {
+    /// Server-side search over the group, a stream prefix or up to 100
+    /// named streams per call; pages by time across streams.
+    #[default]
+    FilterLogEvents,
+    /// One stream at a time, in order; streams of a whole group or prefix
+    /// are listed first (page by page) and pruned by their time span.
+    GetLogEvents,
+}
+
+impl ReadApi {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadApi::FilterLogEvents => "FilterLogEvents",
+            ReadApi::GetLogEvents => "GetLogEvents",
+        }
     }
 }
 
@@ -188,6 +221,7 @@ pub struct ReadRequest {
     /// error; false when they come from a WHERE filter, where a stream that
     /// does not exist simply has no events.
     pub require_streams: bool,
+    pub api: ReadApi,
 }
 
 impl ReadRequest {
@@ -199,6 +233,7 @@ impl ReadRequest {
             filter_pattern: None,
             limit: None,
             require_streams: false,
+            api: ReadApi::default(),
         }
     }
 
@@ -384,5 +419,11 @@ mod tests {
         assert_eq!(all.intersect(&ab), ab);
         assert_eq!(ab.intersect(&bc), StreamSelection::one("b"));
         assert!(ab.intersect(&StreamSelection::one("z")).is_empty());
+        let p = |s: &str| StreamSelection::Prefix(s.into());
+        assert_eq!(ab.intersect(&p("a")), StreamSelection::one("a"));
+        assert_eq!(p("ab").intersect(&p("a")), p("ab"));
+        assert_eq!(p("a").intersect(&p("ab")), p("ab"));
+        assert!(p("a").intersect(&p("b")).is_empty());
+        assert!(p("2026/").contains("2026/11/24/[$LATEST]x") && !p("2026/").contains("2025/"));
     }
 }
