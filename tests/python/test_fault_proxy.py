@@ -178,7 +178,7 @@ def test_botocore_retries_through_faults(proxy, data):
     """With retries on, boto3 gets the right answer through throttles and 500s."""
     proxy.configure(throttle_rate=0.2, server_error_rate=0.2)
     client = logs_client(proxy.url, attempts=15)
-    for _ in range(4):
+    for _ in range(2):
         got, _ = get_all(client, CASE_GROUP, "OnlyUpper")
         assert len(got) == data.count(CASE_GROUP, "OnlyUpper")
     s = proxy.stats()["all"]
@@ -424,8 +424,9 @@ def test_rate_limit_sustained_rate(proxy, via):
             outcomes.append("throttled")
     elapsed = time.monotonic() - start
     ok = outcomes.count("ok")
-    assert ok <= 1 + 10 * elapsed + 1, (ok, elapsed)
-    assert 8 <= ok <= 22, (ok, elapsed, outcomes)
+    # Never more than the limit allows (one in the bucket plus 10/s), yet about that many.
+    assert 8 <= ok <= 1 + 10 * elapsed + 1, (ok, elapsed, outcomes)
+    assert outcomes.count("throttled") == proxy.stats()["operations"]["DescribeLogGroups"]["rate_limited"] > 0
     proxy.configure(rate_limits={})
     assert _outcomes(via, 5) == ["ok"] * 5
 

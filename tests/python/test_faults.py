@@ -296,14 +296,13 @@ def test_every_row_of_a_group(fconn, faulty, data, group):
 
 def test_metadata_listing(fconn, faulty, data):
     """Listing calls (DescribeLogGroups / DescribeLogStreams) go through the faults too."""
-    for _ in range(2):
-        got = run(
-            fconn,
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            f"WHERE table_schema = '{LAMBDA_GROUP}'",
-        )
-        names = set(got.column("table_name").to_pylist())
-        assert set(data.groups[LAMBDA_GROUP]) <= names, names
+    got = run(fconn, "SELECT table_schema, table_name FROM information_schema.tables")
+    by_schema: dict[str, set] = {}
+    for schema, name in zip(got.column("table_schema").to_pylist(), got.column("table_name").to_pylist()):
+        by_schema.setdefault(schema, set()).add(name)
+    for group, streams in data.groups.items():
+        assert set(streams) <= by_schema.get(group, set()), (group, by_schema.get(group))
+    assert faulty.stats()["operations"]["DescribeLogStreams"]["total"] >= len(data.groups)
     assert_faults_injected(faulty)
 
 
@@ -401,7 +400,7 @@ def test_always_throttled_filter_log_events_fails(strict_server, quiet_proxy, da
 
 
 def test_always_throttled_grpc_code_seen_by_plain_flight(strict_server, quiet_proxy):
-    """The same failure through pyarrow.flight (a DoGet of SQL text): the raw gRPC status is 8."""
+    """The same failure through pyarrow.flight (a DoGet of SQL text): gRPC RESOURCE_EXHAUSTED."""
     quiet_proxy.configure(throttle_rate={"FilterLogEvents": 1.0})
     client = flight.FlightClient(strict_server.uri)
     try:
@@ -411,7 +410,8 @@ def test_always_throttled_grpc_code_seen_by_plain_flight(strict_server, quiet_pr
         client.close()
     text = str(info.value)
     assert "FilterLogEvents" in text and "throttl" in text.lower(), text
-    assert "grpc_status:8" in text.replace(" ", "") or "RESOURCE_EXHAUSTED" in text, text
+    # pyarrow names the gRPC status code in its message.
+    assert "gRPC returned resource exhausted error" in text, text
 
 
 def test_throttled_after_first_page_fails_not_partial(strict_server, quiet_proxy, data):
@@ -427,7 +427,8 @@ def test_throttled_after_first_page_fails_not_partial(strict_server, quiet_proxy
             _assert_throttle_error(err, EVENT_APIS)
         ops = quiet_proxy.stats()["operations"]
         assert sum(ops[api]["forwarded"] for api in EVENT_APIS if api in ops) >= 2, ops
-        # Streaming the rows: the error arrives; a partial table is never taken for the answer.
+        # Streaming the rows: batches of the first page may arrive before the error,
+        # but the stream always ends in the error, never as a (short) success.
         rows, err = _fetch_until_error(conn, f"SELECT * FROM {table(LAMBDA_GROUP)}")
         assert err is not None, f"SELECT * answered {rows} rows of {data.count(LAMBDA_GROUP)}"
         assert rows < data.count(LAMBDA_GROUP)
