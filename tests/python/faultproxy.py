@@ -245,6 +245,7 @@ class FaultProxy:
         self._continuation_only = False
         self._rng = random.Random(seed)
         self._stats: dict[str, dict[str, int]] = {}
+        self._requests: list[dict[str, Any]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.configure(
@@ -387,6 +388,14 @@ class FaultProxy:
     def reset_stats(self) -> None:
         with self._lock:
             self._stats = {}
+            self._requests = []
+
+    def requests(self, *operations: str) -> list[dict[str, Any]]:
+        """The requests received since the last reset (optionally of these
+        operations), each {"operation": ..., plus the fields that decide what
+        is read: stream name(s) or prefix, time bounds, limit, filter pattern}."""
+        with self._lock:
+            return [r for r in self._requests if not operations or r["operation"] in operations]
 
     def _count(self, operation: str, counter: str) -> None:
         with self._lock:
@@ -467,6 +476,14 @@ class FaultProxy:
                         request[field] = restored_token
                     body = json.dumps(request).encode()
 
+        if request is not None:
+            entry = {"operation": operation}
+            for key in ("logGroupName", "logStreamName", "logStreamNames", "logStreamNamePrefix",
+                        "startTime", "endTime", "limit", "filterPattern"):
+                if key in request:
+                    entry[key] = request[key]
+            with self._lock:
+                self._requests.append(entry)
         action, kind = self._decide(operation, restored, sent_token is not None)
         if action in ("throttle", "rate_limited"):
             self._count(operation, "throttled" if action == "throttle" else "rate_limited")

@@ -9,13 +9,8 @@ injected while the test's queries ran, so no test here can pass vacuously.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import adbc_driver_manager
 import pyarrow as pa
@@ -23,11 +18,10 @@ import pyarrow.flight as flight
 import pytest
 
 from faultproxy import FaultProxy
+from servers import pacing_args, start_logflight, stop
 from helpers import connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 30.0
 
 # Injected on every read operation (GetLogEvents, FilterLogEvents,
 # DescribeLogStreams, DescribeLogGroups) during the "exact answers" tests.
@@ -38,103 +32,6 @@ TOLERANT_ATTEMPTS = 20
 STRICT_ATTEMPTS = 3
 # The APIs a query's rows can come from (which one is the server's choice).
 EVENT_APIS = ("FilterLogEvents", "GetLogEvents")
-
-
-# Servers ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class FaultServer:
-    proc: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def uri(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-8000:]
-        except OSError as e:
-            return f"<cannot read {self.log_path}: {e}>"
-
-    def assert_alive(self) -> None:
-        assert self.proc.poll() is None, f"logflight exited with {self.proc.returncode}; log:\n{self.log()}"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _exe() -> str:
-    return os.environ.get("LOGFLIGHT_BIN") or str(ROOT / "target" / "debug" / "logflight")
-
-
-def _pacing_args() -> list[str]:
-    """Lift the server's client-side pacing (published AWS quotas, e.g. FilterLogEvents 5/s,
-    halved on every throttle) if this build has it: these tests are about correctness under
-    faults, and moto has no quota, so waiting out the pacer would only make them slow."""
-    try:
-        text = subprocess.run([_exe(), "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if "--api-tps" not in text:
-        return []
-    return ["--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=500"]
-
-
-def _start_logflight(endpoint: str, log_path: Path, *extra: str) -> FaultServer:
-    """Start logflight exactly as conftest does, but against `endpoint`."""
-    exe = _exe()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_EC2_METADATA_DISABLED="true",
-        RUST_BACKTRACE="1",
-        NO_COLOR="1",
-    )
-    cmd = [
-        exe, "serve",
-        "--source", "cloudwatch",
-        "--endpoint-url", endpoint,
-        "--region", "us-east-1",
-        "--listen", f"127.0.0.1:{port}",
-        *extra,
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    srv = FaultServer(proc, port, log_path)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"logflight exited with {proc.returncode}: {' '.join(cmd)}\n{srv.log()}")
-        try:
-            with connect(srv.uri) as conn:
-                if scalar(conn, "SELECT 1") == 1:
-                    return srv
-        except Exception as e:  # noqa: BLE001 - keep polling, report the last one
-            last = e
-        time.sleep(0.2)
-    _stop(proc)
-    pytest.fail(f"logflight did not answer SELECT 1 (last error: {last!r}): {' '.join(cmd)}\n{srv.log()}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -149,22 +46,22 @@ def proxy(moto_endpoint, data):
 def tolerant_server(proxy, workdir):
     # --cache-ttl-secs 0: every query lists groups and streams again, so the
     # listing calls go through the faults too.
-    srv = _start_logflight(
+    srv = start_logflight(
         proxy.url, workdir / "logflight-faults.log",
-        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0", *_pacing_args(),
+        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
     )
     yield srv
-    _stop(srv.proc)
+    stop(srv.proc)
 
 
 @pytest.fixture(scope="module")
 def strict_server(proxy, workdir):
-    srv = _start_logflight(
+    srv = start_logflight(
         proxy.url, workdir / "logflight-faults-strict.log",
-        "--max-attempts", str(STRICT_ATTEMPTS), "--cache-ttl-secs", "0", *_pacing_args(),
+        "--max-attempts", str(STRICT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
     )
     yield srv
-    _stop(srv.proc)
+    stop(srv.proc)
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""What a query costs in CloudWatch API calls, counted by a proxy in front of moto.
+
+A group of 100,000 events in 10 streams whose time spans do not overlap is
+loaded; a logflight server reads it through `faultproxy` (no faults), which
+records every request. The assertions are the ones an API-quota-conscious
+user cares about: LIMIT reads almost nothing, a one-stream query never reads
+another stream, and a time range inside one stream's span never asks for
+another stream's events.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from faultproxy import FaultProxy
+from helpers import connect, run, scalar, ts_lit
+from loader import logs_client
+from servers import pacing_args, start_logflight, stop
+
+GROUP = "/calls/Big-Group"
+STREAMS = [f"app/{i:02d}" for i in range(10)]
+PER_STREAM = 10_000
+STEP_MS = 50  # one event every 50 ms: each stream spans 500 s
+EVENT_APIS = ("GetLogEvents", "FilterLogEvents")
+
+
+@pytest.fixture(scope="module")
+def spans(moto_endpoint, data):
+    """Loads the group; returns {stream: (first_ms, last_ms)}."""
+    client = logs_client(moto_endpoint)
+    client.create_log_group(logGroupName=GROUP)
+    base = int(time.time() * 1000) - 3 * 3_600_000
+    spans = {}
+    for i, stream in enumerate(STREAMS):
+        client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+        start = base + i * PER_STREAM * STEP_MS
+        events = [{"timestamp": start + j * STEP_MS, "message": f"{stream} event {j}"} for j in range(PER_STREAM)]
+        for k in range(0, PER_STREAM, 5_000):
+            client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events[k : k + 5_000])
+        spans[stream] = (start, start + (PER_STREAM - 1) * STEP_MS)
+    return spans
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_endpoint, spans):
+    p = FaultProxy(moto_endpoint, seed=3)
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="module")
+def calls_server(proxy, workdir):
+    srv = start_logflight(proxy.url, workdir / "logflight-calls.log", *pacing_args())
+    yield srv
+    stop(srv.proc)
+
+
+@pytest.fixture
+def conn(calls_server, proxy):
+    with connect(calls_server.uri) as c:
+        # Warm the name caches, then count only what the test's query does.
+        assert scalar(c, f'SELECT count(*) FROM "{GROUP}".all_log_streams WHERE false') == 0
+        proxy.reset_stats()
+        yield c
+    calls_server.assert_alive()
+
+
+def event_reads(proxy: FaultProxy) -> list[dict]:
+    return proxy.requests(*EVENT_APIS)
+
+
+def test_limit_10_on_100k_events_makes_at_most_two_reads(conn, proxy):
+    rows = run(conn, f'SELECT * FROM "{GROUP}".all_log_streams LIMIT 10')
+    assert rows.num_rows == 10
+    reads = event_reads(proxy)
+    assert 1 <= len(reads) <= 2, reads
+    assert all(r.get("limit", 10_001) <= 10 for r in reads), reads
+
+
+def test_limit_on_one_stream_of_the_group(conn, proxy):
+    rows = run(conn, f"SELECT * FROM \"{GROUP}\".all_log_streams WHERE log_stream = '{STREAMS[4]}' LIMIT 3")
+    assert rows.num_rows == 3
+    assert set(rows.column("log_stream").to_pylist()) == {STREAMS[4]}
+    assert 1 <= len(event_reads(proxy)) <= 2, event_reads(proxy)
+
+
+@pytest.mark.parametrize("table_sql", [
+    f'"{GROUP}"."{STREAMS[3]}"',
+    f"\"{GROUP}\".all_log_streams WHERE log_stream = '{STREAMS[3]}'",
+])
+def test_a_query_on_one_stream_never_reads_another(conn, proxy, table_sql):
+    assert scalar(conn, f"SELECT count(*) FROM {table_sql}") == PER_STREAM
+    reads = event_reads(proxy)
+    assert reads, "the query made no read call"
+    for r in reads:
+        named = r.get("logStreamNames") or [r.get("logStreamName")]
+        assert named == [STREAMS[3]], r
+    # Two pages at most for 10,000 events, plus the end-of-stream call.
+    assert len(reads) <= 3, reads
+
+
+def test_a_time_range_inside_one_stream_skips_the_others(conn, proxy, spans):
+    first, last = spans[STREAMS[6]]
+    lo, hi = first + 100_000, last - 100_000
+    got = scalar(conn, f'SELECT count(*) FROM "{GROUP}".all_log_streams WHERE time BETWEEN {ts_lit(lo)} AND {ts_lit(hi)}')
+    assert got == sum(1 for j in range(PER_STREAM) if lo <= first + j * STEP_MS <= hi)
+    reads = event_reads(proxy)
+    assert reads
+    for r in reads:
+        # Every read asks only for times inside stream 6's span, where no
+        # other stream has events (FilterLogEvents' bounds are inclusive).
+        assert lo <= r["startTime"] and r["endTime"] <= hi, r
+
+
+def test_full_scan_reads_each_event_once(conn, proxy):
+    assert scalar(conn, f'SELECT count(*) FROM "{GROUP}".all_log_streams') == len(STREAMS) * PER_STREAM
+    reads = event_reads(proxy)
+    # 100,000 events in pages of up to 10,000 (per time slice): a handful of calls.
+    assert len(reads) <= 20, len(reads)
