@@ -20,6 +20,7 @@ use tracing::debug;
 
 use crate::error::{ConnectorError, Result};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
+use crate::scan::ScanTotals;
 use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource};
 use crate::table::{LogTable, ScanOptions, TableScope};
 
@@ -41,6 +42,7 @@ struct CatalogState {
     source: SharedSource,
     ttl: Duration,
     scan: ScanOptions,
+    totals: Arc<ScanTotals>,
     groups: RwLock<Option<Cached<Arc<Vec<LogGroup>>>>>,
     streams: RwLock<HashMap<String, Cached<Arc<Vec<LogStream>>>>>,
 }
@@ -69,6 +71,7 @@ impl LogCatalog {
                 source,
                 ttl,
                 scan,
+                totals: Arc::default(),
                 groups: RwLock::new(None),
                 streams: RwLock::new(HashMap::new()),
             }),
@@ -81,6 +84,11 @@ impl LogCatalog {
 
     pub fn source(&self) -> &SharedSource {
         &self.state.source
+    }
+
+    /// What every scan of this catalog has fetched since start.
+    pub fn scan_totals(&self) -> &ScanTotals {
+        &self.state.totals
     }
 
     fn cached_groups(&self, fresh_only: bool) -> Option<Arc<Vec<LogGroup>>> {
@@ -317,6 +325,7 @@ impl SchemaProvider for GroupSchema {
         let scope = self.catalog.resolve_table(&self.group.name, name).await?;
         Ok(Some(Arc::new(LogTable::new(
             Arc::clone(self.catalog.source()),
+            Arc::clone(&self.catalog.state.totals),
             self.group.clone(),
             scope,
             self.catalog.state.scan,

@@ -199,10 +199,25 @@ impl Pacer {
     }
 }
 
+/// How a call ended, for the server's metrics.
+pub const OUTCOMES: [&str; 4] = ["ok", "throttled", "transient_error", "error"];
+
+fn outcome_index(result: Option<RetryClass>) -> usize {
+    match result {
+        None => 0,
+        Some(RetryClass::Throttled) => 1,
+        Some(RetryClass::Transient) => 2,
+        Some(RetryClass::Fatal) => 3,
+    }
+}
+
 /// The shared quota of one account and region.
 #[derive(Debug)]
 pub struct ApiQuota {
     pacers: Vec<(Api, Pacer)>,
+    /// Calls per API and outcome (see [`OUTCOMES`]), since start.
+    calls: Vec<(Api, [AtomicU64; 4])>,
+    retries: AtomicU64,
     in_flight: Semaphore,
     config: QuotaConfig,
     jitter: AtomicU64,
@@ -215,6 +230,11 @@ impl ApiQuota {
                 .iter()
                 .map(|&api| (api, Pacer::new(config.tps_of(api))))
                 .collect(),
+            calls: Api::ALL
+                .iter()
+                .map(|&api| (api, Default::default()))
+                .collect(),
+            retries: AtomicU64::new(0),
             in_flight: Semaphore::new(config.max_concurrency.max(1)),
             jitter: AtomicU64::new(0),
             config,
@@ -232,6 +252,30 @@ impl ApiQuota {
             .find(|(a, _)| *a == api)
             .expect("a pacer per API")
             .1
+    }
+
+    fn record(&self, api: Api, result: Option<RetryClass>) {
+        if let Some((_, counts)) = self.calls.iter().find(|(a, _)| *a == api) {
+            counts[outcome_index(result)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls made since start: (API, outcome, count) for every pair.
+    pub fn call_counts(&self) -> Vec<(Api, &'static str, u64)> {
+        self.calls
+            .iter()
+            .flat_map(|(api, counts)| {
+                OUTCOMES
+                    .iter()
+                    .zip(counts)
+                    .map(move |(outcome, n)| (*api, *outcome, n.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
+
+    /// Retries made since start.
+    pub fn retry_count(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// The current (adaptive) rate of an API, calls per second.
@@ -280,10 +324,12 @@ impl ApiQuota {
             match result {
                 Ok(value) => {
                     pacer.on_success();
+                    self.record(api, None);
                     return Ok(value);
                 }
                 Err(error) => {
                     let class = error.retry_class();
+                    self.record(api, Some(class));
                     if class == RetryClass::Throttled {
                         counters.throttled.add(1);
                         pacer.on_throttle();
@@ -296,6 +342,7 @@ impl ApiQuota {
                         });
                     }
                     counters.retries.add(1);
+                    self.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(api = api.name(), attempt, ?class, "retrying");
                     tokio::time::sleep(self.backoff(attempt)).await;
                 }
@@ -362,6 +409,19 @@ mod tests {
         assert_eq!(counters.api_calls.value(), 4);
         assert_eq!(counters.throttled.value(), 2);
         assert_eq!(counters.retries.value(), 3);
+        let counts = q.call_counts();
+        let count = |outcome: &str| {
+            counts
+                .iter()
+                .find(|(a, o, _)| *a == Api::FilterLogEvents && *o == outcome)
+                .unwrap()
+                .2
+        };
+        assert_eq!(
+            (count("ok"), count("throttled"), count("transient_error")),
+            (1, 2, 1)
+        );
+        assert_eq!(q.retry_count(), 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,6 +2,7 @@
 //! the batch builder, enforcing exactly what was pushed down.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -25,8 +26,17 @@ use crate::batch::BatchBuilder;
 use crate::error::ConnectorError;
 use crate::source::{EventPage, ReadCounters, ReadRequest, SharedSource, StreamSelection};
 
+/// Totals over every scan of a catalog since start, for the server's metrics.
+#[derive(Debug, Default)]
+pub struct ScanTotals {
+    pub events_fetched: AtomicU64,
+    pub bytes_fetched: AtomicU64,
+    pub pages: AtomicU64,
+}
+
 #[derive(Debug)]
 pub struct LogScanExec {
+    totals: Arc<ScanTotals>,
     source: SharedSource,
     /// What pushdown asked for (shown by EXPLAIN).
     request: ReadRequest,
@@ -40,6 +50,7 @@ pub struct LogScanExec {
 impl LogScanExec {
     pub fn try_new(
         source: SharedSource,
+        totals: Arc<ScanTotals>,
         request: ReadRequest,
         reads: Vec<ReadRequest>,
         projection: Option<&[usize]>,
@@ -57,6 +68,7 @@ impl LogScanExec {
             Boundedness::Bounded,
         );
         Ok(Self {
+            totals,
             source,
             request,
             reads,
@@ -130,6 +142,7 @@ struct ScanMetrics {
 
 /// State of one running scan.
 struct ScanState {
+    totals: Arc<ScanTotals>,
     pages: BoxStream<'static, crate::error::Result<EventPage>>,
     request: ReadRequest,
     builder: BatchBuilder,
@@ -151,6 +164,13 @@ impl ScanState {
             self.metrics.pages.add(1);
             self.metrics.events_fetched.add(page.events.len());
             self.metrics.bytes_fetched.add(page.bytes);
+            self.totals.pages.fetch_add(1, Ordering::Relaxed);
+            self.totals
+                .events_fetched
+                .fetch_add(page.events.len() as u64, Ordering::Relaxed);
+            self.totals
+                .bytes_fetched
+                .fetch_add(page.bytes as u64, Ordering::Relaxed);
             if page.events.is_empty() {
                 self.metrics.empty_pages.add(1);
                 continue;
@@ -241,6 +261,7 @@ impl ExecutionPlan for LogScanExec {
         let span =
             tracing::info_span!("scan", group = %request.group, partition, time = %request.time);
         let state = ScanState {
+            totals: Arc::clone(&self.totals),
             pages,
             remaining: request.limit,
             request,

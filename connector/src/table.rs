@@ -14,7 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::batch::log_schema;
 use crate::pushdown::{filter_support, translate};
 use crate::read_plan::{plan_reads, PlanOptions};
-use crate::scan::LogScanExec;
+use crate::scan::{LogScanExec, ScanTotals};
 use crate::source::{LogGroup, ReadRequest, SharedSource, StreamSelection};
 
 /// What a table covers.
@@ -46,6 +46,7 @@ impl Default for ScanOptions {
 #[derive(Debug)]
 pub struct LogTable {
     source: SharedSource,
+    totals: Arc<ScanTotals>,
     group: LogGroup,
     scope: TableScope,
     options: ScanOptions,
@@ -54,12 +55,14 @@ pub struct LogTable {
 impl LogTable {
     pub fn new(
         source: SharedSource,
+        totals: Arc<ScanTotals>,
         group: LogGroup,
         scope: TableScope,
         options: ScanOptions,
     ) -> Self {
         Self {
             source,
+            totals,
             group,
             scope,
             options,
@@ -139,6 +142,7 @@ impl TableProvider for LogTable {
         );
         Ok(Arc::new(LogScanExec::try_new(
             Arc::clone(&self.source),
+            Arc::clone(&self.totals),
             request,
             reads,
             projection.map(Vec::as_slice),

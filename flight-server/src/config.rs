@@ -92,6 +92,7 @@ pub struct FileConfig {
     pub cache_ttl_secs: Option<u64>,
     pub log_level: Option<String>,
     pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl FileConfig {
@@ -118,15 +119,22 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub log_level: Option<String>,
     pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
-    pub fn resolve(args: &SourceArgs, listen: Option<SocketAddr>) -> Result<Self> {
+    pub fn resolve(
+        args: &SourceArgs,
+        listen: Option<SocketAddr>,
+        metrics_listen: Option<SocketAddr>,
+    ) -> Result<Self> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        Self::merge(args, listen, file)
+        let mut config = Self::merge(args, listen, file)?;
+        config.metrics_listen = metrics_listen.or(config.metrics_listen);
+        Ok(config)
     }
 
     fn merge(args: &SourceArgs, listen: Option<SocketAddr>, file: FileConfig) -> Result<Self> {
@@ -172,6 +180,7 @@ impl Config {
             listen: listen
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            metrics_listen: file.metrics_listen,
         })
     }
 }

@@ -3,6 +3,7 @@
 mod config;
 mod error;
 mod metadata;
+mod metrics;
 mod output;
 mod service;
 mod session;
@@ -23,6 +24,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, SourceArgs, SourceKind};
 use crate::error::{Result, ServerError};
+use crate::metrics::QueryMetrics;
 use crate::output::Format;
 use crate::service::FlightEndpoint;
 use crate::session::QueryEngine;
@@ -56,6 +58,9 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:50051]
     #[arg(long, env = "LOGFLIGHT_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default: off]
+    #[arg(long, env = "LOGFLIGHT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -108,7 +113,7 @@ async fn build_engine(config: &Config) -> Result<QueryEngine> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let config = Config::resolve(&args.source, args.listen)?;
+    let config = Config::resolve(&args.source, args.listen, args.metrics_listen)?;
     init_tracing(config.log_level.as_deref());
     let engine = build_engine(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -131,7 +136,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     std::io::stdout().flush().ok();
 
-    let service = FlightServiceServer::new(FlightEndpoint::new(engine))
+    let metrics = Arc::new(QueryMetrics::default());
+    if let Some(addr) = config.metrics_listen {
+        let listener = metrics::bind(addr)
+            .await
+            .map_err(|e| ServerError::Config(format!("cannot serve metrics on {addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        println!("metrics: http://{bound}/metrics");
+        tokio::spawn(metrics::serve(
+            listener,
+            Arc::clone(&metrics),
+            engine.clone(),
+        ));
+    }
+    let service = FlightServiceServer::new(FlightEndpoint::new(engine, metrics))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     tonic::transport::Server::builder()
@@ -149,7 +169,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn query(args: QueryArgs) -> Result<()> {
-    let config = Config::resolve(&args.source, None)?;
+    let config = Config::resolve(&args.source, None, None)?;
     init_tracing(Some(config.log_level.as_deref().unwrap_or("warn")));
     let engine = build_engine(&config).await?;
     let plan = engine.plan(&args.sql, None).await?;

@@ -6,6 +6,8 @@
 //! text rather than a Flight SQL message runs that SQL.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -27,14 +29,15 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, IpcMessage, PollInfo, PutResult, SchemaAsIpc,
     SchemaResult, Ticket,
 };
-use datafusion::error::DataFusionError;
-use futures::{stream, Stream, TryStreamExt};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::{stream, Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
 use crate::error::{Result, ServerError};
 use crate::metadata::{self, SQL_INFO, TABLE_TYPE, VIEW_TYPE, XDBC_TYPES};
+use crate::metrics::{Outcome, QueryMetrics};
 use crate::session::QueryEngine;
 use crate::tickets::QueryHandle;
 
@@ -46,11 +49,30 @@ const FLIGHT_SQL_TYPE_PREFIX: &str = "type.googleapis.com/arrow.flight.protocol.
 #[derive(Clone)]
 pub struct LogflightSql {
     engine: QueryEngine,
+    metrics: Arc<QueryMetrics>,
+}
+
+/// Records a query's outcome when its stream ends or is dropped.
+struct QueryRecord {
+    metrics: Arc<QueryMetrics>,
+    started: Instant,
+    rows: u64,
+    outcome: Option<Outcome>,
+}
+
+impl Drop for QueryRecord {
+    fn drop(&mut self) {
+        let outcome = self.outcome.unwrap_or(Outcome::Cancelled);
+        if outcome == Outcome::Cancelled {
+            info!(rows = self.rows, "query cancelled by the client");
+        }
+        self.metrics.record(outcome, self.rows, self.started);
+    }
 }
 
 impl LogflightSql {
-    pub fn new(engine: QueryEngine) -> Self {
-        Self { engine }
+    pub fn new(engine: QueryEngine, metrics: Arc<QueryMetrics>) -> Self {
+        Self { engine, metrics }
     }
 
     /// FlightInfo for a statement: planned here so the schema is exact, then
@@ -74,16 +96,29 @@ impl LogflightSql {
 
     async fn query_stream(&self, handle: &QueryHandle) -> Result<BoxedStream<FlightData>> {
         info!(sql = %handle.sql, params = handle.params.is_some(), "query");
-        let plan = self
-            .engine
-            .plan(&handle.sql, handle.param_values()?)
-            .await?;
-        let batches = plan.execute()?.map_err(|e: DataFusionError| {
-            let status = Status::from(ServerError::from(e));
-            tracing::warn!(code = ?status.code(), message = status.message(), "query failed while streaming");
-            FlightError::Tonic(Box::new(status))
-        });
-        Ok(encode(plan.schema, batches))
+        let mut record = QueryRecord {
+            metrics: Arc::clone(&self.metrics),
+            started: Instant::now(),
+            rows: 0,
+            outcome: None,
+        };
+        let planned = async {
+            let plan = self
+                .engine
+                .plan(&handle.sql, handle.param_values()?)
+                .await?;
+            let batches = plan.execute()?;
+            Ok::<_, ServerError>((plan.schema, batches))
+        }
+        .await;
+        let (schema, batches) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                record.outcome = Some(Outcome::Failed);
+                return Err(e);
+            }
+        };
+        Ok(encode(schema, recorded(batches, record)))
     }
 
     fn statement_ticket(handle: &QueryHandle) -> Ticket {
@@ -107,6 +142,38 @@ impl LogflightSql {
             .with_descriptor(descriptor);
         Ok(Response::new(info))
     }
+}
+
+/// Counts rows into the query's record; an error ends the stream (nothing
+/// partial follows it) and marks the query failed.
+fn recorded(
+    batches: SendableRecordBatchStream,
+    record: QueryRecord,
+) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static {
+    stream::unfold(Some((batches, record)), |state| async move {
+        let (mut batches, mut record) = state?;
+        match batches.next().await {
+            Some(Ok(batch)) => {
+                record.rows += batch.num_rows() as u64;
+                Some((Ok(batch), Some((batches, record))))
+            }
+            Some(Err(e)) => {
+                record.outcome = Some(Outcome::Failed);
+                let status = Status::from(ServerError::from(e));
+                tracing::warn!(code = ?status.code(), message = status.message(), "query failed while streaming");
+                Some((Err(FlightError::Tonic(Box::new(status))), None))
+            }
+            None => {
+                record.outcome.get_or_insert(Outcome::Ok);
+                info!(
+                    rows = record.rows,
+                    ms = record.started.elapsed().as_millis() as u64,
+                    "query done"
+                );
+                None
+            }
+        }
+    })
 }
 
 fn encode<S>(schema: SchemaRef, batches: S) -> BoxedStream<FlightData>
@@ -416,9 +483,9 @@ pub struct FlightEndpoint {
 }
 
 impl FlightEndpoint {
-    pub fn new(engine: QueryEngine) -> Self {
+    pub fn new(engine: QueryEngine, metrics: Arc<QueryMetrics>) -> Self {
         Self {
-            sql: LogflightSql::new(engine),
+            sql: LogflightSql::new(engine, metrics),
         }
     }
 }

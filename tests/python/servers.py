@@ -38,7 +38,7 @@ class ExtraServer:
         assert self.proc.poll() is None, f"logflight exited with {self.proc.returncode}; log:\n{self.log()}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -64,7 +64,7 @@ def pacing_args() -> list[str]:
 def start_logflight(endpoint: str, log_path: Path, *extra: str) -> ExtraServer:
     """Start logflight exactly as conftest does, but against `endpoint`."""
     exe = _exe()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
     env.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -108,3 +108,17 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Prometheus text from logflight's --metrics-listen port, as {series: value}."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    series = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    return series

@@ -17,7 +17,7 @@ import pytest
 from faultproxy import FaultProxy
 from helpers import connect, run, scalar, ts_lit
 from loader import logs_client
-from servers import pacing_args, start_logflight, stop
+from servers import free_port, pacing_args, scrape, start_logflight, stop
 
 GROUP = "/calls/Big-Group"
 STREAMS = [f"app/{i:02d}" for i in range(10)]
@@ -53,7 +53,11 @@ def proxy(moto_endpoint, spans):
 
 @pytest.fixture(scope="module")
 def calls_server(proxy, workdir):
-    srv = start_logflight(proxy.url, workdir / "logflight-calls.log", *pacing_args())
+    metrics_port = free_port()
+    srv = start_logflight(
+        proxy.url, workdir / "logflight-calls.log", "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args()
+    )
+    srv.metrics_port = metrics_port
     yield srv
     stop(srv.proc)
 
@@ -120,3 +124,58 @@ def test_full_scan_reads_each_event_once(conn, proxy):
     reads = event_reads(proxy)
     # 100,000 events in pages of up to 10,000 (per time slice): a handful of calls.
     assert len(reads) <= 20, len(reads)
+
+
+def delta(before: dict, after: dict, series: str) -> float:
+    return after.get(series, 0) - before.get(series, 0)
+
+
+def test_metrics_count_what_the_api_saw(conn, proxy, calls_server):
+    before = scrape(calls_server.metrics_port)
+    n = scalar(conn, f'SELECT count(*) FROM "{GROUP}".all_log_streams')
+    after = scrape(calls_server.metrics_port)
+    for api in EVENT_APIS:
+        series = f'logflight_api_calls_total{{catalog="cloudwatch",api="{api}",outcome="ok"}}'
+        assert delta(before, after, series) == len(proxy.requests(api)), (api, proxy.requests(api))
+    assert delta(before, after, 'logflight_events_scanned_total{catalog="cloudwatch"}') == n
+    assert delta(before, after, 'logflight_queries_total{outcome="ok"}') == 1
+    assert delta(before, after, "logflight_rows_returned_total") == 1
+    assert delta(before, after, "logflight_query_duration_seconds_count") == 1
+
+
+@pytest.fixture(scope="module")
+def slow_server(proxy, workdir):
+    """A server paced at 2 calls a second, so a full scan takes many seconds."""
+    metrics_port = free_port()
+    srv = start_logflight(
+        proxy.url, workdir / "logflight-slow.log",
+        "--metrics-listen", f"127.0.0.1:{metrics_port}",
+        "--api-tps", "FilterLogEvents=2,GetLogEvents=2,DescribeLogStreams=50,DescribeLogGroups=50",
+        "--scan-partitions", "1",
+    )
+    srv.metrics_port = metrics_port
+    yield srv
+    stop(srv.proc)
+
+
+def test_a_client_that_goes_away_stops_the_api_calls(slow_server, proxy):
+    import pyarrow.flight as flight
+
+    client = flight.FlightClient(slow_server.uri)
+    sql = f'SELECT * FROM "{GROUP}".all_log_streams'
+    # Warm the name caches first, so only the scan's calls are counted.
+    client.do_get(flight.Ticket(f"{sql} WHERE false".encode())).read_all()
+    proxy.reset_stats()
+    reader = client.do_get(flight.Ticket(sql.encode()))
+    first = reader.read_chunk()
+    assert first.data.num_rows > 0
+    reader.cancel()
+    client.close()
+    time.sleep(1.5)  # let a call already in flight finish
+    settled = len(event_reads(proxy))
+    time.sleep(3)
+    assert len(event_reads(proxy)) == settled, "API calls went on after the client left"
+    # 100,000 events need at least 10 pages: the scan was stopped early.
+    assert settled < 10, settled
+    metrics = scrape(slow_server.metrics_port)
+    assert metrics['logflight_queries_total{outcome="cancelled"}'] >= 1

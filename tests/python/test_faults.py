@@ -18,7 +18,7 @@ import pyarrow.flight as flight
 import pytest
 
 from faultproxy import FaultProxy
-from servers import pacing_args, start_logflight, stop
+from servers import free_port, pacing_args, scrape, start_logflight, stop
 from helpers import connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
 
@@ -46,10 +46,13 @@ def proxy(moto_endpoint, data):
 def tolerant_server(proxy, workdir):
     # --cache-ttl-secs 0: every query lists groups and streams again, so the
     # listing calls go through the faults too.
+    metrics_port = free_port()
     srv = start_logflight(
         proxy.url, workdir / "logflight-faults.log",
-        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
+        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0",
+        "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args(),
     )
+    srv.metrics_port = metrics_port
     yield srv
     stop(srv.proc)
 
@@ -219,6 +222,27 @@ def test_every_kind_of_fault_is_injected(fconn, faulty, data):
     for op, c in ops.items():
         if op in EVENT_APIS and c["total"] >= 10:
             assert c["throttled"] + c["server_errors"] + c["empty_pages"] > 0, ops
+
+
+def test_metrics_count_the_retries(fconn, faulty, data, tolerant_server):
+    before = scrape(tolerant_server.metrics_port)
+    assert scalar(fconn, f"SELECT count(*) FROM {table(LAMBDA_GROUP)}") == data.count(group=LAMBDA_GROUP)
+    after = scrape(tolerant_server.metrics_port)
+    injected = faulty.stats()["all"]
+    assert injected["throttled"] + injected["server_errors"] > 0, injected
+
+    def grew(series: str) -> float:
+        return after.get(series, 0) - before.get(series, 0)
+
+    # Every injected throttle or 5xx was retried, and counted as such.
+    retried = grew('logflight_api_retries_total{catalog="cloudwatch"}')
+    assert retried == injected["throttled"] + injected["server_errors"], (retried, injected)
+    throttled = sum(
+        grew(f'logflight_api_calls_total{{catalog="cloudwatch",api="{api}",outcome="throttled"}}')
+        for api in ("DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents")
+    )
+    assert throttled == injected["throttled"], (throttled, injected)
+    assert grew('logflight_queries_total{outcome="ok"}') == 1
 
 
 def test_concurrent_queries(tolerant_server, faulty, data):

@@ -567,6 +567,10 @@ impl LogSource for CloudWatchSource {
         format!("cloudwatch({})", self.region)
     }
 
+    fn quota(&self) -> Option<&ApiQuota> {
+        Some(&self.quota)
+    }
+
     async fn list_groups(&self) -> Result<Vec<LogGroup>> {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;

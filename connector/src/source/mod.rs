@@ -319,6 +319,12 @@ pub trait LogSource: Debug + Send + Sync + 'static {
     /// A short name for plans and logs, e.g. `cloudwatch(us-east-1)`.
     fn describe(&self) -> String;
 
+    /// The API quota this source calls through, for metrics (none for
+    /// sources that make no API calls).
+    fn quota(&self) -> Option<&crate::quota::ApiQuota> {
+        None
+    }
+
     /// Every log group (the source pages through the whole listing).
     async fn list_groups(&self) -> Result<Vec<LogGroup>>;
 
