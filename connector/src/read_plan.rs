@@ -5,12 +5,14 @@
 //!   a LIMIT or a filter pattern they are read by one FilterLogEvents
 //!   sequence (at most 100 names a call), which filters on the server and
 //!   lets the first page end the query.
-//! - A whole group or a stream prefix is read with FilterLogEvents, which
-//!   searches by time on the server without listing streams (groups with
-//!   10^5-10^6 streams cost no more than small ones). Without a LIMIT the
-//!   time range is cut into slices read in parallel.
-//! - Infrequent Access groups forbid FilterLogEvents: their streams are
-//!   listed page by page, pruned by time span, and read with GetLogEvents.
+//! - A whole group is read with FilterLogEvents, which searches by time on
+//!   the server without listing streams (groups with 10^5-10^6 streams cost
+//!   no more than small ones). Without a LIMIT the time range is cut into
+//!   slices read in parallel.
+//! - A stream prefix, and any read of an Infrequent Access group (where
+//!   FilterLogEvents is not allowed), lists the streams page by page
+//!   (DescribeLogStreams with the prefix), prunes them by time span, and
+//!   reads each with GetLogEvents, starting after the first listing page.
 
 use crate::source::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
 
@@ -62,11 +64,18 @@ pub fn plan_reads(
                 })
                 .collect()
         }
-        StreamSelection::All | StreamSelection::Prefix(_) if infrequent => vec![ReadRequest {
+        // A prefix selects streams by name: list them (DescribeLogStreams
+        // takes the prefix), prune by time span, read each. This also avoids
+        // FilterLogEvents' logStreamNamePrefix, which emulators get wrong.
+        StreamSelection::Prefix(_) => vec![ReadRequest {
             api: ReadApi::GetLogEvents,
             ..request
         }],
-        StreamSelection::All | StreamSelection::Prefix(_) => {
+        StreamSelection::All if infrequent => vec![ReadRequest {
+            api: ReadApi::GetLogEvents,
+            ..request
+        }],
+        StreamSelection::All => {
             let slices = if request.limit.is_some() {
                 vec![request.time]
             } else {
@@ -219,6 +228,14 @@ mod tests {
                 "{plan:?}"
             );
         }
+        // A prefix is listed and read stream by stream.
+        let prefixed = ReadRequest {
+            streams: StreamSelection::Prefix("2026/".into()),
+            ..base.clone()
+        };
+        let plan = plan_reads(prefixed, &group(LogGroupClass::Standard), options(4));
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].api, ReadApi::GetLogEvents);
         // Nothing to read: one empty partition.
         let none = ReadRequest {
             streams: named(&[]),
