@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import helpers  # noqa: E402
+import servers  # noqa: E402
 import loader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,21 +62,6 @@ def tail(path: Path, limit: int = 8000) -> str:
     return text[-limit:]
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def uri(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    def assert_alive(self) -> None:
-        code = self.proc.poll()
-        assert code is None, f"logflight exited with status {code}; log:\n{tail(self.log_path)}"
-
-
 def _executable(env_var: str, default: Path, which: str | None = None) -> str:
     value = os.environ.get(env_var)
     if value:
@@ -102,11 +87,10 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logflight-e2e")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(workdir):
+def start_moto(log_path: Path) -> tuple[subprocess.Popen, str]:
+    """moto's CloudWatch Logs server on a free loopback port, answering HTTP."""
     exe = _executable("LOGFLIGHT_MOTO_SERVER", ROOT / ".venv" / "bin" / "moto_server", "moto_server")
     port = free_port()
-    log_path = workdir / "moto.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [exe, "-H", "127.0.0.1", "-p", str(port)],
@@ -115,21 +99,37 @@ def moto_endpoint(workdir):
             stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"moto_server exited with {proc.returncode}:\n{tail(log_path)}")
+        try:
+            urllib.request.urlopen(url + "/", timeout=1).read()
+            return proc, url
+        except urllib.error.HTTPError:
+            return proc, url  # it answers HTTP, which is all we need
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"moto_server did not answer on {url}:\n{tail(log_path)}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(workdir):
+    proc, url = start_moto(workdir / "moto.log")
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto_server exited with {proc.returncode}:\n{tail(log_path)}")
-            try:
-                urllib.request.urlopen(url + "/", timeout=1).read()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers HTTP, which is all we need
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not answer on {url}:\n{tail(log_path)}")
-            time.sleep(0.1)
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def own_moto(workdir, request):
+    """A moto of the test module's own, for data that must not show in the shared one."""
+    proc, url = start_moto(workdir / f"moto-{request.module.__name__}.log")
+    try:
         yield url
     finally:
         stop(proc)
@@ -146,54 +146,12 @@ def data(moto_endpoint) -> loader.Dataset:
 
 @pytest.fixture(scope="session")
 def server(moto_endpoint, data, workdir):
-    exe = _executable("LOGFLIGHT_BIN", ROOT / "target" / "debug" / "logflight")
-    port = free_port()
-    log_path = workdir / "logflight.log"
-    # Hermetic: no AWS profile/credentials/endpoint and no LOGFLIGHT_* settings
-    # (config file, catalog name, ...) leak in from the caller's environment.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_EC2_METADATA_DISABLED="true",
-        RUST_BACKTRACE="1",
-        NO_COLOR="1",
-    )
-    cmd = [
-        exe, "serve",
-        "--source", "cloudwatch",
-        "--endpoint-url", moto_endpoint,
-        "--region", "us-east-1",
-        "--listen", f"127.0.0.1:{port}",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    srv = Server(proc=proc, port=port, log_path=log_path)
+    """The real `logflight serve` against the session's moto (see servers.py)."""
+    srv = servers.start_logflight(moto_endpoint, workdir / "logflight.log")
     try:
-        _wait_until_serving(srv, cmd)
         yield srv
     finally:
-        stop(proc)
-
-
-def _wait_until_serving(srv: Server, cmd: list[str]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if srv.proc.poll() is not None:
-            pytest.fail(f"logflight exited with {srv.proc.returncode}: {' '.join(cmd)}\n{tail(srv.log_path)}")
-        if port_open(srv.port):
-            try:
-                with helpers.connect(srv.uri) as conn:
-                    if helpers.scalar(conn, "SELECT 1") == 1:
-                        return
-            except Exception as e:  # noqa: BLE001 - keep polling, report the last one
-                last_error = e
-        time.sleep(0.2)
-    pytest.fail(
-        f"logflight did not answer SELECT 1 within {START_TIMEOUT_S:.0f}s "
-        f"(last error: {last_error!r}): {' '.join(cmd)}\n{tail(srv.log_path)}"
-    )
+        stop(srv.proc)
 
 
 @pytest.fixture(autouse=True, scope="module")

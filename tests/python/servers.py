@@ -1,4 +1,5 @@
-"""Extra logflight servers for tests that need their own (behind a proxy, other flags)."""
+"""Starting the real `logflight serve` for tests: hermetic environment, free port, and a wait
+until it answers `SELECT 1` (with its log on failure)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ START_TIMEOUT_S = 30.0
 
 
 @dataclass
-class ExtraServer:
+class LogflightServer:
     proc: subprocess.Popen
     port: int
     log_path: Path
@@ -61,7 +62,7 @@ def pacing_args() -> list[str]:
     return ["--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=500"]
 
 
-def start_logflight(endpoint: str, log_path: Path, *extra: str) -> ExtraServer:
+def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServer:
     """Start logflight exactly as conftest does, but against `endpoint`."""
     exe = _exe()
     port = free_port()
@@ -83,7 +84,7 @@ def start_logflight(endpoint: str, log_path: Path, *extra: str) -> ExtraServer:
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    srv = ExtraServer(proc, port, log_path)
+    srv = LogflightServer(proc, port, log_path)
     deadline = time.monotonic() + START_TIMEOUT_S
     last: Exception | None = None
     while time.monotonic() < deadline:

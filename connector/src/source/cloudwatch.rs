@@ -110,6 +110,51 @@ impl CloudWatchSource {
     }
 }
 
+impl CloudWatchSource {
+    /// One DescribeLogStreams page and the token of the next one (`None` at
+    /// the end, including when the service returns the token it was sent).
+    async fn stream_page(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        token: Option<String>,
+        counters: &ReadCounters,
+    ) -> Result<(Vec<LogStream>, Option<String>)> {
+        let out = self
+            .quota
+            .call(Api::DescribeLogStreams, counters, || {
+                self.client
+                    .describe_log_streams()
+                    .log_group_name(group)
+                    .set_log_stream_name_prefix(prefix.map(str::to_string))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await
+            .map_err(|err| {
+                if is_not_found(&err) {
+                    ConnectorError::GroupNotFound {
+                        name: group.to_string(),
+                        hint: String::new(),
+                    }
+                } else {
+                    call_error(Api::DescribeLogStreams, err)
+                }
+            })?;
+        let streams: Vec<LogStream> = out
+            .log_streams()
+            .iter()
+            .filter_map(stream_from_sdk)
+            .collect();
+        counters.streams_listed.add(streams.len());
+        let next = out
+            .next_token()
+            .filter(|n| Some(*n) != token.as_deref())
+            .map(str::to_string);
+        Ok((streams, next))
+    }
+}
+
 impl<E: ProvideErrorMetadata> Retryable for SdkError<E, HttpResponse> {
     fn retry_class(&self) -> RetryClass {
         match self {
@@ -507,37 +552,16 @@ impl ReadCursor {
         prefix: Option<String>,
         sent_token: Option<String>,
     ) -> Result<()> {
-        let client = &self.source.client;
-        let group = &self.request.group;
-        let out = self
+        let (streams, next) = self
             .source
-            .quota
-            .call(Api::DescribeLogStreams, &self.counters, || {
-                client
-                    .describe_log_streams()
-                    .log_group_name(group)
-                    .set_log_stream_name_prefix(prefix.clone())
-                    .set_next_token(sent_token.clone())
-                    .send()
-            })
-            .await
-            .map_err(|err| {
-                if is_not_found(&err) {
-                    ConnectorError::GroupNotFound {
-                        name: group.clone(),
-                        hint: " (it may have been deleted while the query ran)".into(),
-                    }
-                } else {
-                    call_error(Api::DescribeLogStreams, err)
-                }
-            })?;
+            .stream_page(
+                &self.request.group,
+                prefix.as_deref(),
+                sent_token,
+                &self.counters,
+            )
+            .await?;
         self.work.pop_front();
-        let streams: Vec<LogStream> = out
-            .log_streams()
-            .iter()
-            .filter_map(stream_from_sdk)
-            .collect();
-        self.counters.streams_listed.add(streams.len());
         for stream in streams {
             if stream_outside(&stream, &self.request.time)
                 || !self.request.streams.contains(&stream.name)
@@ -548,13 +572,10 @@ impl ReadCursor {
                     .push_back(Work::Stream(Arc::from(stream.name.as_str())));
             }
         }
-        if let Some(next) = out
-            .next_token()
-            .filter(|n| Some(*n) != sent_token.as_deref())
-        {
+        if let Some(token) = next {
             self.work.push_back(Work::List {
                 prefix,
-                token: Some(next.to_string()),
+                token: Some(token),
             });
         }
         Ok(())
@@ -606,7 +627,7 @@ impl LogSource for CloudWatchSource {
         let counters = counters.clone();
         let group = group.to_string();
         let prefix = prefix.map(str::to_string);
-        // (next token, finished)
+        // (token of the next page, finished)
         stream::try_unfold((None::<String>, false), move |(token, finished)| {
             let source = source.clone();
             let group = group.clone();
@@ -616,35 +637,10 @@ impl LogSource for CloudWatchSource {
                 if finished {
                     return Ok(None);
                 }
-                let out = source
-                    .quota
-                    .call(Api::DescribeLogStreams, &counters, || {
-                        source
-                            .client
-                            .describe_log_streams()
-                            .log_group_name(&group)
-                            .set_log_stream_name_prefix(prefix.clone())
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(|err| {
-                        if is_not_found(&err) {
-                            ConnectorError::GroupNotFound {
-                                name: group.clone(),
-                                hint: String::new(),
-                            }
-                        } else {
-                            call_error(Api::DescribeLogStreams, err)
-                        }
-                    })?;
-                let streams: Vec<LogStream> = out
-                    .log_streams()
-                    .iter()
-                    .filter_map(stream_from_sdk)
-                    .collect();
-                let next = out.next_token().map(str::to_string);
-                let done = next.is_none() || next == token;
+                let (streams, next) = source
+                    .stream_page(&group, prefix.as_deref(), token, &counters)
+                    .await?;
+                let done = next.is_none();
                 Ok(Some((streams, (next, done))))
             }
         })
