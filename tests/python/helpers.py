@@ -98,3 +98,20 @@ def ms_list(column) -> list[int]:
     if typ.unit != "ms":
         column = column.cast(pa.timestamp("ms", tz=typ.tz))
     return column.cast(pa.int64()).to_pylist()
+
+
+def table_rows(t) -> list[tuple]:
+    """(group, stream, time in ms, message) of each row of a result table."""
+    return list(
+        zip(
+            t.column("log_group").to_pylist(),
+            t.column("log_stream").to_pylist(),
+            ms_list(t.column("time")),
+            t.column("message").to_pylist(),
+        )
+    )
+
+
+def expected_rows(data, group, stream=None) -> list[tuple]:
+    """The same tuples from the record of what was loaded."""
+    return [(e.group, e.stream, e.ts, e.message) for e in data.select(group, stream)]

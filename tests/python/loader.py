@@ -238,15 +238,21 @@ def generate(now_ms: int | None = None, seed: int = SEED) -> Dataset:
 # Loading ------------------------------------------------------------------------
 
 
-def logs_client(endpoint_url: str):
+def logs_client(endpoint_url: str, attempts: int | None = None):
+    """A boto3 client for moto; `attempts` caps botocore's retries (1: none)."""
     import boto3
+    import botocore.config
 
+    config = None
+    if attempts is not None:
+        config = botocore.config.Config(retries={"total_max_attempts": attempts, "mode": "standard"})
     return boto3.client(
         "logs",
         endpoint_url=endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=config,
     )
 
 

@@ -10,8 +10,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,14 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 def logs_client(endpoint_url: str, attempts: int = 1):
     """A boto3 client; attempts=1 means no botocore retries at all."""
-    return boto3.client(
-        "logs",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=botocore.config.Config(retries={"total_max_attempts": attempts, "mode": "standard"}),
-    )
+    return loader.logs_client(endpoint_url, attempts)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 
 from faultproxy import FaultProxy
 from servers import free_port, pacing_args, scrape, start_logflight, stop
-from helpers import connect, ms_list, run, scalar, table, ts_lit
+from helpers import expected_rows, table_rows, connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
 
 
@@ -100,21 +100,6 @@ def assert_faults_injected(proxy: FaultProxy) -> dict:
     return s
 
 
-def _rows(t: pa.Table) -> list[tuple]:
-    return list(
-        zip(
-            t.column("log_group").to_pylist(),
-            t.column("log_stream").to_pylist(),
-            ms_list(t.column("time")),
-            t.column("message").to_pylist(),
-        )
-    )
-
-
-def _expected_rows(data, group, stream=None) -> list[tuple]:
-    return [(e.group, e.stream, e.ts, e.message) for e in data.select(group, stream)]
-
-
 # Exact answers through faults -------------------------------------------------------------------
 
 
@@ -177,20 +162,20 @@ def test_order_by_time_limit(fconn, faulty, data):
 def test_rows_of_a_stream(fconn, faulty, data, role):
     """Full row equality of a smaller stream, read by name (GetLogEvents) and by filter."""
     stream = data.lambda_streams[role]
-    expected = Counter(_expected_rows(data, LAMBDA_GROUP, stream))
+    expected = Counter(expected_rows(data, LAMBDA_GROUP, stream))
     got = run(fconn, f"SELECT * FROM {table(LAMBDA_GROUP, stream)}")
-    assert Counter(_rows(got)) == expected
+    assert Counter(table_rows(got)) == expected
     got = run(fconn, f"SELECT * FROM {table(LAMBDA_GROUP)} WHERE log_stream = '{stream}'")
-    assert Counter(_rows(got)) == expected
+    assert Counter(table_rows(got)) == expected
     assert_faults_injected(faulty)
 
 
 @pytest.mark.parametrize("group", [CASE_GROUP, CLOUDTRAIL_GROUP])
 def test_every_row_of_a_group(fconn, faulty, data, group):
-    expected = Counter(_expected_rows(data, group))
+    expected = Counter(expected_rows(data, group))
     for _ in range(2):
         got = run(fconn, f"SELECT log_group, log_stream, time, message FROM {table(group)}")
-        assert Counter(_rows(got)) == expected
+        assert Counter(table_rows(got)) == expected
     assert_faults_injected(faulty)
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 import loader
-from helpers import connect, ms_list, qi, run, scalar, table, ts_lit
+from helpers import expected_rows, table_rows, connect, ms_list, qi, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP, QUIET_GROUP
 
 ALL_GROUPS = [LAMBDA_GROUP, CLOUDTRAIL_GROUP, CASE_GROUP, QUIET_GROUP]
@@ -72,32 +72,17 @@ def test_empty_stream_and_group(sql):
 # Row contents -------------------------------------------------------------------------
 
 
-def _rows(t: pa.Table) -> list[tuple]:
-    return list(
-        zip(
-            t.column("log_group").to_pylist(),
-            t.column("log_stream").to_pylist(),
-            ms_list(t.column("time")),
-            t.column("message").to_pylist(),
-        )
-    )
-
-
-def _expected_rows(data, group, stream=None) -> list[tuple]:
-    return [(e.group, e.stream, e.ts, e.message) for e in data.select(group, stream)]
-
-
 @pytest.mark.parametrize("group", [LAMBDA_GROUP, CLOUDTRAIL_GROUP, CASE_GROUP])
 def test_every_row_matches_the_record(sql, data, group):
     """Group, stream, millisecond timestamp and the exact message text (incl. newlines, tabs, UTF-8, JSON)."""
     got = sql(f"SELECT log_group, log_stream, time, message FROM {table(group)}")
-    assert Counter(_rows(got)) == Counter(_expected_rows(data, group))
+    assert Counter(table_rows(got)) == Counter(expected_rows(data, group))
 
 
 def test_single_stream_rows_match_the_record(sql, data):
     stream = data.lambda_streams["small"]
     got = sql(f"SELECT * FROM {table(LAMBDA_GROUP, stream)}")
-    assert Counter(_rows(got)) == Counter(_expected_rows(data, LAMBDA_GROUP, stream))
+    assert Counter(table_rows(got)) == Counter(expected_rows(data, LAMBDA_GROUP, stream))
 
 
 def test_ingestion_time_is_set_by_the_service(sql, data):
@@ -114,8 +99,8 @@ def test_ingestion_time_is_set_by_the_service(sql, data):
 def test_select_star_limit(sql, data):
     got = sql(f"SELECT * FROM {table(LAMBDA_GROUP)} LIMIT 7")
     assert got.num_rows == 7
-    recorded = set(_expected_rows(data, LAMBDA_GROUP))
-    assert all(row in recorded for row in _rows(got))
+    recorded = set(expected_rows(data, LAMBDA_GROUP))
+    assert all(row in recorded for row in table_rows(got))
 
 
 def test_schema_of_every_table_kind(conn, data):
@@ -362,7 +347,7 @@ def test_log_group_filters(sql, data):
     assert got.column(0).to_pylist() == [0]
 
 
-def test_limit_with_filter_returns_only_matching_rows(sql, data):
+def test_limit_with_filter_returns_only_matchingtable_rows(sql, data):
     x = data.shared_ts
     got = sql(f"SELECT time, log_stream FROM {table(LAMBDA_GROUP)} WHERE time >= {ts_lit(x)} AND time <= {ts_lit(x + 1)} LIMIT 5")
     assert got.num_rows == 5
