@@ -5,11 +5,12 @@ mod error;
 mod metadata;
 mod metrics;
 mod output;
+mod progress;
 mod service;
 mod session;
 mod tickets;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -172,13 +173,20 @@ async fn query(args: QueryArgs) -> Result<()> {
     let config = Config::resolve(&args.source, None, None)?;
     init_tracing(Some(config.log_level.as_deref().unwrap_or("warn")));
     let engine = build_engine(&config).await?;
-    let plan = engine.plan(&args.sql, None).await?;
-    let batches: Vec<_> = plan.execute()?.try_collect().await?;
+    let progress = progress::Progress::start(&engine, std::io::stderr().is_terminal());
+    let result = run_to_end(&engine, &args.sql).await;
+    progress.finish().await;
+    let batches = result?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     output::write_batches(&mut out, args.format, &batches)?;
     out.flush().ok();
     Ok(())
+}
+
+async fn run_to_end(engine: &QueryEngine, sql: &str) -> Result<Vec<arrow::array::RecordBatch>> {
+    let plan = engine.plan(sql, None).await?;
+    Ok(plan.execute()?.try_collect().await?)
 }
 
 fn main() -> ExitCode {

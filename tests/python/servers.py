@@ -45,7 +45,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _exe() -> str:
+def exe() -> str:
     return os.environ.get("LOGFLIGHT_BIN") or str(ROOT / "target" / "debug" / "logflight")
 
 
@@ -54,7 +54,7 @@ def pacing_args() -> list[str]:
     halved on every throttle) if this build has it: these tests are about correctness under
     faults, and moto has no quota, so waiting out the pacer would only make them slow."""
     try:
-        text = subprocess.run([_exe(), "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
+        text = subprocess.run([exe(), "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     if "--api-tps" not in text:
@@ -62,10 +62,9 @@ def pacing_args() -> list[str]:
     return ["--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=500"]
 
 
-def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServer:
-    """Start logflight exactly as conftest does, but against `endpoint`."""
-    exe = _exe()
-    port = free_port()
+def child_env() -> dict[str, str]:
+    """The environment of a logflight child: moto's fake credentials, none of the caller's
+    AWS_ or LOGFLIGHT_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
     env.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -74,8 +73,15 @@ def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServ
         RUST_BACKTRACE="1",
         NO_COLOR="1",
     )
+    return env
+
+
+def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServer:
+    """Start logflight exactly as conftest does, but against `endpoint`."""
+    port = free_port()
+    env = child_env()
     cmd = [
-        exe, "serve",
+        exe(), "serve",
         "--source", "cloudwatch",
         "--endpoint-url", endpoint,
         "--region", "us-east-1",
