@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod error;
+pub mod listing;
 pub mod names;
 pub mod pushdown;
 pub mod quota;

@@ -12,7 +12,8 @@
 //! - A stream prefix, and any read of an Infrequent Access group (where
 //!   FilterLogEvents is not allowed), lists the streams page by page
 //!   (DescribeLogStreams with the prefix), prunes them by time span, and
-//!   reads each with GetLogEvents, starting after the first listing page.
+//!   reads each with GetLogEvents, starting after the first listing page;
+//!   the partitions share the listing and take streams from it in turn.
 
 use crate::source::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
 
@@ -64,18 +65,7 @@ pub fn plan_reads(
                 })
                 .collect()
         }
-        // A prefix selects streams by name: list them (DescribeLogStreams
-        // takes the prefix), prune by time span, read each. This also avoids
-        // FilterLogEvents' logStreamNamePrefix, which emulators get wrong.
-        StreamSelection::Prefix(_) => vec![ReadRequest {
-            api: ReadApi::GetLogEvents,
-            ..request
-        }],
-        StreamSelection::All if infrequent => vec![ReadRequest {
-            api: ReadApi::GetLogEvents,
-            ..request
-        }],
-        StreamSelection::All => {
+        StreamSelection::All if !infrequent => {
             let slices = if request.limit.is_some() {
                 vec![request.time]
             } else {
@@ -94,6 +84,25 @@ pub fn plan_reads(
                     ..request.clone()
                 })
                 .collect()
+        }
+        // A prefix selects streams by name: list them (DescribeLogStreams
+        // takes the prefix), prune by time span, read each. This also avoids
+        // FilterLogEvents' logStreamNamePrefix, which emulators get wrong.
+        // The partitions share one listing (`listing.rs`); with a LIMIT one
+        // reader is enough, and stops at the first page that fills it.
+        StreamSelection::Prefix(_) | StreamSelection::All => {
+            let n = if request.limit.is_some() {
+                1
+            } else {
+                partitions
+            };
+            vec![
+                ReadRequest {
+                    api: ReadApi::GetLogEvents,
+                    ..request
+                };
+                n
+            ]
         }
     }
 }
@@ -228,12 +237,30 @@ mod tests {
                 "{plan:?}"
             );
         }
-        // A prefix is listed and read stream by stream.
+        // A prefix is listed and read stream by stream, by every partition
+        // (they share the listing); with a LIMIT, by one.
         let prefixed = ReadRequest {
             streams: StreamSelection::Prefix("2026/".into()),
             ..base.clone()
         };
-        let plan = plan_reads(prefixed, &group(LogGroupClass::Standard), options(4));
+        let plan = plan_reads(
+            prefixed.clone(),
+            &group(LogGroupClass::Standard),
+            options(4),
+        );
+        assert_eq!(plan.len(), 4);
+        assert!(plan.iter().all(|r| r.api == ReadApi::GetLogEvents
+            && r.streams == prefixed.streams
+            && r.time == prefixed.time));
+        let prefixed_limited = ReadRequest {
+            limit: Some(10),
+            ..prefixed
+        };
+        let plan = plan_reads(
+            prefixed_limited,
+            &group(LogGroupClass::Standard),
+            options(4),
+        );
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].api, ReadApi::GetLogEvents);
         // Nothing to read: one empty partition.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -24,6 +24,7 @@ use tracing::{debug, Instrument};
 
 use crate::batch::BatchBuilder;
 use crate::error::ConnectorError;
+use crate::listing::{is_listing_read, read_listed, ListingHub};
 use crate::source::{EventPage, ReadCounters, ReadRequest, SharedSource, StreamSelection};
 
 /// Totals over every scan of a catalog since start, for the server's metrics.
@@ -45,6 +46,9 @@ pub struct LogScanExec {
     builder: BatchBuilder,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// The listing shared by the partitions of a listing read, and which
+    /// partitions have taken it (a partition executed again gets a new one).
+    hub: Mutex<Option<(Arc<ListingHub>, Vec<bool>)>>,
 }
 
 impl LogScanExec {
@@ -75,6 +79,7 @@ impl LogScanExec {
             builder,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
+            hub: Mutex::new(None),
         })
     }
 
@@ -84,6 +89,27 @@ impl LogScanExec {
 
     pub fn reads(&self) -> &[ReadRequest] {
         &self.reads
+    }
+
+    /// The listing `partition` takes its streams from.
+    fn hub_for(
+        &self,
+        partition: usize,
+        request: &ReadRequest,
+        counters: &ReadCounters,
+    ) -> Arc<ListingHub> {
+        let mut slot = self.hub.lock().expect("hub lock");
+        let fresh = match &*slot {
+            Some((_, taken)) => taken[partition],
+            None => true,
+        };
+        if fresh {
+            let hub = Arc::new(ListingHub::new(&self.source, request, counters));
+            *slot = Some((hub, vec![false; self.reads.len()]));
+        }
+        let (hub, taken) = slot.as_mut().expect("hub just set");
+        taken[partition] = true;
+        Arc::clone(hub)
     }
 }
 
@@ -255,6 +281,9 @@ impl ExecutionPlan for LogScanExec {
         };
         let pages = if request.selects_nothing() {
             stream::empty().boxed()
+        } else if is_listing_read(&request) {
+            let hub = self.hub_for(partition, &request, &counters);
+            read_listed(Arc::clone(&self.source), hub, counters)
         } else {
             self.source.read_events(&request, &counters)
         };

@@ -22,9 +22,10 @@ use tracing::debug;
 
 use super::{
     EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadApi, ReadCounters,
-    ReadRequest, StreamSelection, TimeRange,
+    ReadRequest, SharedSource, StreamSelection,
 };
 use crate::error::{ConnectorError, Result};
+use crate::listing::{self, ListingHub};
 use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
 
 /// Both read APIs return at most this many events per page.
@@ -279,10 +280,6 @@ fn stream_from_sdk(s: &aws_sdk_cloudwatchlogs::types::LogStream) -> Option<LogSt
 
 /// FilterLogEvents accepts at most this many stream names per call.
 const MAX_STREAMS_PER_FILTER_CALL: usize = 100;
-/// Events can be stamped up to two hours after they are ingested; a stream
-/// whose last ingestion is older than the range start by more than this has
-/// nothing in the range.
-const INGESTION_MARGIN_MS: i64 = 2 * 3_600_000 + 300_000;
 
 /// Which streams one FilterLogEvents sequence covers.
 #[derive(Debug, Clone)]
@@ -299,23 +296,6 @@ enum Work {
     Stream(Arc<str>),
     /// FilterLogEvents over a scope.
     Filter(FilterScope),
-    /// One DescribeLogStreams listing feeding `Stream` items (pipelined:
-    /// streams are read while later pages are still to be listed).
-    List {
-        prefix: Option<String>,
-        token: Option<String>,
-    },
-}
-
-/// True when a stream's listed time span cannot overlap `range`.
-pub fn stream_outside(stream: &LogStream, range: &TimeRange) -> bool {
-    let starts_after =
-        matches!((stream.first_event_ms, range.end), (Some(first), Some(end)) if first > end);
-    let ended_before = matches!(
-        (stream.last_ingestion_ms, range.start),
-        (Some(last), Some(start)) if last.saturating_add(INGESTION_MARGIN_MS) < start
-    );
-    starts_after || ended_before
 }
 
 struct ReadCursor {
@@ -337,14 +317,9 @@ impl ReadCursor {
                 (ReadApi::GetLogEvents, StreamSelection::Named(names)) => {
                     work.extend(names.iter().map(|n| Work::Stream(Arc::from(n.as_str()))));
                 }
-                (ReadApi::GetLogEvents, StreamSelection::All) => work.push_back(Work::List {
-                    prefix: None,
-                    token: None,
-                }),
-                (ReadApi::GetLogEvents, StreamSelection::Prefix(p)) => work.push_back(Work::List {
-                    prefix: Some(p.clone()),
-                    token: None,
-                }),
+                // Listing reads are driven by `listing.rs`, which hands
+                // this cursor one named stream at a time.
+                (ReadApi::GetLogEvents, StreamSelection::All | StreamSelection::Prefix(_)) => {}
                 (ReadApi::FilterLogEvents, StreamSelection::All) => {
                     work.push_back(Work::Filter(FilterScope::Group))
                 }
@@ -394,10 +369,6 @@ impl ReadCursor {
         let page = match item {
             Work::Stream(stream) => self.get_log_events(stream).await?,
             Work::Filter(scope) => self.filter_log_events(scope).await?,
-            Work::List { prefix, token } => {
-                self.list_streams(prefix, token).await?;
-                EventPage::default()
-            }
         };
         if let Some(remaining) = &mut self.remaining {
             *remaining = remaining.saturating_sub(page.events.len());
@@ -495,8 +466,13 @@ impl ReadCursor {
         let out = match result {
             Ok(out) => out,
             // One of the named streams may not exist: read them one by one,
-            // where a missing stream is simply empty.
-            Err(err) if is_not_found(&err) && matches!(scope, FilterScope::Names(_)) => {
+            // where a missing stream is simply empty. Only before the first
+            // page: after it, events already returned would be read again.
+            Err(err)
+                if is_not_found(&err)
+                    && sent_token.is_none()
+                    && matches!(scope, FilterScope::Names(_)) =>
+            {
                 let FilterScope::Names(names) = scope else {
                     unreachable!()
                 };
@@ -505,6 +481,16 @@ impl ReadCursor {
                     self.work.push_front(Work::Stream(Arc::from(name)));
                 }
                 return Ok(EventPage::default());
+            }
+            Err(err) if is_not_found(&err) && sent_token.is_some() => {
+                return Err(ConnectorError::Api {
+                    api: Api::FilterLogEvents.name(),
+                    message: format!(
+                        "a log group or stream of {:?} was deleted while the query read it: {}",
+                        request.group,
+                        err.error.message().unwrap_or("not found")
+                    ),
+                })
             }
             Err(err) if is_not_found(&err) => {
                 return Err(ConnectorError::GroupNotFound {
@@ -543,42 +529,6 @@ impl ReadCursor {
             _ => self.finish_front(),
         }
         Ok(EventPage::new(events))
-    }
-
-    /// Lists one page of streams, queues those that can hold events in the
-    /// time range, and queues the next page after them.
-    async fn list_streams(
-        &mut self,
-        prefix: Option<String>,
-        sent_token: Option<String>,
-    ) -> Result<()> {
-        let (streams, next) = self
-            .source
-            .stream_page(
-                &self.request.group,
-                prefix.as_deref(),
-                sent_token,
-                &self.counters,
-            )
-            .await?;
-        self.work.pop_front();
-        for stream in streams {
-            if stream_outside(&stream, &self.request.time)
-                || !self.request.streams.contains(&stream.name)
-            {
-                self.counters.streams_pruned.add(1);
-            } else {
-                self.work
-                    .push_back(Work::Stream(Arc::from(stream.name.as_str())));
-            }
-        }
-        if let Some(token) = next {
-            self.work.push_back(Work::List {
-                prefix,
-                token: Some(token),
-            });
-        }
-        Ok(())
     }
 }
 
@@ -652,6 +602,11 @@ impl LogSource for CloudWatchSource {
         request: &ReadRequest,
         counters: &ReadCounters,
     ) -> BoxStream<'static, Result<EventPage>> {
+        if listing::is_listing_read(request) {
+            let source: SharedSource = Arc::new(self.clone());
+            let hub = Arc::new(ListingHub::new(&source, request, counters));
+            return listing::read_listed(source, hub, counters.clone());
+        }
         let cursor = ReadCursor::new(self.clone(), request.clone(), counters.clone());
         stream::try_unfold(cursor, |mut cursor| async move {
             Ok(cursor.next_page().await?.map(|page| (page, cursor)))

@@ -1,0 +1,662 @@
+//! The CloudWatch source against a scripted CloudWatch Logs endpoint: for
+//! what neither moto nor a test account can show cheaply. Moto has no
+//! Infrequent Access class, never answers FilterLogEvents' `logStreamNames`
+//! with "not found", and a group of 10^5 streams would take it minutes to
+//! create. The endpoint here is a small HTTP server speaking the AWS JSON 1.1
+//! protocol for the five calls logflight makes, with synthetic streams
+//! computed from their index (so 10^5 of them cost nothing), and a record of
+//! every request. The SDK client, quota, cursor, listing and scan code under
+//! test are the real ones.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
+use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use datafusion::prelude::SessionContext;
+use logflight_connector::quota::QuotaConfig;
+use logflight_connector::{CloudWatchSource, LogCatalog, ScanOptions};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Stream `i` holds one event, at `T0 + i minutes`.
+const T0: i64 = 1_790_000_000_000;
+const MINUTE: i64 = 60_000;
+/// DescribeLogStreams' largest (and default) page.
+const PAGE: usize = 50;
+const PARTITIONS: usize = 4;
+
+#[derive(Clone)]
+struct FakeGroup {
+    name: &'static str,
+    class: &'static str,
+    streams: usize,
+}
+
+fn stream_name(i: usize) -> String {
+    format!("s{i:06}")
+}
+
+fn stream_index(name: &str) -> Option<usize> {
+    name.strip_prefix('s')
+        .filter(|d| d.len() == 6)
+        .and_then(|d| d.parse().ok())
+}
+
+fn event_time(i: usize) -> i64 {
+    T0 + i as i64 * MINUTE
+}
+
+/// One request as the endpoint saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    op: String,
+    body: Value,
+    /// GetLogEvents only: streams listed so far minus streams whose first
+    /// GetLogEvents had arrived, when this request arrived.
+    lookahead: usize,
+    /// Requests being answered at once when this one arrived.
+    in_flight: usize,
+}
+
+#[derive(Default)]
+struct Record {
+    seen: Vec<Seen>,
+    listed: usize,
+    started: BTreeSet<String>,
+}
+
+struct Fake {
+    groups: Vec<FakeGroup>,
+    record: Mutex<Record>,
+    in_flight: AtomicUsize,
+}
+
+impl Fake {
+    fn group(&self, name: &str) -> Option<&FakeGroup> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    fn seen(&self, op: &str) -> Vec<Seen> {
+        let record = self.record.lock().unwrap();
+        record.seen.iter().filter(|s| s.op == op).cloned().collect()
+    }
+
+    /// (HTTP status, body) for one request.
+    fn answer(&self, op: &str, body: &Value) -> (u16, Value) {
+        let not_found = |what: &str| {
+            (
+                400,
+                json!({"__type": "ResourceNotFoundException", "message": format!("The specified {what} does not exist.")}),
+            )
+        };
+        let group = body["logGroupName"].as_str().unwrap_or_default();
+        match op {
+            "DescribeLogGroups" => (
+                200,
+                json!({"logGroups": self.groups.iter().map(|g| json!({
+                    "logGroupName": g.name,
+                    "creationTime": T0 - 86_400_000,
+                    "arn": format!("arn:aws:logs:us-east-1:123456789012:log-group:{}:*", g.name),
+                    "logGroupClass": g.class,
+                })).collect::<Vec<_>>()}),
+            ),
+            "DescribeLogStreams" => {
+                let Some(g) = self.group(group) else {
+                    return not_found("log group");
+                };
+                let prefix = body["logStreamNamePrefix"].as_str().unwrap_or("");
+                // Names sort like indexes; a prefix selects a contiguous run.
+                let matching: Vec<usize> = if prefix.is_empty() {
+                    (0..g.streams).collect()
+                } else {
+                    (0..g.streams)
+                        .filter(|&i| stream_name(i).starts_with(prefix))
+                        .collect()
+                };
+                let from: usize = body["nextToken"].as_str().map_or(0, |t| t.parse().unwrap());
+                let page: Vec<usize> = matching.iter().copied().skip(from).take(PAGE).collect();
+                self.record.lock().unwrap().listed += page.len();
+                let mut out = json!({"logStreams": page.iter().map(|&i| json!({
+                    "logStreamName": stream_name(i),
+                    "creationTime": event_time(i) - 1000,
+                    "firstEventTimestamp": event_time(i),
+                    "lastEventTimestamp": event_time(i),
+                    "lastIngestionTime": event_time(i) + 1000,
+                })).collect::<Vec<_>>()});
+                if from + page.len() < matching.len() {
+                    out["nextToken"] = json!((from + page.len()).to_string());
+                }
+                (200, out)
+            }
+            "GetLogEvents" => {
+                let Some(g) = self.group(group) else {
+                    return not_found("log group");
+                };
+                let name = body["logStreamName"].as_str().unwrap_or_default();
+                let Some(i) = stream_index(name).filter(|&i| i < g.streams) else {
+                    return not_found("log stream");
+                };
+                if body["nextToken"].as_str() == Some("f/end") {
+                    return (
+                        200,
+                        json!({"events": [], "nextForwardToken": "f/end", "nextBackwardToken": "b/0"}),
+                    );
+                }
+                let t = event_time(i);
+                let after_start = body["startTime"].as_i64().is_none_or(|s| t >= s);
+                // GetLogEvents' endTime is exclusive.
+                let before_end = body["endTime"].as_i64().is_none_or(|e| t < e);
+                let events = if after_start && before_end {
+                    vec![
+                        json!({"timestamp": t, "ingestionTime": t + 1000, "message": format!("event of {name}")}),
+                    ]
+                } else {
+                    vec![]
+                };
+                (
+                    200,
+                    json!({"events": events, "nextForwardToken": "f/end", "nextBackwardToken": "b/0"}),
+                )
+            }
+            "FilterLogEvents" => {
+                let Some(g) = self.group(group) else {
+                    return not_found("log group");
+                };
+                if g.class == "INFREQUENT_ACCESS" {
+                    return (
+                        400,
+                        json!({"__type": "InvalidParameterException", "message": "FilterLogEvents is not supported for log groups of the INFREQUENT_ACCESS class."}),
+                    );
+                }
+                if g.name == "/vanishing" {
+                    // Deleted between two pages of one read.
+                    if body["nextToken"].as_str() == Some("page-2") {
+                        return not_found("log group");
+                    }
+                    return (
+                        200,
+                        json!({"events": [{"logStreamName": stream_name(0), "timestamp": event_time(0),
+                            "ingestionTime": event_time(0), "message": "first page", "eventId": "0"}],
+                            "nextToken": "page-2"}),
+                    );
+                }
+                let names: Vec<&str> = body["logStreamNames"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if names.len() > 100 {
+                    return (
+                        400,
+                        json!({"__type": "InvalidParameterException", "message": "logStreamNames: at most 100 names"}),
+                    );
+                }
+                let mut indexes = Vec::new();
+                for name in &names {
+                    match stream_index(name).filter(|&i| i < g.streams) {
+                        Some(i) => indexes.push(i),
+                        None => return not_found("log stream"),
+                    }
+                }
+                if names.is_empty() {
+                    indexes = (0..g.streams).collect();
+                }
+                let start = body["startTime"].as_i64();
+                let end = body["endTime"].as_i64();
+                let events: Vec<Value> = indexes
+                    .into_iter()
+                    .filter(|&i| {
+                        let t = event_time(i);
+                        start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
+                    })
+                    .map(|i| {
+                        json!({"logStreamName": stream_name(i), "timestamp": event_time(i),
+                            "ingestionTime": event_time(i) + 1000,
+                            "message": format!("event of {}", stream_name(i)), "eventId": i.to_string()})
+                    })
+                    .collect();
+                (200, json!({"events": events}))
+            }
+            other => (
+                400,
+                json!({"__type": "UnknownOperationException", "message": other}),
+            ),
+        }
+    }
+
+    fn note(&self, op: &str, body: &Value) {
+        let mut record = self.record.lock().unwrap();
+        if op == "GetLogEvents" {
+            let name = body["logStreamName"].as_str().unwrap_or_default();
+            record.started.insert(name.to_string());
+        }
+        let lookahead = record.listed.saturating_sub(record.started.len());
+        let in_flight = self.in_flight.load(Ordering::SeqCst);
+        record.seen.push(Seen {
+            op: op.to_string(),
+            body: body.clone(),
+            lookahead,
+            in_flight,
+        });
+    }
+}
+
+/// Reads one HTTP/1.1 request (headers and a Content-Length body).
+async fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Value)> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let mut length = 0;
+            let mut op = String::new();
+            for line in head.lines().skip(1) {
+                let (k, v) = line.split_once(':')?;
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse().ok()?,
+                    "x-amz-target" => op = v.trim().rsplit('.').next()?.to_string(),
+                    _ => {}
+                }
+            }
+            while buf.len() < end + 4 + length {
+                let mut chunk = [0u8; 8192];
+                let n = conn.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body: Value = serde_json::from_slice(&buf[end + 4..end + 4 + length]).ok()?;
+            buf.drain(..end + 4 + length);
+            return Some((op, body));
+        }
+        let mut chunk = [0u8; 8192];
+        let n = conn.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn serve_connection(fake: Arc<Fake>, mut conn: TcpStream) {
+    let mut buf = Vec::new();
+    while let Some((op, body)) = read_request(&mut conn, &mut buf).await {
+        fake.in_flight.fetch_add(1, Ordering::SeqCst);
+        fake.note(&op, &body);
+        // A little latency, as a real endpoint has: lets parallel readers overlap.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (status, answer) = fake.answer(&op, &body);
+        fake.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let text = answer.to_string();
+        let reason = if status == 200 { "OK" } else { "Bad Request" };
+        let response = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nx-amzn-requestid: test\r\n\r\n{text}",
+            text.len()
+        );
+        if conn.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn start(groups: Vec<FakeGroup>) -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake {
+        groups,
+        record: Mutex::default(),
+        in_flight: AtomicUsize::new(0),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = Arc::clone(&fake);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            tokio::spawn(serve_connection(Arc::clone(&server), conn));
+        }
+    });
+    (fake, url)
+}
+
+/// A session over the endpoint, with `group`'s `all_log_streams` resolved
+/// (as the server does for each statement's references before planning).
+async fn context(url: &str, group: &str) -> SessionContext {
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let quota = QuotaConfig {
+        tps: logflight_connector::quota::parse_tps_list(
+            "DescribeLogGroups=10000,DescribeLogStreams=10000,GetLogEvents=10000,FilterLogEvents=10000",
+        )
+        .unwrap(),
+        max_attempts: 1,
+        ..QuotaConfig::default()
+    };
+    let source = CloudWatchSource::from_client(
+        aws_sdk_cloudwatchlogs::Client::from_conf(config),
+        "us-east-1",
+        quota,
+    );
+    let catalog = LogCatalog::with_scan_options(
+        "cw",
+        Arc::new(source),
+        Duration::from_secs(600),
+        ScanOptions {
+            pushdown: true,
+            max_partitions: PARTITIONS,
+        },
+    );
+    catalog
+        .prepare_table(group, logflight_connector::ALL_LOG_STREAMS)
+        .await
+        .unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_catalog("cw", Arc::new(catalog));
+    ctx
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    ctx.sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// (log_stream, time) of every row, sorted.
+async fn rows(ctx: &SessionContext, sql: &str) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for batch in query(ctx, sql).await {
+        let streams = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("log_stream first");
+        let times = datafusion::arrow::compute::cast(
+            batch.column(1),
+            &datafusion::arrow::datatypes::DataType::Int64,
+        )
+        .unwrap();
+        let times = times.as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..batch.num_rows() {
+            out.push((streams.value(i).to_string(), times.value(i)));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> i64 {
+    let batches = query(ctx, sql).await;
+    let column = batches[0].column(0);
+    assert_eq!(column.len(), 1);
+    column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("a count")
+        .value(0)
+}
+
+/// `time` is stored as a timestamp in milliseconds; select it as epoch ms.
+fn ms(column: &str) -> String {
+    format!("CAST(to_unixtime({column}) * 1000 AS BIGINT)")
+}
+
+fn ts_literal(ms: i64) -> String {
+    format!("to_timestamp_millis({ms})")
+}
+
+fn group(name: &'static str, class: &'static str, streams: usize) -> FakeGroup {
+    FakeGroup {
+        name,
+        class,
+        streams,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_listing_is_pipelined_with_reading_bounded_and_parallel() {
+    let (fake, url) = start(vec![group("/many", "STANDARD", 1_000)]).await;
+    let ctx = context(&url, "/many").await;
+    let n = count(
+        &ctx,
+        r#"SELECT count(*) FROM cw."/many".all_log_streams WHERE log_stream LIKE 's0%'"#,
+    )
+    .await;
+    assert_eq!(n, 1_000);
+
+    let lists = fake.seen("DescribeLogStreams");
+    assert_eq!(lists.len(), 1_000 / PAGE, "each page listed once");
+    assert!(lists.iter().all(|l| l.body["logStreamNamePrefix"] == "s0"));
+    let reads = fake.seen("GetLogEvents");
+    let read_streams: BTreeSet<_> = reads
+        .iter()
+        .map(|r| r.body["logStreamName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(read_streams.len(), 1_000, "every stream read");
+    assert!(fake.seen("FilterLogEvents").is_empty());
+
+    // Pipelined: reading starts after the first page, not after the listing.
+    let record = fake.record.lock().unwrap();
+    let first_read = record
+        .seen
+        .iter()
+        .position(|s| s.op == "GetLogEvents")
+        .unwrap();
+    let lists_before = record.seen[..first_read]
+        .iter()
+        .filter(|s| s.op == "DescribeLogStreams")
+        .count();
+    assert_eq!(lists_before, 1, "the first stream is read after one page");
+    drop(record);
+    // Bounded: never more than one page listed ahead of the readers.
+    let max_ahead = reads.iter().map(|r| r.lookahead).max().unwrap();
+    assert!(
+        max_ahead <= PAGE + PARTITIONS,
+        "listed {max_ahead} streams ahead"
+    );
+    // Parallel: the partitions' reads overlap.
+    let max_parallel = reads.iter().map(|r| r.in_flight).max().unwrap();
+    assert!(max_parallel > 1, "reads never overlapped");
+    assert!(max_parallel <= PARTITIONS, "{max_parallel} reads at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_time_range_over_100k_streams_reads_only_the_streams_that_overlap() {
+    const STREAMS: usize = 100_000;
+    let (fake, url) = start(vec![group("/huge", "INFREQUENT_ACCESS", STREAMS)]).await;
+    let ctx = context(&url, "/huge").await;
+    // The last ten streams' events; everything listed before is pruned.
+    let lo = event_time(STREAMS - 10);
+    let got = rows(
+        &ctx,
+        &format!(
+            r#"SELECT log_stream, {} FROM cw."/huge".all_log_streams WHERE time >= {}"#,
+            ms("time"),
+            ts_literal(lo)
+        ),
+    )
+    .await;
+    let want: Vec<(String, i64)> = (STREAMS - 10..STREAMS)
+        .map(|i| (stream_name(i), event_time(i)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(fake.seen("DescribeLogStreams").len(), STREAMS / PAGE);
+    assert!(fake.seen("FilterLogEvents").is_empty(), "Infrequent Access");
+    // The ingestion margin (2 h 5 min) keeps a few streams before `lo`, whose
+    // events GetLogEvents' time bounds then exclude; nothing further back.
+    let read: BTreeSet<usize> = fake
+        .seen("GetLogEvents")
+        .iter()
+        .map(|r| stream_index(r.body["logStreamName"].as_str().unwrap()).unwrap())
+        .collect();
+    let margin_streams = (2 * 60 + 5) as usize;
+    assert!(read.len() <= 10 + margin_streams + 1, "{} read", read.len());
+    assert!(read.iter().all(|&i| i >= STREAMS - 10 - margin_streams - 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_limit_over_a_listing_stops_after_the_first_page() {
+    let (fake, url) = start(vec![group("/many", "STANDARD", 5_000)]).await;
+    let ctx = context(&url, "/many").await;
+    let got = rows(
+        &ctx,
+        &format!(
+            r#"SELECT log_stream, {} FROM cw."/many".all_log_streams WHERE log_stream LIKE 's00%' LIMIT 5"#,
+            ms("time")
+        ),
+    )
+    .await;
+    assert_eq!(got.len(), 5);
+    assert!(got
+        .iter()
+        .all(|(s, t)| stream_index(s).map(event_time) == Some(*t)));
+    assert_eq!(fake.seen("DescribeLogStreams").len(), 1);
+    assert!(fake.seen("GetLogEvents").len() <= 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_infrequent_access_group_is_never_read_with_filter_log_events() {
+    let (fake, url) = start(vec![group("/ia", "INFREQUENT_ACCESS", 120)]).await;
+    let ctx = context(&url, "/ia").await;
+    let all: Vec<(String, i64)> = (0..120).map(|i| (stream_name(i), event_time(i))).collect();
+    let cases = [
+        (String::new(), all.clone()),
+        (" LIMIT 7".to_string(), vec![]),
+        (
+            " WHERE message LIKE '%event of s00001%'".to_string(),
+            all[10..20].to_vec(),
+        ),
+        (
+            format!(
+                " WHERE log_stream IN ('s000003', 's000077', 'nope') AND time <= {}",
+                ts_literal(event_time(50))
+            ),
+            vec![all[3].clone()],
+        ),
+        (
+            " WHERE log_stream LIKE 's00011%'".to_string(),
+            all[110..120].to_vec(),
+        ),
+    ];
+    for (tail, want) in cases {
+        let sql = format!(
+            r#"SELECT log_stream, {} FROM cw."/ia".all_log_streams{tail}"#,
+            ms("time")
+        );
+        let got = rows(&ctx, &sql).await;
+        if tail.contains("LIMIT") {
+            assert_eq!(got.len(), 7, "{sql}");
+            assert!(got.iter().all(|r| all.contains(r)), "{sql}");
+        } else {
+            assert_eq!(got, want, "{sql}");
+        }
+    }
+    assert!(fake.seen("FilterLogEvents").is_empty());
+    assert!(!fake.seen("GetLogEvents").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn named_streams_one_missing_are_read_one_by_one() {
+    let (fake, url) = start(vec![group("/std", "STANDARD", 30)]).await;
+    let ctx = context(&url, "/std").await;
+    // LIMIT makes the plan read the names with FilterLogEvents; the endpoint
+    // answers "not found" for the set, and the read falls back per stream.
+    let got = rows(
+        &ctx,
+        &format!(
+            r#"SELECT log_stream, {} FROM cw."/std".all_log_streams WHERE log_stream IN ('s000004', 'gone', 's000021') LIMIT 100"#,
+            ms("time")
+        ),
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            (stream_name(4), event_time(4)),
+            (stream_name(21), event_time(21))
+        ]
+    );
+    assert_eq!(fake.seen("FilterLogEvents").len(), 1);
+    let per_stream: BTreeSet<String> = fake
+        .seen("GetLogEvents")
+        .iter()
+        .map(|r| r.body["logStreamName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        per_stream,
+        BTreeSet::from(["gone".into(), stream_name(4), stream_name(21)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_100_named_streams_are_split_over_filter_calls() {
+    let (fake, url) = start(vec![group("/std", "STANDARD", 400)]).await;
+    let ctx = context(&url, "/std").await;
+    let chosen: Vec<usize> = (0..400).step_by(2).take(230).collect(); // 200 names
+    let names: Vec<String> = chosen
+        .iter()
+        .map(|&i| format!("'{}'", stream_name(i)))
+        .collect();
+    let got = rows(
+        &ctx,
+        &format!(
+            r#"SELECT log_stream, {} FROM cw."/std".all_log_streams WHERE log_stream IN ({}) AND message LIKE '%event%'"#,
+            ms("time"),
+            names.join(", ")
+        ),
+    )
+    .await;
+    let want: Vec<(String, i64)> = chosen
+        .iter()
+        .map(|&i| (stream_name(i), event_time(i)))
+        .collect();
+    assert_eq!(got, want);
+    let calls = fake.seen("FilterLogEvents");
+    assert_eq!(calls.len(), 2, "200 names, 100 per call");
+    let mut asked: Vec<String> = Vec::new();
+    for call in &calls {
+        let names = call.body["logStreamNames"].as_array().unwrap();
+        assert!(names.len() <= 100);
+        asked.extend(names.iter().map(|n| n.as_str().unwrap().to_string()));
+        assert_eq!(call.body["filterPattern"], "%event%");
+    }
+    asked.sort();
+    let mut want_names: Vec<String> = chosen.iter().map(|&i| stream_name(i)).collect();
+    want_names.sort();
+    assert_eq!(asked, want_names, "every name asked for exactly once");
+    assert!(fake.seen("GetLogEvents").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn streams_deleted_during_a_filtered_read_fail_the_query_not_repeat_it() {
+    let (fake, url) = start(vec![group("/vanishing", "STANDARD", 5)]).await;
+    let ctx = context(&url, "/vanishing").await;
+    // Named streams with a LIMIT: one FilterLogEvents sequence; its second
+    // page is "not found". Falling back to per-stream reads then would return
+    // the first page's events twice; the query must fail instead.
+    let sql = r#"SELECT log_stream FROM cw."/vanishing".all_log_streams WHERE log_stream IN ('s000000', 's000001') LIMIT 100"#;
+    let err = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .expect_err("a read cut short must fail");
+    let message = err.to_string();
+    assert!(
+        message.contains("deleted while the query read it") && message.contains("FilterLogEvents"),
+        "{message}"
+    );
+    assert_eq!(fake.seen("FilterLogEvents").len(), 2);
+    assert!(
+        fake.seen("GetLogEvents").is_empty(),
+        "no fallback after the first page"
+    );
+}
