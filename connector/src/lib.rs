@@ -22,5 +22,6 @@ pub use catalog::{LogCatalog, ALL_LOG_STREAMS};
 pub use error::{ConnectorError, Result};
 pub use source::cloudwatch::{CloudWatchOptions, CloudWatchSource};
 pub use source::demo::DemoSource;
+pub use source::synthetic::SyntheticSource;
 pub use source::{LogSource, ReadRequest, SharedSource};
 pub use table::ScanOptions;

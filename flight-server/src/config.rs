@@ -26,6 +26,9 @@ pub enum SourceKind {
     Cloudwatch,
     /// Built-in sample log groups: no AWS account, no network.
     Demo,
+    /// One group of generated events of any size (`/synthetic/app`), for
+    /// benchmarks and load tests.
+    Synthetic,
 }
 
 /// Where logs come from: shared by `serve` and `query`.
@@ -67,6 +70,12 @@ pub struct SourceArgs {
     /// Seconds a log group or stream listing is reused [default: 60]
     #[arg(long, env = "LOGFLIGHT_CACHE_TTL_SECS")]
     pub cache_ttl_secs: Option<u64>,
+    /// Events in the synthetic source's group [default: 1000000]
+    #[arg(long, env = "LOGFLIGHT_SYNTHETIC_EVENTS")]
+    pub synthetic_events: Option<u64>,
+    /// Streams in the synthetic source's group [default: 10]
+    #[arg(long, env = "LOGFLIGHT_SYNTHETIC_STREAMS")]
+    pub synthetic_streams: Option<u64>,
     /// TOML config file; its keys are the flag names with underscores
     #[arg(long, env = "LOGFLIGHT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -90,6 +99,8 @@ pub struct FileConfig {
     pub pushdown: Option<bool>,
     pub scan_partitions: Option<usize>,
     pub cache_ttl_secs: Option<u64>,
+    pub synthetic_events: Option<u64>,
+    pub synthetic_streams: Option<u64>,
     pub log_level: Option<String>,
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
@@ -117,6 +128,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     pub scan: ScanOptions,
     pub cache_ttl: Duration,
+    /// (events, streams) of the synthetic source.
+    pub synthetic: (u64, u64),
     pub log_level: Option<String>,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
@@ -175,6 +188,15 @@ impl Config {
                 args.cache_ttl_secs
                     .or(file.cache_ttl_secs)
                     .unwrap_or(DEFAULT_CACHE_TTL_SECS),
+            ),
+            synthetic: (
+                args.synthetic_events
+                    .or(file.synthetic_events)
+                    .unwrap_or(1_000_000),
+                args.synthetic_streams
+                    .or(file.synthetic_streams)
+                    .unwrap_or(10)
+                    .max(1),
             ),
             log_level: args.log_level.clone().or(file.log_level),
             listen: listen

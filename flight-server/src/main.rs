@@ -19,7 +19,7 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::{Args, Parser, Subcommand};
 use futures::TryStreamExt;
 use logflight_connector::{
-    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource,
+    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -95,6 +95,9 @@ fn init_tracing(level: Option<&str>) {
 async fn build_engine(config: &Config) -> Result<QueryEngine> {
     let source: SharedSource = match config.source {
         SourceKind::Demo => Arc::new(DemoSource::new()),
+        SourceKind::Synthetic => {
+            Arc::new(SyntheticSource::new(config.synthetic.0, config.synthetic.1))
+        }
         SourceKind::Cloudwatch => {
             let options = CloudWatchOptions {
                 region: config.region.clone(),

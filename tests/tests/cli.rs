@@ -91,6 +91,39 @@ fn query_prints_csv_json_and_tables_from_the_demo_source() {
 }
 
 #[test]
+fn the_synthetic_source_has_the_size_it_is_given() {
+    let sql = "SELECT count(*) AS n, count(DISTINCT log_stream) AS s, \
+               count(*) FILTER (WHERE time >= TIMESTAMP '2026-01-01T00:01:00Z') AS late \
+               FROM \"/synthetic/app\".all_log_streams";
+    let out = logflight(
+        &["query", "--source", "synthetic", "--format", "csv", sql],
+        &[
+            ("LOGFLIGHT_SYNTHETIC_EVENTS", "12345"),
+            ("LOGFLIGHT_SYNTHETIC_STREAMS", "3"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One event every 10 ms from 2026-01-01T00:00:00Z: the first minute holds 6,000.
+    assert_eq!(stdout(&out), "n,s,late\n12345,3,6345\n");
+
+    let out = logflight(
+        &[
+            "query",
+            "--source",
+            "synthetic",
+            "SELECT * FROM \"/other\".all_log_streams",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/other"),
+        "the error names the group: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn query_errors_are_messages_and_a_failing_exit_code() {
     let cases = [
         ("SELEC 1", "SELEC"),

@@ -6,6 +6,7 @@
 
 pub mod cloudwatch;
 pub mod demo;
+pub mod synthetic;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
