@@ -280,7 +280,8 @@ mod tests {
             .windows(2)
             .all(|w| w[0].timestamp_ms < w[1].timestamp_ms));
 
-        let cases: Vec<(ReadRequest, Box<dyn Fn(&LogEvent) -> bool>)> = vec![
+        type Keep = Box<dyn Fn(&LogEvent) -> bool>;
+        let cases: Vec<(ReadRequest, Keep)> = vec![
             (
                 ReadRequest {
                     time: TimeRange::new(Some(time_of(100) + 1), Some(time_of(200))),
