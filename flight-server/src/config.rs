@@ -31,6 +31,28 @@ pub enum SourceKind {
     Synthetic,
 }
 
+/// Compression of the Arrow IPC record batches sent to clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpcCompression {
+    /// Uncompressed: fastest on a fast network, what every client reads.
+    #[default]
+    None,
+    /// LZ4 frames: cheap to compress, about halves log text.
+    Lz4,
+    /// Zstandard: smaller than LZ4, more CPU; for slow links.
+    Zstd,
+}
+
+/// The settings only `serve` has (flags or environment; `None` defers to the
+/// config file, then the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeFlags {
+    pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub ipc_compression: Option<IpcCompression>,
+}
+
 /// Where logs come from: shared by `serve` and `query`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SourceArgs {
@@ -104,6 +126,7 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
+    pub ipc_compression: Option<IpcCompression>,
 }
 
 impl FileConfig {
@@ -133,20 +156,18 @@ pub struct Config {
     pub log_level: Option<String>,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
+    pub ipc_compression: IpcCompression,
 }
 
 impl Config {
-    pub fn resolve(
-        args: &SourceArgs,
-        listen: Option<SocketAddr>,
-        metrics_listen: Option<SocketAddr>,
-    ) -> Result<Self> {
+    pub fn resolve(args: &SourceArgs, serve: ServeFlags) -> Result<Self> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        let mut config = Self::merge(args, listen, file)?;
-        config.metrics_listen = metrics_listen.or(config.metrics_listen);
+        let mut config = Self::merge(args, serve.listen, file)?;
+        config.metrics_listen = serve.metrics_listen.or(config.metrics_listen);
+        config.ipc_compression = serve.ipc_compression.unwrap_or(config.ipc_compression);
         Ok(config)
     }
 
@@ -203,6 +224,7 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             metrics_listen: file.metrics_listen,
+            ipc_compression: file.ipc_compression.unwrap_or_default(),
         })
     }
 }
@@ -225,6 +247,8 @@ mod tests {
             max_attempts = 3
             pushdown = false
             scan_partitions = 9
+            ipc_compression = "lz4"
+            synthetic_events = 77
             "#,
         )
         .unwrap();
@@ -240,6 +264,8 @@ mod tests {
         assert_eq!(c.cache_ttl, Duration::from_secs(5));
         assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
         assert_eq!(c.quota.max_attempts, 3);
+        assert_eq!(c.ipc_compression, IpcCompression::Lz4);
+        assert_eq!(c.synthetic, (77, 10));
         assert_eq!(
             c.scan,
             ScanOptions {

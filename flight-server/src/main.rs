@@ -23,7 +23,7 @@ use logflight_connector::{
 };
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, SourceArgs, SourceKind};
+use crate::config::{Config, IpcCompression, ServeFlags, SourceArgs, SourceKind};
 use crate::error::{Result, ServerError};
 use crate::metrics::QueryMetrics;
 use crate::output::Format;
@@ -62,6 +62,9 @@ struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics [default: off]
     #[arg(long, env = "LOGFLIGHT_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Compress result batches (Arrow IPC body compression) [default: none]
+    #[arg(long, env = "LOGFLIGHT_IPC_COMPRESSION", value_enum)]
+    ipc_compression: Option<IpcCompression>,
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +120,14 @@ async fn build_engine(config: &Config) -> Result<QueryEngine> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let config = Config::resolve(&args.source, args.listen, args.metrics_listen)?;
+    let config = Config::resolve(
+        &args.source,
+        ServeFlags {
+            listen: args.listen,
+            metrics_listen: args.metrics_listen,
+            ipc_compression: args.ipc_compression,
+        },
+    )?;
     init_tracing(config.log_level.as_deref());
     let engine = build_engine(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -155,9 +165,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             engine.clone(),
         ));
     }
-    let service = FlightServiceServer::new(FlightEndpoint::new(engine, metrics))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let service = FlightServiceServer::new(FlightEndpoint::new(
+        engine,
+        metrics,
+        config.ipc_compression,
+    )?)
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .add_service(service)
@@ -173,7 +187,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn query(args: QueryArgs) -> Result<()> {
-    let config = Config::resolve(&args.source, None, None)?;
+    let config = Config::resolve(&args.source, ServeFlags::default())?;
     init_tracing(Some(config.log_level.as_deref().unwrap_or("warn")));
     let engine = build_engine(&config).await?;
     let progress = progress::Progress::start(&engine, std::io::stderr().is_terminal());

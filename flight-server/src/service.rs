@@ -12,6 +12,7 @@ use std::time::Instant;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::ipc::writer::IpcWriteOptions;
+use arrow::ipc::CompressionType;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
@@ -35,6 +36,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
+use crate::config::IpcCompression;
 use crate::error::{Result, ServerError};
 use crate::metadata::{self, SQL_INFO, TABLE_TYPE, VIEW_TYPE, XDBC_TYPES};
 use crate::metrics::{Outcome, QueryMetrics};
@@ -50,6 +52,8 @@ const FLIGHT_SQL_TYPE_PREFIX: &str = "type.googleapis.com/arrow.flight.protocol.
 pub struct LogflightSql {
     engine: QueryEngine,
     metrics: Arc<QueryMetrics>,
+    /// How query results are encoded (compression).
+    ipc: IpcWriteOptions,
 }
 
 /// Records a query's outcome when its stream ends or is dropped.
@@ -71,8 +75,22 @@ impl Drop for QueryRecord {
 }
 
 impl LogflightSql {
-    pub fn new(engine: QueryEngine, metrics: Arc<QueryMetrics>) -> Self {
-        Self { engine, metrics }
+    pub fn new(
+        engine: QueryEngine,
+        metrics: Arc<QueryMetrics>,
+        compression: IpcCompression,
+    ) -> Result<Self> {
+        let codec = match compression {
+            IpcCompression::None => None,
+            IpcCompression::Lz4 => Some(CompressionType::LZ4_FRAME),
+            IpcCompression::Zstd => Some(CompressionType::ZSTD),
+        };
+        let ipc = IpcWriteOptions::default().try_with_compression(codec)?;
+        Ok(Self {
+            engine,
+            metrics,
+            ipc,
+        })
     }
 
     /// FlightInfo for a statement: planned here so the schema is exact, then
@@ -118,7 +136,11 @@ impl LogflightSql {
                 return Err(e);
             }
         };
-        Ok(encode(schema, recorded(batches, record)))
+        Ok(encode_with(
+            schema,
+            recorded(batches, record),
+            self.ipc.clone(),
+        ))
     }
 
     fn statement_ticket(handle: &QueryHandle) -> Ticket {
@@ -180,8 +202,16 @@ fn encode<S>(schema: SchemaRef, batches: S) -> BoxedStream<FlightData>
 where
     S: Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
 {
+    encode_with(schema, batches, IpcWriteOptions::default())
+}
+
+fn encode_with<S>(schema: SchemaRef, batches: S, ipc: IpcWriteOptions) -> BoxedStream<FlightData>
+where
+    S: Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+{
     Box::pin(
         FlightDataEncoderBuilder::new()
+            .with_options(ipc)
             .with_schema(schema)
             .build(batches)
             .map_err(Status::from),
@@ -483,10 +513,14 @@ pub struct FlightEndpoint {
 }
 
 impl FlightEndpoint {
-    pub fn new(engine: QueryEngine, metrics: Arc<QueryMetrics>) -> Self {
-        Self {
-            sql: LogflightSql::new(engine, metrics),
-        }
+    pub fn new(
+        engine: QueryEngine,
+        metrics: Arc<QueryMetrics>,
+        compression: IpcCompression,
+    ) -> Result<Self> {
+        Ok(Self {
+            sql: LogflightSql::new(engine, metrics, compression)?,
+        })
     }
 }
 

@@ -78,16 +78,20 @@ def child_env() -> dict[str, str]:
 
 def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServer:
     """Start logflight exactly as conftest does, but against `endpoint`."""
-    port = free_port()
-    env = child_env()
-    cmd = [
-        exe(), "serve",
+    return start_serve(
+        log_path,
         "--source", "cloudwatch",
         "--endpoint-url", endpoint,
         "--region", "us-east-1",
-        "--listen", f"127.0.0.1:{port}",
         *extra,
-    ]
+    )
+
+
+def start_serve(log_path: Path, *args: str) -> LogflightServer:
+    """`logflight serve *args` on a free loopback port; returns once it answers SELECT 1."""
+    port = free_port()
+    env = child_env()
+    cmd = [exe(), "serve", "--listen", f"127.0.0.1:{port}", *args]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     srv = LogflightServer(proc, port, log_path)
