@@ -14,22 +14,11 @@ CURRENT_STEP="start"
 step() { CURRENT_STEP="$*"; printf '\n==> %s\n' "$*"; }
 trap 'status=$?; if [ "$status" -ne 0 ]; then printf "\nTESTS FAILED: step \"%s\" exited with status %s\n" "$CURRENT_STEP" "$status" >&2; fi' EXIT
 
-VENV="$ROOT/.venv"
-REQUIREMENTS="$ROOT/tests/python/requirements.txt"
-STAMP="$VENV/.requirements.sha256"
+# shellcheck source=tests/venv.sh
+source "$ROOT/tests/venv.sh"
 
-step "Python environment ($VENV)"
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-want_sha="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-have_sha="$(cat "$STAMP" 2>/dev/null || true)"
-if [ "$want_sha" != "$have_sha" ]; then
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS"
-    echo "$want_sha" > "$STAMP"
-else
-    echo "requirements unchanged; skipping pip install"
-fi
+step "Python environment ($ROOT/.venv)"
+ensure_venv "$ROOT/tests/python/requirements.txt"
 
 export LOGFLIGHT_PYTHON="$VENV/bin/python"
 export LOGFLIGHT_MOTO_SERVER="$VENV/bin/moto_server"

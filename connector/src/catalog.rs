@@ -45,6 +45,10 @@ struct CatalogState {
     totals: Arc<ScanTotals>,
     groups: RwLock<Option<Cached<Arc<Vec<LogGroup>>>>>,
     streams: RwLock<HashMap<String, Cached<Arc<Vec<LogStream>>>>>,
+    /// (group, stream) names found by an exact prefix lookup, and when: a
+    /// query names its stream table at planning and again at scan time, and
+    /// dashboards repeat queries; each would otherwise cost a listing call.
+    exact_streams: RwLock<HashMap<(String, String), Instant>>,
 }
 
 /// One catalog over one [`LogSource`](crate::source::LogSource).
@@ -74,6 +78,7 @@ impl LogCatalog {
                 totals: Arc::default(),
                 groups: RwLock::new(None),
                 streams: RwLock::new(HashMap::new()),
+                exact_streams: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -203,12 +208,34 @@ impl LogCatalog {
         {
             return Ok(true);
         }
+        let key = (group.to_string(), name.to_string());
+        let found_at = self
+            .state
+            .exact_streams
+            .read()
+            .expect("exact stream cache lock")
+            .get(&key)
+            .copied();
+        if found_at.is_some_and(|at| at.elapsed() < self.state.ttl) {
+            return Ok(true);
+        }
         let mut pages = self
             .state
             .source
             .list_streams(group, Some(name), &ReadCounters::default());
         while let Some(page) = pages.next().await {
             if page?.iter().any(|s| s.name == name) {
+                let mut found = self
+                    .state
+                    .exact_streams
+                    .write()
+                    .expect("exact stream cache lock");
+                // Bounded: stale entries go when the map grows.
+                if found.len() >= 10_000 {
+                    let ttl = self.state.ttl;
+                    found.retain(|_, at| at.elapsed() < ttl);
+                }
+                found.insert(key, Instant::now());
                 return Ok(true);
             }
         }

@@ -107,6 +107,19 @@ def test_a_query_on_one_stream_never_reads_another(conn, proxy, table_sql):
     assert len(reads) <= 3, reads
 
 
+def test_a_stream_table_is_looked_up_once(conn, proxy):
+    """A stream table's name is checked with one prefix listing, then remembered for the
+    listing cache's lifetime: not listed again when the scan starts, nor by the next query."""
+    table = f'"{GROUP}"."{STREAMS[5]}"'
+    assert scalar(conn, f"SELECT count(*) FROM {table}") == PER_STREAM
+    lookups = proxy.requests("DescribeLogStreams")
+    assert len(lookups) <= 1, lookups
+    assert all(r.get("logStreamNamePrefix") == STREAMS[5] for r in lookups), lookups
+    proxy.reset_stats()
+    assert scalar(conn, f"SELECT count(*) FROM {table} WHERE message LIKE '%event 7%'") > 0
+    assert proxy.requests("DescribeLogStreams") == []
+
+
 def test_a_time_range_inside_one_stream_skips_the_others(conn, proxy, spans):
     first, last = spans[STREAMS[6]]
     lo, hi = first + 100_000, last - 100_000

@@ -1,0 +1,560 @@
+"""logflight's benchmarks (docs/benchmarks.md): each prints logflight's figure,
+its baseline measured in the same run, and the ratio against the target.
+
+    bash tests/bench.sh                 # every benchmark
+    bash tests/bench.sh transfer memory # some of them
+
+Run through tests/bench.sh, which builds the release binaries and sets up the
+Python environment. Results are also written as JSON to target/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+
+import warnings  # noqa: E402
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.flight as flight  # noqa: E402
+
+from conftest import start_moto  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+from loader import logs_client  # noqa: E402
+from servers import free_port, scrape, start_serve, stop  # noqa: E402
+
+# Flight SQL has no transactions; the ADBC DB-API wrapper warns on every connect.
+warnings.filterwarnings("ignore", "Cannot disable autocommit")
+
+OUT = ROOT / "target" / "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = 10_000  # events per FilterLogEvents / GetLogEvents page
+MINUTE_MS = 60_000
+
+# The moto dataset: 20 streams, each its own 25-minute window (disjoint spans),
+# so time ranges and stream choices have something to prune.
+STREAMS = 20
+PER_STREAM = 10_000
+GROUP = "/bench/app"
+BIG_GROUP = "/bench/big"  # 1M events, for time to first row
+BIG_EVENTS = 1_000_000
+
+RESULTS: dict[str, dict] = {}
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def report(name: str, **figures) -> None:
+    RESULTS[name] = figures
+    log(f"  -> {json.dumps(figures)}")
+
+
+# Process measurements --------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + sys CPU seconds of a running process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class RssSampler:
+    """Samples a process's resident set every 20 ms (the peak of one query, when the
+    process-lifetime peak VmHWM would include earlier queries)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.peak = rss_mb(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb(self.pid))
+
+
+def pull(uri: str, sql: str) -> tuple[int, float, float]:
+    """Streams a query's result with pyarrow.flight (SQL text as the ticket), dropping
+    batches; returns (rows, seconds to the first batch, seconds in all)."""
+    client = flight.connect(uri)
+    start = time.perf_counter()
+    reader = client.do_get(flight.Ticket(sql.encode()))
+    rows, first = 0, None
+    for chunk in reader:
+        if first is None:
+            first = time.perf_counter() - start
+        rows += chunk.data.num_rows
+    total = time.perf_counter() - start
+    client.close()
+    return rows, first if first is not None else total, total
+
+
+def pull_adbc(uri: str, sql: str) -> tuple[int, float]:
+    import adbc_driver_flightsql.dbapi as dbapi
+
+    with dbapi.connect(uri) as conn:
+        cur = conn.cursor()
+        start = time.perf_counter()
+        cur.execute(sql)
+        rows = sum(b.num_rows for b in cur.fetch_record_batch())
+        total = time.perf_counter() - start
+        cur.close()
+    return rows, total
+
+
+def serve(name: str, *args: str):
+    return start_serve(OUT / f"{name}.log", *args)
+
+
+# Data --------------------------------------------------------------------------------
+
+
+def load_moto(endpoint: str) -> dict:
+    """Loads the benchmark groups; returns {stream: (first_ms, last_ms)} of GROUP."""
+    client = logs_client(endpoint)
+    base = int(time.time() * 1000) - 10 * 3_600_000
+    rng = random.Random(4)
+    spans = {}
+    client.create_log_group(logGroupName=GROUP)
+    window = 25 * MINUTE_MS
+    for s in range(STREAMS):
+        name = f"app-{s:02d}"
+        client.create_log_stream(logGroupName=GROUP, logStreamName=name)
+        start = base + s * window
+        step = window // PER_STREAM
+        events = [
+            {
+                "timestamp": start + i * step,
+                "message": f"{['INFO', 'WARN', 'ERROR'][rng.randrange(3)]} request_id={rng.getrandbits(64):016x} "
+                f"path=/api/orders/{rng.randrange(10_000)} status={rng.choice([200, 200, 404, 500])} "
+                f"latency_ms={rng.randrange(900)}",
+            }
+            for i in range(PER_STREAM)
+        ]
+        for k in range(0, PER_STREAM, PAGE):
+            client.put_log_events(logGroupName=GROUP, logStreamName=name, logEvents=events[k : k + PAGE])
+        spans[name] = (start, start + (PER_STREAM - 1) * step)
+    return spans
+
+
+def load_big(endpoint: str) -> None:
+    client = logs_client(endpoint)
+    client.create_log_group(logGroupName=BIG_GROUP)
+    base = int(time.time() * 1000) - 12 * 3_600_000
+    streams = 10
+    per = BIG_EVENTS // streams
+    for s in range(streams):
+        name = f"big-{s}"
+        client.create_log_stream(logGroupName=BIG_GROUP, logStreamName=name)
+        for k in range(0, per, PAGE):
+            events = [{"timestamp": base + (k + i) * 40 + s, "message": f"event {k + i} of {name}"} for i in range(PAGE)]
+            client.put_log_events(logGroupName=BIG_GROUP, logStreamName=name, logEvents=events)
+
+
+# Benchmarks --------------------------------------------------------------------------
+
+
+def bench_overhead(ctx) -> None:
+    """1. CPU per event: logflight streaming SELECT * to a client vs a bare aws-sdk loop."""
+    log("\n[overhead] CPU time per event, logflight vs bare aws-sdk FilterLogEvents loop")
+    events = STREAMS * PER_STREAM
+    base_runs, lf_runs = [], []
+    srv = serve("overhead", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
+                "--api-tps", "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000")
+    try:
+        for _ in range(3):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out = subprocess.run([str(ctx.baseline), ctx.moto, GROUP], capture_output=True, text=True, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            n = int(out.stdout.split()[0])
+            assert n == events, out.stdout
+            base_runs.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+            c0 = cpu_seconds(srv.proc.pid)
+            rows, _, _ = pull(srv.uri, f'SELECT * FROM "{GROUP}".all_log_streams')
+            assert rows == events, rows
+            lf_runs.append(cpu_seconds(srv.proc.pid) - c0)
+    finally:
+        stop(srv.proc)
+    base, lf = min(base_runs), min(lf_runs)
+    report(
+        "overhead",
+        events=events,
+        baseline_cpu_us_per_event=round(base / events * 1e6, 2),
+        logflight_cpu_us_per_event=round(lf / events * 1e6, 2),
+        ratio=round(lf / base, 3),
+        target="<= 1.15",
+    )
+
+
+def bench_transfer(ctx) -> None:
+    """2. Rows/s of a 10M-row result: logflight vs a pyarrow.flight (C++) server."""
+    n = ctx.rows
+    log(f"\n[transfer] {n:,} rows x 5 columns to a pyarrow.flight client")
+    sql = 'SELECT * FROM "/synthetic/app".all_log_streams'
+    figures = {"rows": n}
+    # The baseline serves the same rows: the first 1M of the result, 10 times over.
+    srv = serve("transfer", "--source", "synthetic", "--synthetic-events", str(n))
+    try:
+        sample_rows = min(n, 1_000_000)
+        client = flight.connect(srv.uri)
+        sample = client.do_get(flight.Ticket(f"{sql} LIMIT {sample_rows}".encode())).read_all()
+        client.close()
+        ipc = OUT / "transfer-sample.arrow"
+        with pa.OSFile(str(ipc), "wb") as f, pa.ipc.new_file(f, sample.schema) as w:
+            w.write_table(sample)
+        del sample
+        port = free_port()
+        arrow_srv = subprocess.Popen(
+            [sys.executable, str(HERE / "arrow_server.py"), str(ipc), str(port), str(n)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert arrow_srv.stdout.readline().strip() == "ready"
+        try:
+            best = {}
+            for _ in range(2):
+                for label, uri in (("logflight", srv.uri), ("pyarrow_flight", f"grpc://127.0.0.1:{port}")):
+                    rows, _, secs = pull(uri, sql)
+                    assert rows == n, (label, rows)
+                    best[label] = min(best.get(label, 1e9), secs)
+            rows, secs = pull_adbc(srv.uri, sql)
+            assert rows == n
+            figures["logflight_adbc_rows_per_s"] = round(n / secs)
+        finally:
+            arrow_srv.terminate()
+            arrow_srv.wait()
+        figures["logflight_rows_per_s"] = round(n / best["logflight"])
+        figures["pyarrow_flight_rows_per_s"] = round(n / best["pyarrow_flight"])
+        figures["ratio"] = round(best["pyarrow_flight"] / best["logflight"], 3)
+        figures["target"] = ">= 1.0"
+    finally:
+        stop(srv.proc)
+    for codec in ("lz4", "zstd"):
+        srv = serve(f"transfer-{codec}", "--source", "synthetic", "--synthetic-events", str(n), "--ipc-compression", codec)
+        try:
+            rows, _, secs = pull(srv.uri, sql)
+            assert rows == n
+            figures[f"logflight_{codec}_rows_per_s"] = round(n / secs)
+        finally:
+            stop(srv.proc)
+    report("transfer", **figures)
+
+
+def bench_memory(ctx) -> None:
+    """4. Peak RSS of the server while streaming 1M and 10M rows."""
+    log("\n[memory] server peak RSS while streaming a result")
+    figures = {}
+    for n in (1_000_000, ctx.rows):
+        srv = serve(f"memory-{n}", "--source", "synthetic", "--synthetic-events", str(n))
+        try:
+            idle = rss_mb(srv.proc.pid)
+            with RssSampler(srv.proc.pid) as s:
+                rows, _, _ = pull(srv.uri, 'SELECT * FROM "/synthetic/app".all_log_streams')
+            assert rows == n
+            figures[f"idle_rss_mb"] = round(idle, 1)
+            figures[f"peak_rss_mb_{n}"] = round(max(s.peak, peak_rss_mb(srv.proc.pid)), 1)
+        finally:
+            stop(srv.proc)
+    small, big = figures["peak_rss_mb_1000000"], figures[f"peak_rss_mb_{ctx.rows}"]
+    figures["growth_ratio"] = round(big / small, 3)
+    figures["target"] = f"<= 256 MB, {ctx.rows:,} within 20% of 1M"
+    report("memory", **figures)
+
+
+def bench_latency(ctx) -> None:
+    """5. Time to first row of LIMIT 10 on a 1M-event group; time from start to serving."""
+    log("\n[latency] time to first row, API calls, start-up time")
+    proxy = FaultProxy(ctx.moto, seed=0)
+    proxy.start()
+    srv = serve("latency", "--source", "cloudwatch", "--endpoint-url", proxy.url, "--region", "us-east-1")
+    figures = {}
+    try:
+        client = logs_client(ctx.moto)
+        # One moto round trip of the same request, the unit of the target.
+        trips = []
+        for _ in range(5):
+            t = time.perf_counter()
+            client.filter_log_events(logGroupName=BIG_GROUP, limit=10)
+            trips.append(time.perf_counter() - t)
+        pull(srv.uri, f'SELECT * FROM "{BIG_GROUP}".all_log_streams WHERE false')  # warm the name cache
+        firsts, calls = [], []
+        for _ in range(5):
+            proxy.reset_stats()
+            rows, first, _ = pull(srv.uri, f'SELECT * FROM "{BIG_GROUP}".all_log_streams LIMIT 10')
+            assert rows == 10
+            firsts.append(first)
+            calls.append(len(proxy.requests("FilterLogEvents", "GetLogEvents", "DescribeLogStreams")))
+        figures.update(
+            moto_round_trip_ms=round(min(trips) * 1000, 1),
+            first_row_ms=round(min(firsts) * 1000, 1),
+            first_row_in_round_trips=round(min(firsts) / min(trips), 2),
+            api_calls=max(calls),
+            target_round_trips="<= 2",
+        )
+    finally:
+        stop(srv.proc)
+        proxy.stop()
+    for source in ("demo", "cloudwatch"):
+        extra = ["--endpoint-url", ctx.moto, "--region", "us-east-1"] if source == "cloudwatch" else []
+        t = time.perf_counter()
+        srv = serve(f"startup-{source}", "--source", source, *extra)
+        figures[f"start_to_serving_ms_{source}"] = round((time.perf_counter() - t) * 1000, 1)
+        stop(srv.proc)
+    figures["target_start"] = "<= 1000 ms"
+    report("latency", **figures)
+
+
+def bench_quota(ctx) -> None:
+    """3. A full scan through a proxy enforcing CloudWatch-like quotas."""
+    tps = {"FilterLogEvents": 2.0, "GetLogEvents": 4.0, "DescribeLogStreams": 10.0, "DescribeLogGroups": 4.0}
+    log(f"\n[quota] full scan of a {STREAMS}-stream group through a proxy enforcing {tps}")
+    proxy = FaultProxy(ctx.moto, seed=0, rate_limits=tps)
+    proxy.start()
+    api_tps = ",".join(f"{k}={v:g}" for k, v in tps.items())
+    srv = serve("quota", "--source", "cloudwatch", "--endpoint-url", proxy.url, "--region", "us-east-1",
+                "--api-tps", api_tps)
+    events = STREAMS * PER_STREAM
+    figures = {"quota": tps}
+    try:
+        pull(srv.uri, f'SELECT * FROM "{GROUP}".all_log_streams WHERE false')
+        proxy.reset_stats()
+        rows, _, secs = pull(srv.uri, f'SELECT * FROM "{GROUP}".all_log_streams')
+        assert rows == events, rows
+        reads = proxy.requests("FilterLogEvents")
+        stats = proxy.stats()["operations"].get("FilterLogEvents", {})
+        # What the quota allows: full pages at the FilterLogEvents rate.
+        allowed = tps["FilterLogEvents"] * PAGE
+        figures.update(
+            events=events,
+            seconds=round(secs, 2),
+            events_per_s=round(events / secs),
+            allowed_events_per_s=round(allowed),
+            share_of_quota=round(events / secs / allowed, 3),
+            filter_calls=len(reads),
+            calls_per_s=round(len(reads) / secs, 2),
+            throttled=stats.get("rate_limited", 0),
+            failed_queries=0,
+            target=">= 0.90 of the quota, 0 failed",
+        )
+    finally:
+        stop(srv.proc)
+        proxy.stop()
+    report("quota", **figures)
+
+
+def athena_model(spans: dict, streams: list[str], lo: int | None, hi: int | None, table: str | None):
+    """API calls and events fetched by the Athena CloudWatch connector's strategy
+    (../shared/REFERENCE.md section 2, from its source): list every stream of the group
+    (for a stream table, the streams whose name starts with the lower-cased table name),
+    keep the streams a `log_stream` equality selects, then one split per stream reading
+    GetLogEvents with only the time range pushed (endTime exclusive), page by page until
+    the forward token repeats (one more call per stream). No LIMIT, no filter pattern, no
+    pruning of streams by time."""
+    listed = [s for s in spans if table is None or s.lower().startswith(table.lower())]
+    read = listed if table is not None else [s for s in listed if s in streams]
+    calls = max(1, -(-len(listed) // 50))  # DescribeLogStreams pages
+    events = 0
+    for s in read:
+        first, last = spans[s]
+        n = sum(1 for t in stream_times(first, last) if (lo is None or t >= lo) and (hi is None or t < hi))
+        events += n
+        calls += -(-n // PAGE) + 1
+    return calls, events
+
+
+def stream_times(first: int, last: int):
+    step = (last - first) // (PER_STREAM - 1)
+    return range(first, last + 1, step)
+
+
+def bench_athena(ctx) -> None:
+    """6. API calls and events fetched per query: logflight (measured) vs the Athena model."""
+    log("\n[athena] API calls and events fetched per query, logflight vs the Athena connector's plan")
+    spans = ctx.spans
+    names = sorted(spans)
+    one = names[7]
+    first7, last7 = spans[one]
+    mid = (first7 + last7) // 2
+    proxy = FaultProxy(ctx.moto, seed=0)
+    proxy.start()
+    metrics_port = free_port()
+    srv = serve("athena", "--source", "cloudwatch", "--endpoint-url", proxy.url, "--region", "us-east-1",
+                "--metrics-listen", f"127.0.0.1:{metrics_port}",
+                "--api-tps", "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000")
+    ts = lambda ms: f"to_timestamp_millis({ms})"  # noqa: E731
+    queries = [
+        ("whole group", f'SELECT count(*) FROM "{GROUP}".all_log_streams', None, None, names, None),
+        ("10-minute range", f'SELECT count(*) FROM "{GROUP}".all_log_streams WHERE time >= {ts(mid)} AND time < {ts(mid + 10 * MINUTE_MS)}',
+         mid, mid + 10 * MINUTE_MS, names, None),
+        ("one stream (table)", f'SELECT count(*) FROM "{GROUP}"."{one}"', None, None, [one], one),
+        ("one stream (WHERE)", f"SELECT count(*) FROM \"{GROUP}\".all_log_streams WHERE log_stream = '{one}'", None, None, [one], None),
+        ("LIMIT 10", f'SELECT * FROM "{GROUP}".all_log_streams LIMIT 10', None, None, names, None),
+        ("message filter", f"SELECT count(*) FROM \"{GROUP}\".all_log_streams WHERE message LIKE '%ERROR%'", None, None, names, None),
+        ("range + filter + LIMIT", f"SELECT * FROM \"{GROUP}\".all_log_streams WHERE time >= {ts(mid)} AND message LIKE '%ERROR%' LIMIT 20",
+         mid, None, names, None),
+    ]
+    rows_out = []
+    try:
+        pull(srv.uri, f'SELECT * FROM "{GROUP}".all_log_streams WHERE false')
+        pull(srv.uri, f'SELECT * FROM "{GROUP}"."{one}" WHERE false')
+        for label, sql, lo, hi, streams, prefix in queries:
+            before = scrape(metrics_port)
+            proxy.reset_stats()
+            pull(srv.uri, sql)
+            after = scrape(metrics_port)
+            calls = len(proxy.requests())
+            key = 'logflight_events_scanned_total{catalog="cloudwatch"}'
+            fetched = int(after.get(key, 0) - before.get(key, 0))
+            a_calls, a_events = athena_model(spans, streams, lo, hi, prefix)
+            rows_out.append({"query": label, "logflight_calls": calls, "logflight_events": fetched,
+                             "athena_calls": a_calls, "athena_events": a_events})
+            log(f"  {label:24s} logflight {calls:4d} calls {fetched:8,d} events | athena model {a_calls:4d} calls {a_events:8,d} events")
+    finally:
+        stop(srv.proc)
+        proxy.stop()
+    report("athena", queries=rows_out)
+
+
+def bench_growth(ctx) -> None:
+    """7. Events/s and peak RSS as the result and the stream count grow."""
+    log("\n[growth] events/s and peak RSS by events and by streams (synthetic source)")
+    table = []
+    for events, streams in [(10_000, 10), (100_000, 10), (1_000_000, 10), (1_000_000, 100), (1_000_000, 1000)]:
+        srv = serve(f"growth-{events}-{streams}", "--source", "synthetic", "--synthetic-events", str(events),
+                    "--synthetic-streams", str(streams))
+        try:
+            with RssSampler(srv.proc.pid) as s:
+                rows, _, secs = pull(srv.uri, 'SELECT * FROM "/synthetic/app".all_log_streams')
+            assert rows == events
+            table.append({"events": events, "streams": streams, "events_per_s": round(events / secs),
+                          "peak_rss_mb": round(s.peak, 1)})
+            log(f"  {events:>9,d} events {streams:>5d} streams: {events / secs:>12,.0f} events/s, peak RSS {s.peak:.1f} MB")
+        finally:
+            stop(srv.proc)
+    report("growth", table=table)
+    plot_growth(table)
+
+
+def plot_growth(table: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    by_events = [r for r in table if r["streams"] == 10]
+    by_streams = [r for r in table if r["events"] == 1_000_000]
+    for ax, rows, key, label in ((axes[0], by_events, "events", "events in result (10 streams)"),
+                                 (axes[1], by_streams, "streams", "streams (1M events)")):
+        xs = [r[key] for r in rows]
+        ax.plot(xs, [r["events_per_s"] / 1e6 for r in rows], "o-", color="tab:blue")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("million events/s", color="tab:blue")
+        ax2 = ax.twinx()
+        ax2.plot(xs, [r["peak_rss_mb"] for r in rows], "s--", color="tab:red")
+        ax2.set_ylabel("server peak RSS (MB)", color="tab:red")
+        ax2.set_ylim(bottom=0)
+        ax.set_ylim(bottom=0)
+    fig.suptitle("logflight: throughput and memory as results grow")
+    fig.tight_layout()
+    path = ROOT / "docs" / "benchmarks-growth.png"
+    fig.savefig(path, dpi=100)
+    log(f"  plot: {path.relative_to(ROOT)}")
+
+
+BENCHES = {
+    "overhead": bench_overhead,
+    "transfer": bench_transfer,
+    "quota": bench_quota,
+    "memory": bench_memory,
+    "latency": bench_latency,
+    "athena": bench_athena,
+    "growth": bench_growth,
+}
+NEEDS_MOTO = {"overhead", "quota", "latency", "athena"}
+
+
+class Context:
+    moto: str
+    spans: dict
+    baseline: Path
+    rows: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benches", nargs="*", metavar="BENCH", help="some of " + ", ".join(BENCHES) + " (default: all)")
+    parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the transfer and memory runs")
+    args = parser.parse_args()
+    chosen = args.benches or list(BENCHES)
+    unknown = [b for b in chosen if b not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    ctx = Context()
+    ctx.rows = args.rows
+    ctx.baseline = Path(os.environ.get("LOGFLIGHT_BENCH_BASELINE", ROOT / "target" / "release" / "examples" / "sdk_baseline"))
+    log(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.platform()}")
+    log(f"logflight: {os.environ.get('LOGFLIGHT_BIN')}")
+    moto_proc = None
+    try:
+        if NEEDS_MOTO & set(chosen):
+            moto_proc, ctx.moto = start_moto(OUT / "moto.log")
+            t = time.perf_counter()
+            ctx.spans = load_moto(ctx.moto)
+            if "latency" in chosen:
+                load_big(ctx.moto)
+            log(f"moto loaded in {time.perf_counter() - t:.0f} s")
+        for name in chosen:
+            BENCHES[name](ctx)
+    finally:
+        if moto_proc is not None:
+            stop(moto_proc)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = OUT / f"results-{stamp}.json"
+        path.write_text(json.dumps(RESULTS, indent=2))
+        log(f"\nresults: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
