@@ -97,15 +97,12 @@ impl BatchBuilder {
     }
 
     /// One batch from `events`; only the projected columns are built.
-    pub fn build<'a, I>(&self, events: I, len: usize) -> Result<RecordBatch, ArrowError>
-    where
-        I: Iterator<Item = &'a LogEvent> + Clone,
-    {
+    pub fn build(&self, events: &[&LogEvent]) -> Result<RecordBatch, ArrowError> {
+        let len = events.len();
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter()
             .map(|column| -> ArrayRef {
-                let events = events.clone();
                 match column {
                     Column::LogGroup => {
                         let mut b = StringBuilder::with_capacity(len, len * self.group.len());
@@ -115,7 +112,9 @@ impl BatchBuilder {
                         Arc::new(b.finish())
                     }
                     Column::LogStream => {
-                        let mut b = StringBuilder::with_capacity(len, len * 32);
+                        // Exact sizes up front: no regrowth of the value buffer.
+                        let bytes = events.iter().map(|e| e.stream.len()).sum();
+                        let mut b = StringBuilder::with_capacity(len, bytes);
                         for e in events {
                             b.append_value(&*e.stream);
                         }
@@ -124,9 +123,7 @@ impl BatchBuilder {
                     Column::Time => {
                         let mut b =
                             TimestampMillisecondBuilder::with_capacity(len).with_timezone("UTC");
-                        for e in events {
-                            b.append_value(e.timestamp_ms);
-                        }
+                        b.append_slice(&events.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>());
                         Arc::new(b.finish())
                     }
                     Column::IngestionTime => {
@@ -138,7 +135,8 @@ impl BatchBuilder {
                         Arc::new(b.finish())
                     }
                     Column::Message => {
-                        let mut b = StringBuilder::with_capacity(len, len * 64);
+                        let bytes = events.iter().map(|e| e.message.len()).sum();
+                        let mut b = StringBuilder::with_capacity(len, bytes);
                         for e in events {
                             b.append_value(&e.message);
                         }
@@ -171,7 +169,7 @@ mod tests {
     fn builds_projected_columns_only() {
         let events = [event("a", 10, "x"), event("b", 11, "yy")];
         let all = BatchBuilder::new("/g", None).unwrap();
-        let batch = all.build(events.iter(), events.len()).unwrap();
+        let batch = all.build(&events.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(batch.schema(), log_schema());
         assert_eq!(batch.column(0).as_string::<i32>().value(1), "/g");
         assert_eq!(batch.column(1).as_string::<i32>().value(1), "b");
@@ -180,11 +178,16 @@ mod tests {
         assert!(ing.is_null(1));
 
         let only_time = BatchBuilder::new("/g", Some(&[2])).unwrap();
-        let batch = only_time.build(events.iter(), 2).unwrap();
+        let batch = only_time.build(&events.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(batch.num_columns(), 1);
         assert_eq!(batch.schema().field(0).name(), TIME);
 
         let none = BatchBuilder::new("/g", Some(&[])).unwrap();
-        assert_eq!(none.build(events.iter(), 2).unwrap().num_rows(), 2);
+        assert_eq!(
+            none.build(&events.iter().collect::<Vec<_>>())
+                .unwrap()
+                .num_rows(),
+            2
+        );
     }
 }

@@ -25,7 +25,9 @@ use tracing::{debug, Instrument};
 use crate::batch::BatchBuilder;
 use crate::error::ConnectorError;
 use crate::listing::{is_listing_read, read_listed, ListingHub};
-use crate::source::{EventPage, ReadCounters, ReadRequest, SharedSource, StreamSelection};
+use crate::source::{
+    EventPage, LogEvent, ReadCounters, ReadRequest, SharedSource, StreamSelection,
+};
 
 /// Totals over every scan of a catalog since start, for the server's metrics.
 #[derive(Debug, Default)]
@@ -205,12 +207,16 @@ impl ScanState {
             // matching); the scan promised DataFusion exact results.
             let time = self.request.time;
             let streams = &self.request.streams;
-            let wanted = page
+            // Filtered once into a list the builder walks per column.
+            let mut wanted: Vec<&LogEvent> = page
                 .events
                 .iter()
-                .filter(|e| time.contains(e.timestamp_ms) && streams.contains(&e.stream));
-            let count = wanted.clone().count();
-            let take = self.remaining.map_or(count, |r| r.min(count));
+                .filter(|e| time.contains(e.timestamp_ms) && streams.contains(&e.stream))
+                .collect();
+            if let Some(r) = self.remaining {
+                wanted.truncate(r);
+            }
+            let take = wanted.len();
             if take == 0 {
                 continue;
             }
@@ -218,7 +224,7 @@ impl ScanState {
                 *r -= take;
             }
             let _timer = self.metrics.baseline.elapsed_compute().timer();
-            let batch = self.builder.build(wanted.take(take), take)?;
+            let batch = self.builder.build(&wanted)?;
             self.metrics.baseline.record_output(batch.num_rows());
             return Ok(Some(batch));
         }

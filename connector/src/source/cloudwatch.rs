@@ -6,7 +6,7 @@
 //! Pages may be empty while a token still follows; GetLogEvents signals the
 //! end of a stream by returning the token it was given.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -307,6 +307,8 @@ struct ReadCursor {
     token: Option<String>,
     /// Events still wanted when a limit was pushed.
     remaining: Option<usize>,
+    /// Stream names seen in FilterLogEvents pages, shared by their events.
+    stream_names: HashSet<Arc<str>>,
 }
 
 impl ReadCursor {
@@ -344,6 +346,7 @@ impl ReadCursor {
             work,
             token: None,
             remaining,
+            stream_names: HashSet::new(),
         }
     }
 
@@ -415,17 +418,21 @@ impl ReadCursor {
             }
             Err(err) => return Err(call_error(Api::GetLogEvents, err)),
         };
+        let mut out = out;
+        let next = out.next_forward_token.take();
+        // Owned: the messages move out of the response, uncopied.
         let events: Vec<LogEvent> = out
-            .events()
-            .iter()
+            .events
+            .take()
+            .unwrap_or_default()
+            .into_iter()
             .map(|e| LogEvent {
                 stream: Arc::clone(&stream),
-                timestamp_ms: e.timestamp().unwrap_or_default(),
-                ingestion_ms: e.ingestion_time(),
-                message: e.message().unwrap_or_default().to_string(),
+                timestamp_ms: e.timestamp.unwrap_or_default(),
+                ingestion_ms: e.ingestion_time,
+                message: e.message.unwrap_or_default(),
             })
             .collect();
-        let next = out.next_forward_token().map(str::to_string);
         // The end of a stream: no token, or the token we sent came back.
         if next.is_none() || next == sent_token {
             self.finish_front();
@@ -500,32 +507,35 @@ impl ReadCursor {
             }
             Err(err) => return Err(call_error(Api::FilterLogEvents, err)),
         };
-        let mut last_stream: Option<Arc<str>> = None;
+        let mut out = out;
+        let next = out.next_token.take();
+        let names = &mut self.stream_names;
         let events: Vec<LogEvent> = out
-            .events()
-            .iter()
+            .events
+            .take()
+            .unwrap_or_default()
+            .into_iter()
             .map(|e| {
-                let name = e.log_stream_name().unwrap_or_default();
-                let stream = match &last_stream {
-                    Some(s) if s.as_ref() == name => Arc::clone(s),
-                    _ => {
+                let name = e.log_stream_name.unwrap_or_default();
+                // One shared name per stream (pages interleave streams).
+                let stream = match names.get(name.as_str()) {
+                    Some(s) => Arc::clone(s),
+                    None => {
                         let s: Arc<str> = Arc::from(name);
-                        last_stream = Some(Arc::clone(&s));
+                        names.insert(Arc::clone(&s));
                         s
                     }
                 };
                 LogEvent {
                     stream,
-                    timestamp_ms: e.timestamp().unwrap_or_default(),
-                    ingestion_ms: e.ingestion_time(),
-                    message: e.message().unwrap_or_default().to_string(),
+                    timestamp_ms: e.timestamp.unwrap_or_default(),
+                    ingestion_ms: e.ingestion_time,
+                    message: e.message.unwrap_or_default(),
                 }
             })
             .collect();
-        match out.next_token() {
-            Some(next) if Some(next) != sent_token.as_deref() => {
-                self.token = Some(next.to_string())
-            }
+        match next {
+            Some(next) if Some(&next) != sent_token.as_ref() => self.token = Some(next),
             _ => self.finish_front(),
         }
         Ok(EventPage::new(events))
