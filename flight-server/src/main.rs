@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::{Args, Parser, Subcommand};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use logflight_connector::{
     CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
 };
@@ -172,11 +172,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     )?)
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // Without TCP_NODELAY, Nagle's algorithm holds back the small frames
+    // that end a response (trailers) until the client's delayed ACK.
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|c| {
+            let _ = c.set_nodelay(true);
+        })
+    });
     tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .add_service(service)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            incoming,
             async {
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");
