@@ -5,7 +5,7 @@
 #   bash tests/bench.sh transfer memory   # some: overhead transfer quota memory latency athena growth
 #   bash tests/bench.sh --rows 1000000    # smaller transfer/memory runs
 #
-# Builds release binaries (logflight and the bare aws-sdk baseline), sets up
+# Builds release binaries (logflight and logflight-sdk-baseline), sets up
 # the Python environment, and runs tests/bench/bench.py.
 set -euo pipefail
 
@@ -16,7 +16,7 @@ cd "$ROOT"
 source "$ROOT/tests/venv.sh"
 ensure_venv "$ROOT/tests/python/requirements.txt" "$ROOT/tests/bench/requirements.txt"
 
-cargo build --release --workspace --bin logflight --example sdk_baseline
+cargo build --release -p logflight-server --bins
 export LOGFLIGHT_BIN="$ROOT/target/release/logflight"
 export LOGFLIGHT_MOTO_SERVER="$VENV/bin/moto_server"
 

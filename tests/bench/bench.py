@@ -454,10 +454,10 @@ def bench_athena(ctx) -> None:
 
 
 def bench_growth(ctx) -> None:
-    """7. Events/s and peak RSS as the result and the stream count grow."""
+    """7. Events/s and peak RSS as the result (10^4..10^7 events) and the stream count grow."""
     log("\n[growth] events/s and peak RSS by events and by streams (synthetic source)")
     table = []
-    for events, streams in [(10_000, 10), (100_000, 10), (1_000_000, 10), (1_000_000, 100), (1_000_000, 1000)]:
+    for events, streams in [(10_000, 10), (100_000, 10), (1_000_000, 10), (10_000_000, 10), (1_000_000, 100), (1_000_000, 1000)]:
         srv = serve(f"growth-{events}-{streams}", "--source", "synthetic", "--synthetic-events", str(events),
                     "--synthetic-streams", str(streams))
         try:
@@ -532,7 +532,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     ctx = Context()
     ctx.rows = args.rows
-    ctx.baseline = Path(os.environ.get("LOGFLIGHT_BENCH_BASELINE", ROOT / "target" / "release" / "examples" / "sdk_baseline"))
+    ctx.baseline = Path(os.environ.get("LOGFLIGHT_BENCH_BASELINE", ROOT / "target" / "release" / "logflight-sdk-baseline"))
     log(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.platform()}")
     log(f"logflight: {os.environ.get('LOGFLIGHT_BIN')}")

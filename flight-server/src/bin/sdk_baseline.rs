@@ -3,7 +3,7 @@
 //! FilterLogEvents pagination loop that drops every event.
 //!
 //! ```sh
-//! cargo run --release -p logflight-connector --example sdk_baseline -- http://127.0.0.1:5000 /group
+//! cargo run --release --bin logflight-sdk-baseline -- http://127.0.0.1:5000 /group
 //! ```
 //! Prints the number of events and pages read.
 
@@ -14,7 +14,7 @@ use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 async fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(endpoint), Some(group)) = (args.next(), args.next()) else {
-        eprintln!("usage: sdk_baseline ENDPOINT_URL LOG_GROUP");
+        eprintln!("usage: logflight-sdk-baseline ENDPOINT_URL LOG_GROUP");
         std::process::exit(2);
     };
     let config = aws_sdk_cloudwatchlogs::Config::builder()
