@@ -123,7 +123,9 @@ impl BatchBuilder {
                     Column::Time => {
                         let mut b =
                             TimestampMillisecondBuilder::with_capacity(len).with_timezone("UTC");
-                        b.append_slice(&events.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>());
+                        for e in events {
+                            b.append_value(e.timestamp_ms);
+                        }
                         Arc::new(b.finish())
                     }
                     Column::IngestionTime => {

@@ -109,9 +109,8 @@ impl ListingHub {
                 }
                 Ok(None) => state.done = true,
                 Err(e) => {
-                    // Every taker must fail, not just the one that saw it.
+                    // The taker that saw it fails the query; the others end.
                     state.done = true;
-                    state.pages = stream::once(async { Ok(Vec::new()) }).boxed();
                     return Err(e);
                 }
             }

@@ -1,5 +1,6 @@
 //! `logflight`: SQL over AWS CloudWatch Logs, served over Arrow Flight SQL.
 
+mod allocator;
 mod config;
 mod error;
 mod metadata;
@@ -29,25 +30,6 @@ use crate::metrics::QueryMetrics;
 use crate::output::Format;
 use crate::service::FlightEndpoint;
 use crate::session::QueryEngine;
-
-/// Result batches are megabyte-sized buffers allocated and freed at a high
-/// rate; glibc's allocator serves them with fresh mmaps (page faults and
-/// zeroing on every batch), mimalloc reuses them. Arrow C++ (the transfer
-/// benchmark's baseline) likewise ships its own allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc.h (v2 and v3).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// mimalloc gives freed pages back to the OS after 10 ms. A scan frees and
-/// allocates megabyte response and batch buffers continuously, so they kept
-/// coming back as fresh pages the kernel had to zero (a tenth of the CPU of a
-/// scan, in `perf`). Keeping them a second costs a few MB.
-fn tune_allocator() {
-    // SAFETY: sets a plain integer option; mimalloc allows it at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
-}
 
 /// Flight messages can be large (a 10,000-event page of long lines).
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -230,7 +212,7 @@ async fn run_to_end(engine: &QueryEngine, sql: &str) -> Result<Vec<arrow::array:
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
+    allocator::tune();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -299,7 +299,7 @@ def bench_memory(ctx) -> None:
             with RssSampler(srv.proc.pid) as s:
                 rows, _, _ = pull(srv.uri, 'SELECT * FROM "/synthetic/app".all_log_streams')
             assert rows == n
-            figures[f"idle_rss_mb"] = round(idle, 1)
+            figures["idle_rss_mb"] = round(idle, 1)
             figures[f"peak_rss_mb_{n}"] = round(max(s.peak, peak_rss_mb(srv.proc.pid)), 1)
         finally:
             stop(srv.proc)

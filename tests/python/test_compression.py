@@ -8,13 +8,14 @@ server, so the test sees what really crossed the connection.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 
 import pyarrow.flight as flight
 import pytest
 
 from helpers import connect, run
-from servers import start_serve, stop
+from servers import child_env, exe, start_serve, stop
 
 EVENTS = 60_000
 QUERY = 'SELECT log_stream, time, message FROM "/synthetic/app".all_log_streams ORDER BY time'
@@ -112,10 +113,6 @@ def test_adbc_reads_compressed_results(servers):
 
 
 def test_an_unknown_codec_is_refused(workdir):
-    import subprocess
-
-    from servers import child_env, exe
-
     done = subprocess.run(
         [exe(), "serve", "--source", "demo", "--ipc-compression", "brotli"],
         capture_output=True, text=True, timeout=30, env=child_env(),

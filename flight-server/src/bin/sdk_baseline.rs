@@ -7,18 +7,16 @@
 //! ```
 //! Prints the number of events and pages read.
 
-/// The same allocator as `logflight`, so the comparison is of the work done.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The same allocator and settings as `logflight`.
+#[path = "../allocator.rs"]
+mod allocator;
 
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    // As `logflight` tunes it (see main.rs): mi_option_purge_delay = 1 s.
-    // SAFETY: sets a plain integer option.
-    unsafe { libmimalloc_sys::mi_option_set(15, 1000) };
+    allocator::tune();
     let mut args = std::env::args().skip(1);
     let (Some(endpoint), Some(group)) = (args.next(), args.next()) else {
         eprintln!("usage: logflight-sdk-baseline ENDPOINT_URL LOG_GROUP");
