@@ -5,7 +5,7 @@
 #   bash tests/bench.sh transfer memory   # some: overhead transfer quota memory latency athena growth
 #   bash tests/bench.sh --rows 1000000    # smaller transfer/memory runs
 #
-# Builds release binaries (logflight and logflight-sdk-baseline), sets up
+# Builds release binaries (logflight, logflight-sdk-baseline, logflight-flight-floor), sets up
 # the Python environment, and runs tests/bench/bench.py.
 set -euo pipefail
 

@@ -252,28 +252,44 @@ def bench_transfer(ctx) -> None:
         with pa.OSFile(str(ipc), "wb") as f, pa.ipc.new_file(f, sample.schema) as w:
             w.write_table(sample)
         del sample
-        port = free_port()
+        port, floor_port = free_port(), free_port()
         arrow_srv = subprocess.Popen(
             [sys.executable, str(HERE / "arrow_server.py"), str(ipc), str(port), str(n)],
             stdout=subprocess.PIPE, text=True,
         )
-        assert arrow_srv.stdout.readline().strip() == "ready"
+        # The floor: a bare Rust arrow-flight server on tonic sending the same
+        # rows, encoded per request ("encode") or once at start ("pre").
+        floor_srv = subprocess.Popen(
+            [str(ctx.floor), str(ipc), str(floor_port), str(n)], stdout=subprocess.PIPE, text=True,
+        )
+        floor_uri = f"grpc://127.0.0.1:{floor_port}"
         try:
+            assert arrow_srv.stdout.readline().strip() == "ready"
+            assert floor_srv.stdout.readline().strip() == "ready"
             best = {}
-            for _ in range(2):
-                for label, uri in (("logflight", srv.uri), ("pyarrow_flight", f"grpc://127.0.0.1:{port}")):
-                    rows, _, secs = pull(uri, sql)
+            runs = (
+                ("logflight", srv.uri, sql),
+                ("pyarrow_flight", f"grpc://127.0.0.1:{port}", sql),
+                ("rust_flight_encode", floor_uri, "encode"),
+                ("rust_flight_pre", floor_uri, "pre"),
+            )
+            for _ in range(3):
+                for label, uri, ticket in runs:
+                    rows, _, secs = pull(uri, ticket)
                     assert rows == n, (label, rows)
                     best[label] = min(best.get(label, 1e9), secs)
             rows, secs = pull_adbc(srv.uri, sql)
             assert rows == n
             figures["logflight_adbc_rows_per_s"] = round(n / secs)
         finally:
-            arrow_srv.terminate()
-            arrow_srv.wait()
-        figures["logflight_rows_per_s"] = round(n / best["logflight"])
-        figures["pyarrow_flight_rows_per_s"] = round(n / best["pyarrow_flight"])
+            for p in (arrow_srv, floor_srv):
+                p.terminate()
+                p.wait()
+        for label, _, _ in runs:
+            figures[f"{label}_rows_per_s"] = round(n / best[label])
         figures["ratio"] = round(best["pyarrow_flight"] / best["logflight"], 3)
+        figures["floor_encode_ratio"] = round(best["pyarrow_flight"] / best["rust_flight_encode"], 3)
+        figures["floor_pre_ratio"] = round(best["pyarrow_flight"] / best["rust_flight_pre"], 3)
         figures["target"] = ">= 1.0"
     finally:
         stop(srv.proc)
@@ -527,6 +543,7 @@ class Context:
     moto: str
     spans: dict
     baseline: Path
+    floor: Path
     rows: int
 
 
@@ -543,6 +560,7 @@ def main() -> None:
     ctx = Context()
     ctx.rows = args.rows
     ctx.baseline = Path(os.environ.get("LOGFLIGHT_BENCH_BASELINE", ROOT / "target" / "release" / "logflight-sdk-baseline"))
+    ctx.floor = Path(os.environ.get("LOGFLIGHT_BENCH_FLOOR", ROOT / "target" / "release" / "logflight-flight-floor"))
     log(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.platform()}")
     log(f"logflight: {os.environ.get('LOGFLIGHT_BIN')}")
