@@ -20,7 +20,7 @@ pub mod table;
 
 pub use catalog::{LogCatalog, ALL_LOG_STREAMS};
 pub use error::{ConnectorError, Result};
-pub use source::cloudwatch::{CloudWatchOptions, CloudWatchSource};
+pub use source::cloudwatch::{AssumeRole, CloudWatchOptions, CloudWatchSource};
 pub use source::demo::DemoSource;
 pub use source::synthetic::SyntheticSource;
 pub use source::{LogSource, ReadRequest, SharedSource};

@@ -71,6 +71,16 @@ pub struct SourceArgs {
     /// CloudWatch Logs endpoint, e.g. a local emulator (else AWS_ENDPOINT_URL)
     #[arg(long, env = "LOGFLIGHT_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// IAM role to assume for reading (another account's logs), e.g.
+    /// arn:aws:iam::111122223333:role/LogReader
+    #[arg(long, env = "LOGFLIGHT_ROLE_ARN")]
+    pub role_arn: Option<String>,
+    /// External id the role's trust policy requires
+    #[arg(long, env = "LOGFLIGHT_EXTERNAL_ID")]
+    pub external_id: Option<String>,
+    /// Session name of the assumed role, seen in the role account's CloudTrail [default: logflight]
+    #[arg(long, env = "LOGFLIGHT_ROLE_SESSION_NAME")]
+    pub role_session_name: Option<String>,
     /// Attempts per API call before a throttled or failing call fails the query [default: 8]
     #[arg(long, env = "LOGFLIGHT_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
@@ -115,6 +125,12 @@ pub struct FileConfig {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub role_session_name: Option<String>,
+    /// Several catalogs (accounts, regions) in one server; see [`CatalogEntry`].
+    #[serde(default)]
+    pub catalogs: Vec<CatalogEntry>,
     pub max_attempts: Option<u32>,
     pub api_tps: Option<String>,
     pub max_concurrent_calls: Option<usize>,
@@ -127,6 +143,40 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: Option<IpcCompression>,
+}
+
+/// One `[[catalogs]]` table of the config file: a catalog over one account
+/// and region. Unset keys take the top-level value (flag, environment, file).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub source: Option<SourceKind>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub role_session_name: Option<String>,
+}
+
+/// A role to assume before reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleConfig {
+    pub arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+}
+
+/// One catalog of the merged configuration: its name and where its logs are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogConfig {
+    pub name: String,
+    pub source: SourceKind,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role: Option<RoleConfig>,
 }
 
 impl FileConfig {
@@ -143,11 +193,8 @@ impl FileConfig {
 /// The merged configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub source: SourceKind,
-    pub catalog: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
+    /// At least one; the first is the default catalog of unqualified names.
+    pub catalogs: Vec<CatalogConfig>,
     pub quota: QuotaConfig,
     pub scan: ScanOptions,
     pub cache_ttl: Duration,
@@ -190,19 +237,9 @@ impl Config {
         if let Some(n) = args.max_attempts.or(file.max_attempts) {
             quota.max_attempts = n.max(1);
         }
+        let catalogs = catalogs(args, &file)?;
         Ok(Self {
-            source: args
-                .source
-                .or(file.source)
-                .unwrap_or(SourceKind::Cloudwatch),
-            catalog: args
-                .catalog
-                .clone()
-                .or(file.catalog)
-                .unwrap_or_else(|| DEFAULT_CATALOG.into()),
-            region: args.region.clone().or(file.region),
-            profile: args.profile.clone().or(file.profile),
-            endpoint_url: args.endpoint_url.clone().or(file.endpoint_url),
+            catalogs,
             quota,
             scan,
             cache_ttl: Duration::from_secs(
@@ -227,6 +264,86 @@ impl Config {
             ipc_compression: file.ipc_compression.unwrap_or_default(),
         })
     }
+}
+
+/// The catalogs: each `[[catalogs]]` entry over the top-level settings, or
+/// one catalog of the top-level settings alone.
+fn catalogs(args: &SourceArgs, file: &FileConfig) -> Result<Vec<CatalogConfig>> {
+    let top = CatalogEntry {
+        name: args
+            .catalog
+            .clone()
+            .or(file.catalog.clone())
+            .unwrap_or_else(|| DEFAULT_CATALOG.into()),
+        source: args.source.or(file.source),
+        region: args.region.clone().or(file.region.clone()),
+        profile: args.profile.clone().or(file.profile.clone()),
+        endpoint_url: args.endpoint_url.clone().or(file.endpoint_url.clone()),
+        role_arn: args.role_arn.clone().or(file.role_arn.clone()),
+        external_id: args.external_id.clone().or(file.external_id.clone()),
+        role_session_name: args
+            .role_session_name
+            .clone()
+            .or(file.role_session_name.clone()),
+    };
+    if file.catalogs.is_empty() {
+        return Ok(vec![resolve_entry(&top, &top)?]);
+    }
+    if args.catalog.is_some() || file.catalog.is_some() {
+        return Err(ServerError::Config(
+            "`catalog` names the only catalog; with [[catalogs]] in the config file, give each its `name` there".into(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    file.catalogs
+        .iter()
+        .map(|entry| {
+            if entry.name.is_empty() {
+                return Err(ServerError::Config(
+                    "a [[catalogs]] entry has an empty name".into(),
+                ));
+            }
+            if !seen.insert(entry.name.as_str()) {
+                return Err(ServerError::Config(format!(
+                    "two [[catalogs]] entries are named {:?}",
+                    entry.name
+                )));
+            }
+            resolve_entry(entry, &top)
+        })
+        .collect()
+}
+
+fn resolve_entry(entry: &CatalogEntry, top: &CatalogEntry) -> Result<CatalogConfig> {
+    let pick = |own: &Option<String>, inherited: &Option<String>| own.clone().or(inherited.clone());
+    let role_arn = pick(&entry.role_arn, &top.role_arn);
+    let external_id = pick(&entry.external_id, &top.external_id);
+    let session_name = pick(&entry.role_session_name, &top.role_session_name);
+    let role = match role_arn {
+        Some(arn) => Some(RoleConfig {
+            arn,
+            external_id,
+            session_name: session_name.unwrap_or_else(|| "logflight".into()),
+        }),
+        None if external_id.is_some() || session_name.is_some() => {
+            return Err(ServerError::Config(format!(
+                "catalog {:?}: external_id and role_session_name need a role_arn",
+                entry.name
+            )))
+        }
+        None => None,
+    };
+    Ok(CatalogConfig {
+        name: entry.name.clone(),
+        source: entry
+            .source
+            .or(top.source)
+            .unwrap_or(SourceKind::Cloudwatch),
+        region: pick(&entry.region, &top.region),
+        profile: pick(&entry.profile, &top.profile),
+        endpoint_url: pick(&entry.endpoint_url, &top.endpoint_url),
+        role,
+    })
 }
 
 #[cfg(test)]
@@ -257,9 +374,11 @@ mod tests {
             ..Default::default()
         };
         let c = Config::merge(&args, None, file).unwrap();
-        assert_eq!(c.source, SourceKind::Demo);
-        assert_eq!(c.catalog, "cli");
-        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.catalogs.len(), 1);
+        assert_eq!(c.catalogs[0].source, SourceKind::Demo);
+        assert_eq!(c.catalogs[0].name, "cli");
+        assert_eq!(c.catalogs[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.catalogs[0].role, None);
         assert_eq!(c.listen, "0.0.0.0:6000".parse().unwrap());
         assert_eq!(c.cache_ttl, Duration::from_secs(5));
         assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
@@ -276,8 +395,8 @@ mod tests {
 
         let d = Config::merge(&SourceArgs::default(), None, FileConfig::default()).unwrap();
         assert_eq!(d.quota.max_attempts, QuotaConfig::default().max_attempts);
-        assert_eq!(d.source, SourceKind::Cloudwatch);
-        assert_eq!(d.catalog, DEFAULT_CATALOG);
+        assert_eq!(d.catalogs[0].source, SourceKind::Cloudwatch);
+        assert_eq!(d.catalogs[0].name, DEFAULT_CATALOG);
         assert_eq!(d.listen, DEFAULT_LISTEN.parse().unwrap());
     }
 
@@ -294,5 +413,76 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<FileConfig>("regoin = \"x\"").is_err());
+    }
+
+    #[test]
+    fn catalog_entries_inherit_the_top_level() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            region = "us-east-1"
+            endpoint_url = "http://127.0.0.1:5000"
+
+            [[catalogs]]
+            name = "us"
+
+            [[catalogs]]
+            name = "eu"
+            region = "eu-west-1"
+            role_arn = "arn:aws:iam::111111111111:role/LogReader"
+            external_id = "x-1"
+
+            [[catalogs]]
+            name = "sample"
+            source = "demo"
+            "#,
+        )
+        .unwrap();
+        let c = Config::merge(&SourceArgs::default(), None, file).unwrap();
+        let names: Vec<&str> = c.catalogs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["us", "eu", "sample"]);
+        assert_eq!(c.catalogs[0].region.as_deref(), Some("us-east-1"));
+        assert_eq!(c.catalogs[0].role, None);
+        assert_eq!(c.catalogs[1].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            c.catalogs[1].endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            c.catalogs[1].role,
+            Some(RoleConfig {
+                arn: "arn:aws:iam::111111111111:role/LogReader".into(),
+                external_id: Some("x-1".into()),
+                session_name: "logflight".into(),
+            })
+        );
+        assert_eq!(c.catalogs[2].source, SourceKind::Demo);
+        assert_eq!(c.catalogs[0].source, SourceKind::Cloudwatch);
+    }
+
+    #[test]
+    fn bad_catalog_lists_are_config_errors() {
+        let cases = [
+            (
+                "[[catalogs]]\nname = \"a\"\n[[catalogs]]\nname = \"a\"",
+                "two [[catalogs]]",
+            ),
+            ("[[catalogs]]\nname = \"\"", "empty name"),
+            (
+                "catalog = \"x\"\n[[catalogs]]\nname = \"a\"",
+                "give each its `name`",
+            ),
+            (
+                "[[catalogs]]\nname = \"a\"\nexternal_id = \"e\"",
+                "need a role_arn",
+            ),
+        ];
+        for (text, want) in cases {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let err = Config::merge(&SourceArgs::default(), None, file).unwrap_err();
+            assert!(err.to_string().contains(want), "{text}: {err}");
+        }
+        assert!(
+            toml::from_str::<FileConfig>("[[catalogs]]\nname = \"a\"\nregoin = \"x\"").is_err()
+        );
     }
 }

@@ -20,11 +20,12 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::{Args, Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use logflight_connector::{
-    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
+    AssumeRole, CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource,
+    SyntheticSource,
 };
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, IpcCompression, ServeFlags, SourceArgs, SourceKind};
+use crate::config::{CatalogConfig, Config, IpcCompression, ServeFlags, SourceArgs, SourceKind};
 use crate::error::{Result, ServerError};
 use crate::metrics::QueryMetrics;
 use crate::output::Format;
@@ -97,27 +98,56 @@ fn init_tracing(level: Option<&str>) {
 }
 
 async fn build_engine(config: &Config) -> Result<QueryEngine> {
-    let source: SharedSource = match config.source {
+    // Every catalog's source is set up (and its credentials checked) at
+    // once: a server with several accounts starts as fast as with one.
+    let sources = futures::future::try_join_all(
+        config
+            .catalogs
+            .iter()
+            .map(|catalog| build_source(config, catalog)),
+    )
+    .await?;
+    QueryEngine::new(
+        config
+            .catalogs
+            .iter()
+            .zip(sources)
+            .map(|(catalog, source)| {
+                LogCatalog::with_scan_options(
+                    catalog.name.clone(),
+                    source,
+                    config.cache_ttl,
+                    config.scan,
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn build_source(config: &Config, catalog: &CatalogConfig) -> Result<SharedSource> {
+    Ok(match catalog.source {
         SourceKind::Demo => Arc::new(DemoSource::new()),
         SourceKind::Synthetic => {
             Arc::new(SyntheticSource::new(config.synthetic.0, config.synthetic.1))
         }
         SourceKind::Cloudwatch => {
             let options = CloudWatchOptions {
-                region: config.region.clone(),
-                profile: config.profile.clone(),
-                endpoint_url: config.endpoint_url.clone(),
+                region: catalog.region.clone(),
+                profile: catalog.profile.clone(),
+                endpoint_url: catalog.endpoint_url.clone(),
+                role: catalog.role.as_ref().map(|r| AssumeRole {
+                    role_arn: r.arn.clone(),
+                    external_id: r.external_id.clone(),
+                    session_name: r.session_name.clone(),
+                }),
                 quota: config.quota.clone(),
             };
-            Arc::new(CloudWatchSource::connect(&options).await?)
+            let source = CloudWatchSource::connect(&options)
+                .await
+                .map_err(|e| ServerError::Config(format!("catalog {:?}: {e}", catalog.name)))?;
+            Arc::new(source)
         }
-    };
-    QueryEngine::new(vec![LogCatalog::with_scan_options(
-        config.catalog.clone(),
-        source,
-        config.cache_ttl,
-        config.scan,
-    )])
+    })
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {

@@ -199,6 +199,78 @@ fn environment_and_config_file_configure_the_source() {
 }
 
 #[test]
+fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
+    // Nothing listens on port 1: STS cannot be reached, so the role is not assumed.
+    let out = logflight(
+        &[
+            "serve",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/LogReader",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot assume role arn:aws:iam::111111111111:role/LogReader"),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("testing"), "credentials leaked: {err}");
+}
+
+#[test]
+fn several_catalogs_from_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("logflight-cli-cat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("catalogs.toml");
+    std::fs::write(
+        &config,
+        "[[catalogs]]\nname = \"a\"\nsource = \"demo\"\n\n[[catalogs]]\nname = \"b\"\nsource = \"demo\"\n",
+    )
+    .unwrap();
+    let sql = "SELECT (SELECT count(*) FROM a.\"/vpc/flow-logs\".all_log_streams) \
+               - (SELECT count(*) FROM b.\"/vpc/flow-logs\".all_log_streams) AS d";
+    let out = logflight(
+        &[
+            "query",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "csv",
+            sql,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "d\n0\n");
+    std::fs::write(
+        &config,
+        "[[catalogs]]\nname = \"a\"\nsource = \"demo\"\n[[catalogs]]\nname = \"a\"\n",
+    )
+    .unwrap();
+    let out = logflight(
+        &["query", "--config", config.to_str().unwrap(), "SELECT 1"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("two [[catalogs]] entries are named \"a\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn cloudwatch_without_credentials_suggests_the_demo_source() {
     let out = logflight(
         &["serve", "--region", "us-east-1", "--listen", "127.0.0.1:0"],

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
+use aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider;
 use aws_sdk_cloudwatchlogs::config::{ProvideCredentials, Region};
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::LogGroupClass as SdkGroupClass;
@@ -38,14 +40,42 @@ pub struct CloudWatchOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Read as this role (typically in another account) instead of as the
+    /// chain's own identity.
+    pub role: Option<AssumeRole>,
     /// Pacing, concurrency and retry budget shared by every query.
     pub quota: QuotaConfig,
+}
+
+/// An error and its causes on one line, without the SDK's debug dump.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// An IAM role assumed through STS with the chain's credentials; the SDK
+/// renews the session before it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct CloudWatchSource {
     client: Client,
     region: String,
+    /// The assumed role, shown by `describe`.
+    role: Option<String>,
     quota: Arc<ApiQuota>,
 }
 
@@ -68,7 +98,20 @@ impl CloudWatchSource {
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if let Some(role) = &options.role {
+            let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+                .session_name(role.session_name.clone())
+                .configure(&config);
+            if let Some(id) = &role.external_id {
+                builder = builder.external_id(id.clone());
+            }
+            let provider = builder.build().await;
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
         let region = config
             .region()
             .map(|r| r.to_string())
@@ -82,6 +125,14 @@ impl CloudWatchSource {
         })?;
         match tokio::time::timeout(Duration::from_secs(15), provider.provide_credentials()).await {
             Ok(Ok(_)) => {}
+            Ok(Err(err)) if options.role.is_some() => {
+                let role = options.role.as_ref().map(|r| r.role_arn.as_str());
+                return Err(ConnectorError::Config(format!(
+                    "cannot assume role {}: {}",
+                    role.unwrap_or_default(),
+                    causes(&err)
+                )));
+            }
             Ok(Err(err)) => {
                 tracing::debug!(error = %DisplayErrorContext(&err), "credential chain failed");
                 return Err(ConnectorError::Config(format!(
@@ -94,11 +145,9 @@ impl CloudWatchSource {
                 ))
             }
         }
-        Ok(Self::from_client(
-            Client::new(&config),
-            region,
-            options.quota.clone(),
-        ))
+        let mut source = Self::from_client(Client::new(&config), region, options.quota.clone());
+        source.role = options.role.as_ref().map(|r| r.role_arn.clone());
+        Ok(source)
     }
 
     /// Builds a source from an already configured SDK client (tests, embedding).
@@ -106,6 +155,7 @@ impl CloudWatchSource {
         Self {
             client,
             region: region.into(),
+            role: None,
             quota: Arc::new(ApiQuota::new(quota)),
         }
     }
@@ -545,7 +595,10 @@ impl ReadCursor {
 #[async_trait]
 impl LogSource for CloudWatchSource {
     fn describe(&self) -> String {
-        format!("cloudwatch({})", self.region)
+        match &self.role {
+            Some(role) => format!("cloudwatch({}, role {role})", self.region),
+            None => format!("cloudwatch({})", self.region),
+        }
     }
 
     fn quota(&self) -> Option<&ApiQuota> {
