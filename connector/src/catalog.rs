@@ -19,6 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::debug;
 
 use crate::error::{ConnectorError, Result};
+use crate::meta_schema::{check_meta_table, is_meta_schema, MetaSchema, META_SCHEMA};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
 use crate::scan::ScanTotals;
 use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource};
@@ -278,6 +279,9 @@ impl LogCatalog {
     /// Makes `schema.table` resolvable by the sync DataFusion APIs, or
     /// explains why it is not.
     pub async fn prepare_table(&self, schema: &str, table: &str) -> Result<()> {
+        if is_meta_schema(schema) {
+            return check_meta_table(table).map(|_| ());
+        }
         let group = self.resolve_group(schema).await?;
         self.resolve_table(&group.name, table).await?;
         Ok(())
@@ -315,12 +319,18 @@ impl LogCatalog {
 
 impl CatalogProvider for LogCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.cached_groups(false)
+        let mut names: Vec<String> = self
+            .cached_groups(false)
             .map(|g| g.iter().map(|g| g.name.clone()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        names.push(META_SCHEMA.to_string());
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if is_meta_schema(name) {
+            return Some(Arc::new(MetaSchema::new(Arc::clone(self.source()))));
+        }
         let groups = self.cached_groups(false)?;
         match resolve_name(name, groups.iter().map(|g| g.name.as_str())) {
             NameMatch::Exact(n) | NameMatch::CaseInsensitive(n) => {
@@ -424,7 +434,8 @@ mod tests {
     #[tokio::test]
     async fn sync_views_follow_the_cache() {
         let c = catalog();
-        assert!(c.schema_names().is_empty(), "nothing listed yet");
+        // Before any listing, only the metadata schema, which is always there.
+        assert_eq!(c.schema_names(), vec![META_SCHEMA.to_string()]);
         c.prepare_listing().await.unwrap();
         assert!(c.schema_names().contains(&"/var/log/secure".to_string()));
         let schema = c
@@ -432,7 +443,12 @@ mod tests {
             .expect("case-insensitive schema");
         assert_eq!(
             schema.table_names(),
-            vec!["ip-10-0-1-12", "ip-10-0-2-34", ALL_LOG_STREAMS]
+            vec![
+                "ip-10-0-1-12",
+                "ip-10-0-2-34",
+                "ip-10-0-3-99",
+                ALL_LOG_STREAMS
+            ]
         );
         assert!(schema.table_exist("IP-10-0-1-12"));
         assert!(!schema.table_exist("nope"));

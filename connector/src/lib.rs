@@ -10,6 +10,7 @@ pub mod batch;
 pub mod catalog;
 pub mod error;
 pub mod listing;
+pub mod meta_schema;
 pub mod names;
 pub mod pushdown;
 pub mod quota;
@@ -20,6 +21,7 @@ pub mod table;
 
 pub use catalog::{LogCatalog, ALL_LOG_STREAMS};
 pub use error::{ConnectorError, Result};
+pub use meta_schema::{MetaTableKind, META_SCHEMA, META_TABLES};
 pub use source::cloudwatch::{AssumeRole, CloudWatchOptions, CloudWatchSource};
 pub use source::demo::DemoSource;
 pub use source::synthetic::SyntheticSource;

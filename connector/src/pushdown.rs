@@ -224,6 +224,77 @@ pub fn translate_one(expr: &Expr, group: &str) -> Option<Pushdown> {
     }
 }
 
+/// What the conjunction of `filters` says about the names in `column` (the
+/// `log_group` or `log_stream` of a metadata table): the names, or the
+/// prefix, a listing can ask the API for. `All` when nothing narrows it;
+/// callers leave every filter to DataFusion as well.
+pub fn name_selection(filters: &[Expr], column: &str) -> StreamSelection {
+    filters
+        .iter()
+        .filter_map(|f| name_selection_one(f, column))
+        .fold(StreamSelection::All, |acc, s| acc.intersect(&s))
+}
+
+fn name_selection_one(expr: &Expr, column: &str) -> Option<StreamSelection> {
+    let is_column = |e: &Expr| match e {
+        Expr::Column(c) => c.name == column,
+        Expr::Cast(cast) => {
+            matches!(&*cast.expr, Expr::Column(c) if c.name == column)
+                && matches!(
+                    cast.field.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                )
+        }
+        _ => false,
+    };
+    let text = |e: &Expr| literal(e).and_then(string_value);
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+            Operator::And => match (
+                name_selection_one(left, column),
+                name_selection_one(right, column),
+            ) {
+                (Some(l), Some(r)) => Some(l.intersect(&r)),
+                (one, other) => one.or(other),
+            },
+            Operator::Or => match (
+                name_selection_one(left, column)?,
+                name_selection_one(right, column)?,
+            ) {
+                (StreamSelection::Named(mut l), StreamSelection::Named(r)) => {
+                    l.extend(r);
+                    Some(StreamSelection::Named(l))
+                }
+                _ => None,
+            },
+            Operator::Eq if is_column(left) => Some(StreamSelection::one(text(right)?)),
+            Operator::Eq if is_column(right) => Some(StreamSelection::one(text(left)?)),
+            _ => None,
+        },
+        Expr::Like(like)
+            if !like.negated
+                && !like.case_insensitive
+                && like.escape_char.is_none()
+                && is_column(&like.expr) =>
+        {
+            let pattern = text(&like.pattern)?;
+            if !pattern.contains(['%', '_', '\\']) {
+                return Some(StreamSelection::one(pattern));
+            }
+            stream_prefix(&pattern).map(StreamSelection::Prefix)
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated: false,
+        }) if is_column(expr) => {
+            let names: Option<BTreeSet<String>> = list.iter().map(text).collect();
+            Some(StreamSelection::Named(names?))
+        }
+        _ => None,
+    }
+}
+
 /// A column reference, possibly behind a lossless cast.
 #[derive(Debug, Clone, Copy)]
 enum ColumnRef {
@@ -541,5 +612,68 @@ mod tests {
             ]
         );
         assert!(translate(&[col("time").gt(ms(5)), col("time").lt(ms(5))], G).selects_nothing());
+    }
+
+    #[test]
+    fn name_predicates_become_listing_selections() {
+        use StreamSelection::{All, Named, Prefix};
+        let named = |n: &[&str]| Named(n.iter().map(|s| s.to_string()).collect());
+        let g = || col("log_group");
+        let cases: Vec<(Vec<Expr>, StreamSelection)> = vec![
+            (vec![], All),
+            (vec![g().eq(lit("/a"))], named(&["/a"])),
+            (vec![lit("/a").eq(g())], named(&["/a"])),
+            (vec![g().like(lit("/aws/%"))], Prefix("/aws/".into())),
+            // No wildcard: a LIKE is an equality.
+            (vec![g().like(lit("/exact"))], named(&["/exact"])),
+            // Wildcards inside, ILIKE and NOT LIKE say nothing a prefix can.
+            (vec![g().like(lit("/a_b%"))], All),
+            (vec![g().ilike(lit("/aws/%"))], All),
+            (vec![g().not_like(lit("/aws/%"))], All),
+            (
+                vec![g().in_list(vec![lit("/a"), lit("/b")], false)],
+                named(&["/a", "/b"]),
+            ),
+            (vec![g().in_list(vec![lit("/a")], true)], All),
+            (
+                vec![g().eq(lit("/a")).or(g().eq(lit("/b")))],
+                named(&["/a", "/b"]),
+            ),
+            // An OR with anything else cannot narrow the listing.
+            (
+                vec![g().eq(lit("/a")).or(col("log_stream").eq(lit("s")))],
+                All,
+            ),
+            (vec![g().eq(lit("/a")).or(g().like(lit("/b%")))], All),
+            // Conjunctions intersect, across filters and inside one.
+            (
+                vec![g().like(lit("/aws/%")), g().eq(lit("/aws/x"))],
+                named(&["/aws/x"]),
+            ),
+            (
+                vec![g().like(lit("/aws/%")).and(g().eq(lit("/gcp/x")))],
+                named(&[]),
+            ),
+            (
+                vec![g()
+                    .like(lit("/aws/%"))
+                    .and(col("retention_in_days").gt(lit(3)))],
+                Prefix("/aws/".into()),
+            ),
+            (
+                vec![g().like(lit("/aws/%")), g().like(lit("/aws/lambda/%"))],
+                Prefix("/aws/lambda/".into()),
+            ),
+            // Other columns, and non-literals, are not name predicates.
+            (vec![col("log_stream").eq(lit("s"))], All),
+            (vec![g().eq(col("arn"))], All),
+            (
+                vec![cast(g(), DataType::Utf8).eq(lit("/a"))],
+                named(&["/a"]),
+            ),
+        ];
+        for (filters, want) in cases {
+            assert_eq!(name_selection(&filters, "log_group"), want, "{filters:?}");
+        }
     }
 }

@@ -26,6 +26,7 @@ pub enum Api {
     DescribeLogStreams,
     GetLogEvents,
     FilterLogEvents,
+    ListTagsForResource,
 }
 
 impl std::str::FromStr for Api {
@@ -64,11 +65,12 @@ pub fn parse_tps_list(text: &str) -> Result<Vec<(Api, f64)>, String> {
 }
 
 impl Api {
-    pub const ALL: [Api; 4] = [
+    pub const ALL: [Api; 5] = [
         Api::DescribeLogGroups,
         Api::DescribeLogStreams,
         Api::GetLogEvents,
         Api::FilterLogEvents,
+        Api::ListTagsForResource,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +79,7 @@ impl Api {
             Api::DescribeLogStreams => "DescribeLogStreams",
             Api::GetLogEvents => "GetLogEvents",
             Api::FilterLogEvents => "FilterLogEvents",
+            Api::ListTagsForResource => "ListTagsForResource",
         }
     }
 
@@ -88,6 +91,7 @@ impl Api {
             Api::DescribeLogStreams => 25.0,
             Api::GetLogEvents => 10.0,
             Api::FilterLogEvents => 5.0,
+            Api::ListTagsForResource => 10.0,
         }
     }
 }

@@ -228,17 +228,21 @@ async fn query(args: QueryArgs) -> Result<()> {
     let progress = progress::Progress::start(&engine, std::io::stderr().is_terminal());
     let result = run_to_end(&engine, &args.sql).await;
     progress.finish().await;
-    let batches = result?;
+    let (schema, batches) = result?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    output::write_batches(&mut out, args.format, &batches)?;
+    output::write_batches(&mut out, args.format, &schema, &batches)?;
     out.flush().ok();
     Ok(())
 }
 
-async fn run_to_end(engine: &QueryEngine, sql: &str) -> Result<Vec<arrow::array::RecordBatch>> {
+async fn run_to_end(
+    engine: &QueryEngine,
+    sql: &str,
+) -> Result<(arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>)> {
     let plan = engine.plan(sql, None).await?;
-    Ok(plan.execute()?.try_collect().await?)
+    let batches = plan.execute()?.try_collect().await?;
+    Ok((plan.schema, batches))
 }
 
 fn main() -> ExitCode {

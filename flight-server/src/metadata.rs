@@ -14,6 +14,7 @@ use arrow_flight::sql::{
     XdbcDataType, XdbcDatetimeSubcode,
 };
 use logflight_connector::batch::log_schema;
+use logflight_connector::{MetaTableKind, META_SCHEMA, META_TABLES};
 
 use crate::error::Result;
 use crate::session::QueryEngine;
@@ -165,6 +166,7 @@ pub async fn schemas(engine: &QueryEngine, query: CommandGetDbSchemas) -> Result
         for group in catalog.groups().await?.iter() {
             builder.append(catalog.name(), &group.name);
         }
+        builder.append(catalog.name(), META_SCHEMA);
         builder.append(catalog.name(), INFORMATION_SCHEMA);
     }
     Ok(builder.build()?)
@@ -211,6 +213,18 @@ pub async fn tables(engine: &QueryEngine, query: CommandGetTables) -> Result<Rec
                 TABLE_TYPE,
                 &log,
             )?;
+        }
+        if pattern_allows(schema_pattern.as_deref(), META_SCHEMA) {
+            for table in META_TABLES {
+                let kind = MetaTableKind::from_name(table).expect("a metadata table");
+                builder.append(
+                    catalog.name(),
+                    META_SCHEMA,
+                    table,
+                    VIEW_TYPE,
+                    &kind.schema(),
+                )?;
+            }
         }
         if pattern_allows(schema_pattern.as_deref(), INFORMATION_SCHEMA) {
             for table in INFORMATION_SCHEMA_TABLES {

@@ -2,7 +2,10 @@
 
 use std::io::Write;
 
+use std::sync::Arc;
+
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use clap::ValueEnum;
 
@@ -16,17 +19,30 @@ pub enum Format {
     Json,
 }
 
+/// Writes a result; an empty one still shows its columns (a table header,
+/// a CSV header row), so "no rows" never looks like "no answer".
 pub fn write_batches(
     out: &mut dyn Write,
     format: Format,
+    schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<(), ArrowError> {
+    let empty;
+    let batches = if batches.iter().all(|b| b.num_rows() == 0) {
+        empty = [RecordBatch::new_empty(Arc::clone(schema))];
+        &empty[..]
+    } else {
+        batches
+    };
     match format {
         Format::Table => {
             writeln!(
                 out,
                 "{}",
-                arrow::util::pretty::pretty_format_batches(batches)?
+                arrow::util::pretty::pretty_format_batches_with_schema(
+                    Arc::clone(schema),
+                    batches
+                )?
             )?;
         }
         Format::Csv => {
@@ -53,7 +69,6 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
 
     fn batch() -> RecordBatch {
         RecordBatch::try_new(
@@ -78,14 +93,33 @@ mod tests {
                 "{\"g\":\"/a\",\"n\":1}\n{\"g\":\"/b\",\"n\":2}\n",
             ),
         ];
+        let schema = batch().schema();
         for (format, want) in cases {
             let mut out = Vec::new();
-            write_batches(&mut out, format, &[batch()]).unwrap();
+            write_batches(&mut out, format, &schema, &[batch()]).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), want);
         }
         let mut out = Vec::new();
-        write_batches(&mut out, Format::Table, &[batch()]).unwrap();
+        write_batches(&mut out, Format::Table, &schema, &[batch()]).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("| /a | 1 |"), "{text}");
+    }
+
+    #[test]
+    fn empty_results_show_their_columns() {
+        let schema = batch().schema();
+        let empty = RecordBatch::new_empty(Arc::clone(&schema));
+        for batches in [vec![], vec![empty]] {
+            let mut out = Vec::new();
+            write_batches(&mut out, Format::Table, &schema, &batches).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains("| g | n |"), "{text}");
+            let mut out = Vec::new();
+            write_batches(&mut out, Format::Csv, &schema, &batches).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), "g,n\n");
+            let mut out = Vec::new();
+            write_batches(&mut out, Format::Json, &schema, &batches).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), "");
+        }
     }
 }

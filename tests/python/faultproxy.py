@@ -484,7 +484,7 @@ class FaultProxy:
 
         if request is not None:
             entry = {"operation": operation}
-            for key in ("logGroupName", "logStreamName", "logStreamNames", "logStreamNamePrefix",
+            for key in ("logGroupName", "logGroupNamePrefix", "resourceArn", "logStreamName", "logStreamNames", "logStreamNamePrefix",
                         "startTime", "endTime", "limit", "filterPattern"):
                 if key in request:
                     entry[key] = request[key]

@@ -9,7 +9,8 @@ from helpers import run
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP, QUIET_GROUP
 
 COLUMNS = ["log_group", "log_stream", "time", "ingestion_time", "message"]
-SYSTEM_SCHEMAS = {"information_schema"}
+META_SCHEMA = "logflight$meta"
+SYSTEM_SCHEMAS = {"information_schema", META_SCHEMA}
 
 
 def expected_tables(data) -> dict[str, set[str]]:
@@ -43,12 +44,14 @@ def test_get_objects_lists_every_group_and_table(conn, data):
     got = tables_by_schema(catalog)
     user_schemas = {name: tables for name, tables in got.items() if name not in SYSTEM_SCHEMAS}
     assert user_schemas == expected_tables(data)
+    assert got[META_SCHEMA] == {"log_groups", "log_streams"}
 
 
 def test_get_objects_db_schemas_only(conn, data):
     catalog = the_catalog(objects(conn, depth="db_schemas"))
     names = {s["db_schema_name"] for s in catalog["catalog_db_schemas"]}
     assert names - SYSTEM_SCHEMAS == set(data.groups)
+    assert SYSTEM_SCHEMAS <= names
 
 
 def test_get_objects_schema_filter(conn, data):
@@ -121,6 +124,7 @@ def test_information_schema_tables(conn, data):
     got: dict[str, set[str]] = {}
     for r in t.to_pylist():
         got.setdefault(r["table_schema"], set()).add(r["table_name"])
+    assert got.pop(META_SCHEMA) == {"log_groups", "log_streams"}
     assert got == expected_tables(data)
 
 

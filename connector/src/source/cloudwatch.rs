@@ -6,7 +6,7 @@
 //! Pages may be empty while a token still follows; GetLogEvents signals the
 //! end of a stream by returning the token it was given.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,6 +148,33 @@ impl CloudWatchSource {
         let mut source = Self::from_client(Client::new(&config), region, options.quota.clone());
         source.role = options.role.as_ref().map(|r| r.role_arn.clone());
         Ok(source)
+    }
+
+    /// DescribeLogGroups, every page, optionally by name prefix.
+    async fn describe_groups(&self, prefix: Option<&str>) -> Result<Vec<LogGroup>> {
+        let mut groups = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let sent = token.take();
+            let out = self
+                .quota
+                .call(Api::DescribeLogGroups, &ReadCounters::default(), || {
+                    self.client
+                        .describe_log_groups()
+                        .set_log_group_name_prefix(prefix.map(str::to_string))
+                        .set_next_token(sent.clone())
+                        .send()
+                })
+                .await
+                .map_err(|err| call_error(Api::DescribeLogGroups, err))?;
+            groups.extend(out.log_groups().iter().filter_map(group_from_sdk));
+            match out.next_token() {
+                Some(next) => token = Some(next.to_string()),
+                None => break,
+            }
+        }
+        debug!(count = groups.len(), ?prefix, "listed log groups");
+        Ok(groups)
     }
 
     /// Builds a source from an already configured SDK client (tests, embedding).
@@ -315,6 +342,7 @@ fn group_from_sdk(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<LogGrou
             Some(other) => LogGroupClass::Other(other.as_str().to_string()),
         },
         kms_key_id: g.kms_key_id().map(str::to_string),
+        data_protection_status: g.data_protection_status().map(|s| s.as_str().to_string()),
     })
 }
 
@@ -606,28 +634,32 @@ impl LogSource for CloudWatchSource {
     }
 
     async fn list_groups(&self) -> Result<Vec<LogGroup>> {
-        let mut groups = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let sent = token.take();
-            let out = self
-                .quota
-                .call(Api::DescribeLogGroups, &ReadCounters::default(), || {
-                    self.client
-                        .describe_log_groups()
-                        .set_next_token(sent.clone())
-                        .send()
-                })
-                .await
-                .map_err(|err| call_error(Api::DescribeLogGroups, err))?;
-            groups.extend(out.log_groups().iter().filter_map(group_from_sdk));
-            match out.next_token() {
-                Some(next) => token = Some(next.to_string()),
-                None => break,
-            }
-        }
-        debug!(count = groups.len(), "listed log groups");
-        Ok(groups)
+        self.describe_groups(None).await
+    }
+
+    async fn list_groups_with_prefix(&self, prefix: &str) -> Result<Vec<LogGroup>> {
+        self.describe_groups(Some(prefix)).await
+    }
+
+    async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {
+        // ListTagsForResource wants the group's ARN without DescribeLogGroups' trailing ":*".
+        let Some(arn) = group.arn.as_deref().map(|a| a.trim_end_matches(":*")) else {
+            return Ok(BTreeMap::new());
+        };
+        let out = self
+            .quota
+            .call(Api::ListTagsForResource, &ReadCounters::default(), || {
+                self.client
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+            })
+            .await
+            .map_err(|err| call_error(Api::ListTagsForResource, err))?;
+        Ok(out
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
 
     fn list_streams(

@@ -33,6 +33,7 @@ struct DemoStream {
 #[derive(Debug)]
 struct DemoGroup {
     meta: LogGroup,
+    tags: BTreeMap<String, String>,
     streams: BTreeMap<String, DemoStream>,
 }
 
@@ -63,7 +64,7 @@ impl DemoSource {
             gen.ecs_payments(),
             gen.secure_log(),
         ] {
-            groups.insert(group.meta.name.clone(), group);
+            groups.insert(group.meta.name.clone(), with_governance(group));
         }
         Self { groups }
     }
@@ -93,6 +94,35 @@ impl Default for DemoSource {
     }
 }
 
+/// Tags, KMS keys and data protection as an organisation might have set
+/// them, some of it missing: what the audit queries of docs/audit.md find.
+fn with_governance(mut group: DemoGroup) -> DemoGroup {
+    let key = |id: &str| format!("arn:aws:kms:{DEMO_REGION}:{DEMO_ACCOUNT}:key/{id}");
+    let (tags, kms, protection): (&[(&str, &str)], Option<String>, Option<&str>) =
+        match group.meta.name.as_str() {
+            "/aws/lambda/orders-api" => (&[("team", "orders"), ("env", "prod")], None, None),
+            "/aws/cloudtrail/management" => (
+                &[("team", "security"), ("compliance", "pci")],
+                Some(key("0b7f3c52-audit")),
+                None,
+            ),
+            "/ecs/Payments-Service" => (
+                &[("team", "payments"), ("compliance", "pci"), ("env", "prod")],
+                Some(key("5d1e9a07-payments")),
+                Some("ACTIVATED"),
+            ),
+            "/var/log/secure" => (&[("team", "security")], None, None),
+            _ => (&[], None, None),
+        };
+    group.tags = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    group.meta.kms_key_id = kms;
+    group.meta.data_protection_status = protection.map(str::to_string);
+    group
+}
+
 /// Filter patterns as far as the demo needs them: the `%run%` regex form
 /// logflight sends (a case-sensitive substring search) and space-separated
 /// terms that must all occur. Anything else matches every event: a source
@@ -118,6 +148,10 @@ impl LogSource for DemoSource {
 
     async fn list_groups(&self) -> Result<Vec<LogGroup>> {
         Ok(self.groups.values().map(|g| g.meta.clone()).collect())
+    }
+
+    async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {
+        Ok(self.group(&group.name)?.tags.clone())
     }
 
     fn list_streams(
@@ -335,7 +369,9 @@ impl Generator {
                 stored_bytes: Some(stored),
                 class: LogGroupClass::Standard,
                 kms_key_id: None,
+                data_protection_status: None,
             },
+            tags: BTreeMap::new(),
             streams,
         }
     }
@@ -584,6 +620,23 @@ impl Generator {
             }
             streams.push(s);
         }
+        // A host taken out of service 41 days ago: its stream went silent,
+        // which docs/audit.md's "streams silent for 30 days" finds.
+        let mut retired = StreamBuilder::new("ip-10-0-3-99");
+        for _ in 0..50 {
+            let ts = self.anchor - self.rng.range(41 * DAY_MS, 90 * DAY_MS);
+            let pid = self.rng.range(1_000, 32_000);
+            retired.push(
+                ts,
+                1_000,
+                format!(
+                    "ip-10-0-3-99 sshd[{pid}]: Accepted publickey for ec2-user from 10.0.0.{} port {} ssh2",
+                    self.rng.range(2, 40),
+                    self.rng.range(30_000, 65_000)
+                ),
+            );
+        }
+        streams.push(retired);
         self.group("/var/log/secure", Some(365), 700, streams)
     }
 }

@@ -8,7 +8,7 @@ pub mod cloudwatch;
 pub mod demo;
 pub mod synthetic;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -32,6 +32,8 @@ pub struct LogGroup {
     pub stored_bytes: Option<i64>,
     pub class: LogGroupClass,
     pub kms_key_id: Option<String>,
+    /// `ACTIVATED`, `DELETED`, ... when a data protection policy was ever set.
+    pub data_protection_status: Option<String>,
 }
 
 impl LogGroup {
@@ -44,6 +46,17 @@ impl LogGroup {
             stored_bytes: None,
             class: LogGroupClass::Standard,
             kms_key_id: None,
+            data_protection_status: None,
+        }
+    }
+}
+
+impl LogGroupClass {
+    pub fn name(&self) -> &str {
+        match self {
+            LogGroupClass::Standard => "STANDARD",
+            LogGroupClass::InfrequentAccess => "INFREQUENT_ACCESS",
+            LogGroupClass::Other(other) => other,
         }
     }
 }
@@ -328,6 +341,21 @@ pub trait LogSource: Debug + Send + Sync + 'static {
 
     /// Every log group (the source pages through the whole listing).
     async fn list_groups(&self) -> Result<Vec<LogGroup>>;
+
+    /// The groups whose name starts with `prefix` (case-sensitive, as the
+    /// API's logGroupNamePrefix); sources with a server-side prefix search
+    /// override this so that only those groups are listed.
+    async fn list_groups_with_prefix(&self, prefix: &str) -> Result<Vec<LogGroup>> {
+        let mut groups = self.list_groups().await?;
+        groups.retain(|g| g.name.starts_with(prefix));
+        Ok(groups)
+    }
+
+    /// A group's tags. One API call per group on CloudWatch, so only the
+    /// metadata table's `tags` column asks for them.
+    async fn group_tags(&self, _group: &LogGroup) -> Result<BTreeMap<String, String>> {
+        Ok(BTreeMap::new())
+    }
 
     /// The streams of a group, page by page, optionally only those whose name
     /// starts with `prefix` (case-sensitive, as the API).
