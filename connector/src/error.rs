@@ -41,6 +41,13 @@ pub enum ConnectorError {
     #[error("CloudWatch Logs {api} failed: {message}")]
     Api { api: &'static str, message: String },
 
+    #[error("Logs Insights query {id} ended with status {status}{detail}")]
+    InsightsEnded {
+        id: String,
+        status: String,
+        detail: String,
+    },
+
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 

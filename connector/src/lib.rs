@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod error;
+pub mod insights;
 pub mod listing;
 pub mod meta_schema;
 pub mod names;

@@ -27,6 +27,9 @@ pub enum Api {
     GetLogEvents,
     FilterLogEvents,
     ListTagsForResource,
+    StartQuery,
+    GetQueryResults,
+    StopQuery,
 }
 
 impl std::str::FromStr for Api {
@@ -65,12 +68,15 @@ pub fn parse_tps_list(text: &str) -> Result<Vec<(Api, f64)>, String> {
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 8] = [
         Api::DescribeLogGroups,
         Api::DescribeLogStreams,
         Api::GetLogEvents,
         Api::FilterLogEvents,
         Api::ListTagsForResource,
+        Api::StartQuery,
+        Api::GetQueryResults,
+        Api::StopQuery,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +86,9 @@ impl Api {
             Api::GetLogEvents => "GetLogEvents",
             Api::FilterLogEvents => "FilterLogEvents",
             Api::ListTagsForResource => "ListTagsForResource",
+            Api::StartQuery => "StartQuery",
+            Api::GetQueryResults => "GetQueryResults",
+            Api::StopQuery => "StopQuery",
         }
     }
 
@@ -92,6 +101,9 @@ impl Api {
             Api::GetLogEvents => 10.0,
             Api::FilterLogEvents => 5.0,
             Api::ListTagsForResource => 10.0,
+            Api::StartQuery => 5.0,
+            Api::GetQueryResults => 5.0,
+            Api::StopQuery => 5.0,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Infrequent Access class, never answers FilterLogEvents' `logStreamNames`
 //! with "not found", and a group of 10^5 streams would take it minutes to
 //! create. The endpoint here is a small HTTP server speaking the AWS JSON 1.1
-//! protocol for the five calls logflight makes, with synthetic streams
+//! protocol for the calls logflight makes, with synthetic streams
 //! computed from their index (so 10^5 of them cost nothing), and a record of
 //! every request. The SDK client, quota, cursor, listing and scan code under
 //! test are the real ones.
@@ -17,7 +17,9 @@ use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use datafusion::prelude::SessionContext;
+use logflight_connector::insights::{check_complete, InsightsRequest, QueryLanguage};
 use logflight_connector::quota::QuotaConfig;
+use logflight_connector::LogSource;
 use logflight_connector::{CloudWatchSource, LogCatalog, ScanOptions};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -74,6 +76,26 @@ struct Fake {
     groups: Vec<FakeGroup>,
     record: Mutex<Record>,
     in_flight: AtomicUsize,
+    insights: Mutex<InsightsScript>,
+}
+
+/// How the one Logs Insights query of a test goes: `running` polls answer
+/// Running (`usize::MAX`: it never ends), then `status` with `rows` rows.
+#[derive(Clone)]
+struct InsightsScript {
+    running: usize,
+    status: &'static str,
+    rows: usize,
+}
+
+impl Default for InsightsScript {
+    fn default() -> Self {
+        Self {
+            running: 0,
+            status: "Complete",
+            rows: 0,
+        }
+    }
 }
 
 impl Fake {
@@ -221,6 +243,34 @@ impl Fake {
                     .collect();
                 (200, json!({"events": events}))
             }
+            "StartQuery" if body["queryString"] == "bad |" => (
+                400,
+                json!({"__type": "MalformedQueryException", "message": "unexpected symbol found | at line 1"}),
+            ),
+            "StartQuery" if body["logGroupNames"] == json!(["/gone"]) => not_found("log group"),
+            "StartQuery" => (200, json!({"queryId": "q-1"})),
+            "StopQuery" => (200, json!({"success": true})),
+            "GetQueryResults" => {
+                let script = self.insights.lock().unwrap().clone();
+                let polls = self.seen("GetQueryResults").len();
+                if polls <= script.running {
+                    return (200, json!({"status": "Running", "results": []}));
+                }
+                let results: Vec<Value> = (0..script.rows)
+                    .map(|i| {
+                        json!([
+                            {"field": "@timestamp", "value": format!("2026-11-25 10:{:02}:{:02}.000", i / 60 % 60, i % 60)},
+                            {"field": "n", "value": i.to_string()},
+                            {"field": "@ptr", "value": "opaque"},
+                        ])
+                    })
+                    .collect();
+                (
+                    200,
+                    json!({"status": script.status, "results": results,
+                           "statistics": {"recordsMatched": (script.rows * 3) as f64, "recordsScanned": 1e6, "bytesScanned": 1e8}}),
+                )
+            }
             other => (
                 400,
                 json!({"__type": "UnknownOperationException", "message": other}),
@@ -307,6 +357,7 @@ async fn start(groups: Vec<FakeGroup>) -> (Arc<Fake>, String) {
         groups,
         record: Mutex::default(),
         in_flight: AtomicUsize::new(0),
+        insights: Mutex::default(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -319,9 +370,7 @@ async fn start(groups: Vec<FakeGroup>) -> (Arc<Fake>, String) {
     (fake, url)
 }
 
-/// A session over the endpoint, with `group`'s `all_log_streams` resolved
-/// (as the server does for each statement's references before planning).
-async fn context(url: &str, group: &str) -> SessionContext {
+fn source(url: &str) -> CloudWatchSource {
     let config = aws_sdk_cloudwatchlogs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(url)
@@ -330,18 +379,24 @@ async fn context(url: &str, group: &str) -> SessionContext {
         .retry_config(RetryConfig::disabled())
         .build();
     let quota = QuotaConfig {
-        tps: logflight_connector::quota::parse_tps_list(
-            "DescribeLogGroups=10000,DescribeLogStreams=10000,GetLogEvents=10000,FilterLogEvents=10000",
-        )
-        .unwrap(),
+        tps: logflight_connector::quota::Api::ALL
+            .iter()
+            .map(|&api| (api, 10_000.0))
+            .collect(),
         max_attempts: 1,
         ..QuotaConfig::default()
     };
-    let source = CloudWatchSource::from_client(
+    CloudWatchSource::from_client(
         aws_sdk_cloudwatchlogs::Client::from_conf(config),
         "us-east-1",
         quota,
-    );
+    )
+}
+
+/// A session over the endpoint, with `group`'s `all_log_streams` resolved
+/// (as the server does for each statement's references before planning).
+async fn context(url: &str, group: &str) -> SessionContext {
+    let source = source(url);
     let catalog = LogCatalog::with_scan_options(
         "cw",
         Arc::new(source),
@@ -658,5 +713,193 @@ async fn streams_deleted_during_a_filtered_read_fail_the_query_not_repeat_it() {
     assert!(
         fake.seen("GetLogEvents").is_empty(),
         "no fallback after the first page"
+    );
+}
+
+// Logs Insights: the states moto cannot produce (it finishes every query at
+// once, never fails one, and has no StopQuery).
+
+fn insights_request(limit: Option<usize>) -> InsightsRequest {
+    InsightsRequest {
+        query: "fields @timestamp, n".into(),
+        language: QueryLanguage::LogsInsights,
+        groups: vec!["/app".into()],
+        start_s: 1_795_000_000,
+        end_s: 1_795_003_600,
+        limit,
+    }
+}
+
+async fn scripted(script: InsightsScript) -> (Arc<Fake>, CloudWatchSource) {
+    let (fake, url) = start(vec![group("/app", "STANDARD", 1)]).await;
+    *fake.insights.lock().unwrap() = script;
+    (fake, source(&url))
+}
+
+#[tokio::test]
+async fn insights_polls_until_complete_and_types_the_rows() {
+    let (fake, source) = scripted(InsightsScript {
+        running: 2,
+        rows: 3,
+        ..Default::default()
+    })
+    .await;
+    let out = source.run_insights(&insights_request(None)).await.unwrap();
+    assert_eq!(out.query_id, "q-1");
+    assert_eq!(out.rows.len(), 3);
+    assert_eq!(out.records_matched, Some(9.0));
+    assert_eq!(
+        fake.seen("GetQueryResults").len(),
+        3,
+        "two Running polls, then Complete"
+    );
+    let start = &fake.seen("StartQuery")[0].body;
+    assert_eq!(start["queryString"], "fields @timestamp, n");
+    assert_eq!(
+        (start["startTime"].as_i64(), start["endTime"].as_i64()),
+        (Some(1_795_000_000), Some(1_795_003_600))
+    );
+    assert_eq!(start["logGroupNames"], json!(["/app"]));
+    // Without a limit, ask for all the API can return, not its smaller default.
+    assert_eq!(start["limit"], 10_000);
+    assert!(start.get("queryLanguage").is_none());
+    assert!(fake.seen("StopQuery").is_empty());
+    let batch = logflight_connector::insights::to_batch(&out.rows).unwrap();
+    assert_eq!(
+        batch.schema().field(0).data_type().to_string(),
+        "Timestamp(ms, \"UTC\")"
+    );
+    assert_eq!(
+        batch.schema().field(1).data_type(),
+        &datafusion::arrow::datatypes::DataType::Int64
+    );
+}
+
+#[tokio::test]
+async fn insights_failed_cancelled_and_timed_out_queries_end_at_once() {
+    for status in ["Failed", "Cancelled", "Timeout", "Unknown"] {
+        let (fake, source) = scripted(InsightsScript {
+            running: 1,
+            status,
+            rows: 0,
+        })
+        .await;
+        let err = source
+            .run_insights(&insights_request(None))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                logflight_connector::ConnectorError::InsightsEnded { .. }
+            ) && text.contains(&format!("query q-1 ended with status {status}")),
+            "{status}: {text}"
+        );
+        assert_eq!(
+            fake.seen("GetQueryResults").len(),
+            2,
+            "{status}: no poll after the end"
+        );
+        assert!(
+            fake.seen("StopQuery").is_empty(),
+            "{status}: an ended query is not stopped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn insights_at_the_row_cap_is_reported_unless_asked_for() {
+    let (_fake, source) = scripted(InsightsScript {
+        rows: 10_000,
+        ..Default::default()
+    })
+    .await;
+    let request = insights_request(None);
+    let out = source.run_insights(&request).await.unwrap();
+    let err = check_complete(&request, &out).unwrap_err().to_string();
+    assert!(
+        err.contains("cap of 10000 rows (it matched 30000 log events)"),
+        "{err}"
+    );
+    check_complete(&insights_request(Some(10_000)), &out).unwrap();
+}
+
+#[tokio::test]
+async fn insights_dropped_by_its_client_is_stopped() {
+    let (fake, source) = scripted(InsightsScript {
+        running: usize::MAX,
+        ..Default::default()
+    })
+    .await;
+    let run = tokio::time::timeout(
+        Duration::from_millis(400),
+        source.run_insights(&insights_request(None)),
+    )
+    .await;
+    assert!(run.is_err(), "the query never ends: the wait times out");
+    let polls = fake.seen("GetQueryResults").len();
+    assert!(polls >= 2, "polled {polls} times");
+    for _ in 0..100 {
+        if !fake.seen("StopQuery").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stops = fake.seen("StopQuery");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].body["queryId"], "q-1");
+}
+
+#[tokio::test]
+async fn insights_refusals_name_their_cause() {
+    let (fake, source) = scripted(InsightsScript::default()).await;
+    let bad = InsightsRequest {
+        query: "bad |".into(),
+        ..insights_request(None)
+    };
+    let err = source.run_insights(&bad).await.unwrap_err();
+    assert!(
+        matches!(&err, logflight_connector::ConnectorError::InvalidRequest(m)
+            if m == "Logs Insights refused the query: unexpected symbol found | at line 1"),
+        "{err}"
+    );
+    let gone = InsightsRequest {
+        groups: vec!["/gone".into()],
+        ..insights_request(None)
+    };
+    let err = source.run_insights(&gone).await.unwrap_err();
+    assert!(
+        matches!(&err, logflight_connector::ConnectorError::GroupNotFound { name, .. } if name == "/gone"),
+        "{err}"
+    );
+    assert!(fake.seen("GetQueryResults").is_empty());
+}
+
+#[tokio::test]
+async fn insights_languages_and_arns_reach_start_query() {
+    let (fake, source) = scripted(InsightsScript::default()).await;
+    let sql = InsightsRequest {
+        query: "SELECT count(*) FROM `/app`".into(),
+        language: QueryLanguage::OpenSearchSql,
+        groups: vec![],
+        ..insights_request(Some(5))
+    };
+    source.run_insights(&sql).await.unwrap();
+    let ppl = InsightsRequest {
+        query: "fields n".into(),
+        language: QueryLanguage::OpenSearchPpl,
+        groups: vec!["arn:aws:logs:us-east-1:111111111111:log-group:/app".into()],
+        ..insights_request(None)
+    };
+    source.run_insights(&ppl).await.unwrap();
+    let starts = fake.seen("StartQuery");
+    assert_eq!(starts[0].body["queryLanguage"], "SQL");
+    assert!(starts[0].body.get("logGroupNames").is_none());
+    assert_eq!(starts[0].body["limit"], 5);
+    assert_eq!(starts[1].body["queryLanguage"], "PPL");
+    assert_eq!(
+        starts[1].body["logGroupIdentifiers"],
+        json!(["arn:aws:logs:us-east-1:111111111111:log-group:/app"])
     );
 }

@@ -102,6 +102,11 @@ fn clone_connector_error(err: &ConnectorError) -> ConnectorError {
             api,
             message: message.clone(),
         },
+        ConnectorError::InsightsEnded { id, status, detail } => ConnectorError::InsightsEnded {
+            id: id.clone(),
+            status: status.clone(),
+            detail: detail.clone(),
+        },
         ConnectorError::InvalidRequest(m) => ConnectorError::InvalidRequest(m.clone()),
         ConnectorError::Config(m) => ConnectorError::Config(m.clone()),
     }
@@ -120,6 +125,7 @@ impl ServerError {
                 ConnectorError::PermissionDenied { .. } => Code::PermissionDenied,
                 ConnectorError::Throttled { .. } => Code::ResourceExhausted,
                 ConnectorError::Api { .. } => Code::Unavailable,
+                ConnectorError::InsightsEnded { .. } => Code::Aborted,
                 ConnectorError::Config(_) => Code::FailedPrecondition,
             },
             ServerError::Query(e) => datafusion_code(e),

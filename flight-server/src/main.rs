@@ -3,6 +3,7 @@
 mod allocator;
 mod config;
 mod error;
+mod insights;
 mod metadata;
 mod metrics;
 mod output;

@@ -24,6 +24,7 @@ use logflight_connector::LogCatalog;
 use tracing::debug;
 
 use crate::error::{Result, ServerError};
+use crate::insights::{self, InsightsCache, InsightsFunction, PreparedCalls};
 
 /// The schema used for names without a log group; it never exists, so a bare
 /// table name gets a message asking for the group.
@@ -36,6 +37,7 @@ pub struct QueryEngine {
     ctx: SessionContext,
     catalogs: BTreeMap<String, LogCatalog>,
     default_catalog: String,
+    insights: Arc<InsightsCache>,
 }
 
 /// A planned statement: what DoGet streams and GetFlightInfo describes.
@@ -63,6 +65,16 @@ impl QueryEngine {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(&default_catalog, NO_SCHEMA);
         let ctx = SessionContext::new_with_config(config);
+        // Stand-ins that only explain; each statement with calls gets its own.
+        for (name, language) in insights::FUNCTIONS {
+            ctx.register_udtf(
+                name,
+                Arc::new(InsightsFunction {
+                    language,
+                    prepared: Arc::default(),
+                }),
+            );
+        }
         let mut by_name = BTreeMap::new();
         for catalog in catalogs {
             ctx.register_catalog(catalog.name(), Arc::new(catalog.clone()));
@@ -72,6 +84,7 @@ impl QueryEngine {
             ctx,
             catalogs: by_name,
             default_catalog,
+            insights: Arc::default(),
         })
     }
 
@@ -83,12 +96,25 @@ impl QueryEngine {
     /// (or `?`) placeholders take `params` when given.
     pub async fn plan_sql(&self, sql: &str, params: Option<ParamValues>) -> Result<LogicalPlan> {
         let sql = number_question_marks(sql);
-        let state = self.ctx.state();
+        let mut state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let statement = state.sql_to_statement(&sql, &dialect)?;
         check_read_only(&statement)?;
         self.prepare_references(&state.resolve_table_references(&statement)?, &statement)
             .await?;
+        let calls = insights::find_calls(&statement);
+        if !calls.is_empty() {
+            let prepared = Arc::new(self.run_insights(&calls).await?);
+            for (name, language) in insights::FUNCTIONS {
+                state.register_udtf(
+                    name,
+                    Arc::new(InsightsFunction {
+                        language,
+                        prepared: Arc::clone(&prepared),
+                    }),
+                );
+            }
+        }
         let plan = state.statement_to_plan(statement).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -114,6 +140,38 @@ impl QueryEngine {
             schema,
             ctx: self.ctx.clone(),
         })
+    }
+
+    /// Runs a statement's Logs Insights calls, so that planning knows their
+    /// columns (see [`crate::insights`]).
+    async fn run_insights(&self, calls: &[insights::InsightsCall]) -> Result<PreparedCalls> {
+        let prepared = PreparedCalls::default();
+        let constants = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        for call in calls {
+            let row = self
+                .ctx
+                .sql_with_options(&insights::evaluation_sql(call), constants)
+                .await?
+                .collect()
+                .await?;
+            let Some(row) = row.into_iter().find(|b| b.num_rows() > 0) else {
+                return Err(ServerError::Internal("insights(): no argument row".into()));
+            };
+            let args = insights::parse_args(call.language, &row)?;
+            let batch = insights::run_call(
+                &self.insights,
+                &self.catalogs,
+                &self.default_catalog,
+                call,
+                &args,
+            )
+            .await?;
+            prepared.push(call.language, args.request.query, batch);
+        }
+        Ok(prepared)
     }
 
     /// Resolves what a statement references before planning: each log group

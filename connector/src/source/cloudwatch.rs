@@ -18,6 +18,7 @@ use aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider;
 use aws_sdk_cloudwatchlogs::config::{ProvideCredentials, Region};
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::LogGroupClass as SdkGroupClass;
+use aws_sdk_cloudwatchlogs::types::{QueryLanguage as SdkQueryLanguage, QueryStatus};
 use aws_sdk_cloudwatchlogs::Client;
 use futures::stream::{self, BoxStream, StreamExt};
 use tracing::debug;
@@ -27,6 +28,7 @@ use super::{
     ReadRequest, SharedSource, StreamSelection,
 };
 use crate::error::{ConnectorError, Result};
+use crate::insights::{InsightsOutput, InsightsRequest, QueryLanguage, MAX_ROWS};
 use crate::listing::{self, ListingHub};
 use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
 
@@ -45,6 +47,38 @@ pub struct CloudWatchOptions {
     pub role: Option<AssumeRole>,
     /// Pacing, concurrency and retry budget shared by every query.
     pub quota: QuotaConfig,
+}
+
+/// Calls StopQuery for a Logs Insights query still running when dropped.
+struct StopOnDrop {
+    source: CloudWatchSource,
+    id: Option<String>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let source = self.source.clone();
+        runtime.spawn(async move {
+            let stopped = source
+                .quota
+                .call(Api::StopQuery, &ReadCounters::default(), || {
+                    source.client.stop_query().query_id(&id).send()
+                })
+                .await;
+            match stopped {
+                Ok(_) => debug!(query_id = %id, "Logs Insights query stopped"),
+                Err(err) => tracing::warn!(
+                    query_id = %id,
+                    error = %DisplayErrorContext(&err.error),
+                    "could not stop a Logs Insights query whose client went away"
+                ),
+            }
+        });
+    }
 }
 
 /// An error and its causes on one line, without the SDK's debug dump.
@@ -276,7 +310,15 @@ fn call_error<E>(api: Api, failure: CallFailure<SdkError<E, HttpResponse>>) -> C
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = DisplayErrorContext(&failure.error).to_string();
+    // The service's own code and message when it answered; otherwise the
+    // chain of causes (a refused connection, a timeout), never the SDK's
+    // debug dump of the raw response.
+    debug!(error = %DisplayErrorContext(&failure.error), api = api.name(), "call failed");
+    let message = match (failure.error.code(), failure.error.message()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        (Some(code), None) => code.to_string(),
+        _ => causes(&failure.error),
+    };
     match failure.class {
         RetryClass::Throttled => ConnectorError::Throttled {
             api: api.name(),
@@ -639,6 +681,123 @@ impl LogSource for CloudWatchSource {
 
     async fn list_groups_with_prefix(&self, prefix: &str) -> Result<Vec<LogGroup>> {
         self.describe_groups(Some(prefix)).await
+    }
+
+    async fn run_insights(&self, request: &InsightsRequest) -> Result<InsightsOutput> {
+        request.validate()?;
+        let counters = ReadCounters::default();
+        let language = match request.language {
+            QueryLanguage::LogsInsights => SdkQueryLanguage::Cwli,
+            QueryLanguage::OpenSearchSql => SdkQueryLanguage::Sql,
+            QueryLanguage::OpenSearchPpl => SdkQueryLanguage::Ppl,
+        };
+        // ARNs (other accounts' groups) go in logGroupIdentifiers, names in
+        // logGroupNames; the API takes one or the other.
+        let by_arn = request.groups.iter().any(|g| g.starts_with("arn:"));
+        let groups = (!request.groups.is_empty()).then(|| request.groups.clone());
+        let limit = request.limit.unwrap_or(MAX_ROWS) as i32;
+        let started = self
+            .quota
+            .call(Api::StartQuery, &counters, || {
+                let mut call = self
+                    .client
+                    .start_query()
+                    .query_string(&request.query)
+                    .start_time(request.start_s)
+                    .end_time(request.end_s)
+                    .limit(limit);
+                // Logs Insights QL is the default; older endpoints and
+                // emulators do not know the parameter.
+                if request.language != QueryLanguage::LogsInsights {
+                    call = call.query_language(language.clone());
+                }
+                if by_arn {
+                    call.set_log_group_identifiers(groups.clone()).send()
+                } else {
+                    call.set_log_group_names(groups.clone()).send()
+                }
+            })
+            .await
+            .map_err(|err| match err.error.code() {
+                Some("ResourceNotFoundException") => ConnectorError::GroupNotFound {
+                    name: request.groups.join(", "),
+                    hint: format!(
+                        " (StartQuery: {})",
+                        err.error.message().unwrap_or("not found")
+                    ),
+                },
+                Some("MalformedQueryException" | "InvalidParameterException") => {
+                    ConnectorError::InvalidRequest(format!(
+                        "Logs Insights refused the query: {}",
+                        err.error.message().unwrap_or("malformed query")
+                    ))
+                }
+                _ => call_error(Api::StartQuery, err),
+            })?;
+        let id = started
+            .query_id()
+            .ok_or_else(|| ConnectorError::Api {
+                api: Api::StartQuery.name(),
+                message: "the response has no query id".into(),
+            })?
+            .to_string();
+        debug!(query_id = %id, "Logs Insights query started");
+        // Stops the query if this future is dropped (the client went away)
+        // before it ended: a running query keeps scanning, and billing.
+        let mut running = StopOnDrop {
+            source: self.clone(),
+            id: Some(id.clone()),
+        };
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let out = self
+                .quota
+                .call(Api::GetQueryResults, &counters, || {
+                    self.client.get_query_results().query_id(&id).send()
+                })
+                .await
+                .map_err(|err| call_error(Api::GetQueryResults, err))?;
+            match out.status() {
+                Some(QueryStatus::Complete) => {
+                    running.id = None;
+                    let rows = out
+                        .results()
+                        .iter()
+                        .map(|row| {
+                            row.iter()
+                                .filter_map(|f| {
+                                    Some((f.field()?.to_string(), f.value()?.to_string()))
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    return Ok(InsightsOutput {
+                        query_id: id,
+                        rows,
+                        records_matched: out.statistics().map(|s| s.records_matched()),
+                    });
+                }
+                Some(QueryStatus::Running | QueryStatus::Scheduled) | None => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Some(other) => {
+                    running.id = None;
+                    let detail = match other {
+                        QueryStatus::Timeout => {
+                            ": Logs Insights stops queries after 60 minutes; narrow the time range or the groups"
+                        }
+                        QueryStatus::Cancelled => ": it was stopped (StopQuery) outside this query",
+                        _ => "",
+                    };
+                    return Err(ConnectorError::InsightsEnded {
+                        id,
+                        status: other.as_str().to_string(),
+                        detail: detail.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {

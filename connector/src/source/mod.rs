@@ -20,6 +20,7 @@ use datafusion::physical_plan::metrics::Count;
 use futures::stream::BoxStream;
 
 use crate::error::Result;
+use crate::insights::{InsightsOutput, InsightsRequest};
 
 /// One log group, as DescribeLogGroups reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +350,14 @@ pub trait LogSource: Debug + Send + Sync + 'static {
         let mut groups = self.list_groups().await?;
         groups.retain(|g| g.name.starts_with(prefix));
         Ok(groups)
+    }
+
+    /// Runs a Logs Insights query to its end (see [`crate::insights`]).
+    async fn run_insights(&self, _request: &InsightsRequest) -> Result<InsightsOutput> {
+        Err(crate::error::ConnectorError::InvalidRequest(format!(
+            "the {} source has no Logs Insights; insights() needs --source cloudwatch",
+            self.describe()
+        )))
     }
 
     /// A group's tags. One API call per group on CloudWatch, so only the
