@@ -90,7 +90,9 @@ pub fn filter_support(filters: &[&Expr], group: &str) -> Vec<TableProviderFilter
         .iter()
         .map(|f| match translate_one(f, group) {
             Some(_) => TableProviderFilterPushDown::Exact,
-            None if message_term(f).is_some() => TableProviderFilterPushDown::Inexact,
+            None if message_term(f).is_some() || json_condition(f).is_some() => {
+                TableProviderFilterPushDown::Inexact
+            }
             None => TableProviderFilterPushDown::Unsupported,
         })
         .collect()
@@ -102,13 +104,157 @@ pub fn translate(filters: &[Expr], group: &str) -> Pushdown {
         .iter()
         .filter_map(|f| translate_one(f, group))
         .fold(Pushdown::default(), Pushdown::and);
-    // One regex per pattern: the longest term is the most selective.
-    pushed.filter_pattern = filters
-        .iter()
-        .filter_map(message_term)
-        .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
-        .map(|term| format!("%{term}%"));
+    // One pattern per request: conditions on JSON fields when there are
+    // any (they name the field, so they select more sharply), else the
+    // longest term, the most selective.
+    let json: Vec<String> = filters.iter().filter_map(json_condition).collect();
+    pushed.filter_pattern = json_pattern(&json).or_else(|| {
+        filters
+            .iter()
+            .filter_map(message_term)
+            .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
+            .map(|term| format!("%{term}%"))
+    });
     pushed
+}
+
+/// CloudWatch's longest filter pattern.
+const MAX_PATTERN_LEN: usize = 1024;
+
+/// `{ c }` or `{ (c1) && (c2) }`, as many conditions as fit the API's limit.
+pub fn json_pattern(conditions: &[String]) -> Option<String> {
+    let mut taken: Vec<&String> = Vec::new();
+    let render = |c: &[&String]| match c {
+        [] => None,
+        [one] => Some(format!("{{ {one} }}")),
+        many => Some(format!(
+            "{{ {} }}",
+            many.iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(" && ")
+        )),
+    };
+    for c in conditions {
+        taken.push(c);
+        if render(&taken).is_some_and(|p| p.len() > MAX_PATTERN_LEN) {
+            taken.pop();
+        }
+    }
+    render(&taken)
+}
+
+/// The JSON filter-pattern condition a predicate on a JSON field of
+/// `message` implies, e.g. `json_get_str(message, 'eventName') =
+/// 'ConsoleLogin'` gives `$.eventName = "ConsoleLogin"`. Only when every
+/// event the predicate selects also matches the condition: string
+/// equality, numeric comparisons (not `!=`, which CloudWatch may treat
+/// differently for a missing field), and booleans. Values with quotes,
+/// backslashes or `*` (a wildcard to CloudWatch) are not pushed.
+pub fn json_condition(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (call, op, value) = match (json_call(left), json_call(right)) {
+                (Some(c), None) => (c, *op, literal(right)?),
+                (None, Some(c)) => (c, op.swap()?, literal(left)?),
+                _ => return None,
+            };
+            let (function, path) = call;
+            let symbol = match op {
+                Operator::Eq => "=",
+                Operator::Lt => "<",
+                Operator::LtEq => "<=",
+                Operator::Gt => ">",
+                Operator::GtEq => ">=",
+                _ => return None,
+            };
+            match function {
+                "json_get_str" | "json_as_text" if op == Operator::Eq => {
+                    let text = string_value(value)?;
+                    // json_as_text renders numbers, booleans and objects as
+                    // text too; only a value that can be nothing but a
+                    // string is safe to compare as one.
+                    let ambiguous = text.parse::<f64>().is_ok()
+                        || matches!(text.as_str(), "true" | "false" | "null")
+                        || text.starts_with(['{', '[']);
+                    if (function == "json_as_text" && ambiguous)
+                        || text.contains(['"', '\\', '*'])
+                        || text.chars().any(char::is_control)
+                    {
+                        return None;
+                    }
+                    Some(format!("{path} = \"{text}\""))
+                }
+                "json_get_int" | "json_get_float" => {
+                    let number = match value {
+                        ScalarValue::Int8(Some(v)) => v.to_string(),
+                        ScalarValue::Int16(Some(v)) => v.to_string(),
+                        ScalarValue::Int32(Some(v)) => v.to_string(),
+                        ScalarValue::Int64(Some(v)) => v.to_string(),
+                        ScalarValue::UInt8(Some(v)) => v.to_string(),
+                        ScalarValue::UInt16(Some(v)) => v.to_string(),
+                        ScalarValue::UInt32(Some(v)) => v.to_string(),
+                        ScalarValue::UInt64(Some(v)) => v.to_string(),
+                        ScalarValue::Float64(Some(v)) if v.is_finite() => v.to_string(),
+                        ScalarValue::Float32(Some(v)) if v.is_finite() => v.to_string(),
+                        _ => return None,
+                    };
+                    Some(format!("{path} {symbol} {number}"))
+                }
+                "json_get_bool" if op == Operator::Eq => match value {
+                    ScalarValue::Boolean(Some(true)) => Some(format!("{path} IS TRUE")),
+                    ScalarValue::Boolean(Some(false)) => Some(format!("{path} IS FALSE")),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        // WHERE json_get_bool(message, 'k'): true only when the field is true.
+        other => match json_call(other)? {
+            ("json_get_bool", path) => Some(format!("{path} IS TRUE")),
+            _ => None,
+        },
+    }
+}
+
+/// `json_get_*(message, 'a', 0, 'b')`: the function and the selector `$.a[0].b`.
+fn json_call(expr: &Expr) -> Option<(&'static str, String)> {
+    let Expr::ScalarFunction(call) = expr else {
+        return None;
+    };
+    let function = [
+        "json_get_str",
+        "json_as_text",
+        "json_get_int",
+        "json_get_float",
+        "json_get_bool",
+    ]
+    .into_iter()
+    .find(|f| *f == call.func.name())?;
+    let (first, keys) = call.args.split_first()?;
+    if !matches!(as_column(first)?, ColumnRef::Plain(Column::Message)) || keys.is_empty() {
+        return None;
+    }
+    let mut path = String::from("$");
+    for key in keys {
+        match literal(key)? {
+            ScalarValue::Int64(Some(i)) if *i >= 0 => path.push_str(&format!("[{i}]")),
+            v => {
+                let name = string_value(v)?;
+                let plain = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !plain {
+                    return None;
+                }
+                path.push('.');
+                path.push_str(&name);
+            }
+        }
+    }
+    Some((function, path))
 }
 
 /// The term a `message` predicate guarantees every selected message holds.
@@ -675,5 +821,134 @@ mod tests {
         for (filters, want) in cases {
             assert_eq!(name_selection(&filters, "log_group"), want, "{filters:?}");
         }
+    }
+
+    #[test]
+    fn json_field_predicates_become_json_patterns() {
+        use datafusion::logical_expr::ScalarUDF;
+        use datafusion::logical_expr::{ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+        // Stand-ins with the names of datafusion-functions-json's functions:
+        // translation looks at names and arguments only.
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        struct Named(&'static str, Signature);
+        impl ScalarUDFImpl for Named {
+            fn name(&self) -> &str {
+                self.0
+            }
+            fn signature(&self) -> &Signature {
+                &self.1
+            }
+            fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+                Ok(DataType::Utf8)
+            }
+            fn invoke_with_args(
+                &self,
+                _: ScalarFunctionArgs,
+            ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+                unimplemented!("never run")
+            }
+        }
+        let f = |name: &'static str, args: Vec<Expr>| {
+            ScalarUDF::new_from_impl(Named(name, Signature::variadic_any(Volatility::Immutable)))
+                .call(args)
+        };
+        let m = || col("message");
+        let s = |k: &str| lit(k);
+        let cases: Vec<(Expr, Option<&str>)> = vec![
+            (
+                f("json_get_str", vec![m(), s("eventName")]).eq(lit("ConsoleLogin")),
+                Some(r#"$.eventName = "ConsoleLogin""#),
+            ),
+            (
+                lit("Root").eq(f("json_get_str", vec![m(), s("userIdentity"), s("type")])),
+                Some(r#"$.userIdentity.type = "Root""#),
+            ),
+            (
+                f("json_get_str", vec![m(), s("a"), lit(2i64), s("b")]).eq(lit("x")),
+                Some(r#"$.a[2].b = "x""#),
+            ),
+            (
+                f("json_get_int", vec![m(), s("status")]).gt_eq(lit(500i64)),
+                Some("$.status >= 500"),
+            ),
+            (
+                lit(500i64).gt(f("json_get_int", vec![m(), s("status")])),
+                Some("$.status < 500"),
+            ),
+            (
+                f("json_get_float", vec![m(), s("latency")]).lt(lit(2.5f64)),
+                Some("$.latency < 2.5"),
+            ),
+            (
+                f("json_get_bool", vec![m(), s("readOnly")]).eq(lit(false)),
+                Some("$.readOnly IS FALSE"),
+            ),
+            (
+                f("json_get_bool", vec![m(), s("readOnly")]),
+                Some("$.readOnly IS TRUE"),
+            ),
+            (
+                f("json_as_text", vec![m(), s("eventName")]).eq(lit("CreateUser")),
+                Some(r#"$.eventName = "CreateUser""#),
+            ),
+            // Not pushed: `!=` and missing fields, text that may be a number
+            // or a literal for json_as_text, quotes, wildcards, odd keys,
+            // other columns, functions and non-literals.
+            (
+                f("json_get_int", vec![m(), s("status")]).not_eq(lit(500i64)),
+                None,
+            ),
+            (
+                f("json_as_text", vec![m(), s("status")]).eq(lit("500")),
+                None,
+            ),
+            (f("json_as_text", vec![m(), s("ok")]).eq(lit("true")), None),
+            (
+                f("json_get_str", vec![m(), s("k")]).eq(lit("say \"hi\"")),
+                None,
+            ),
+            (f("json_get_str", vec![m(), s("k")]).eq(lit("a*")), None),
+            (
+                f("json_get_str", vec![m(), s("user-agent")]).eq(lit("x")),
+                None,
+            ),
+            (f("json_get_str", vec![m()]).eq(lit("x")), None),
+            (
+                f("json_get_str", vec![col("log_stream"), s("k")]).eq(lit("x")),
+                None,
+            ),
+            (f("json_get", vec![m(), s("k")]).eq(lit("x")), None),
+            (
+                f("json_get_str", vec![m(), s("k")]).eq(col("log_stream")),
+                None,
+            ),
+            (f("json_get_str", vec![m(), s("k")]).lt(lit("x")), None),
+            (f("json_get_int", vec![m(), s("k")]).eq(lit(f64::NAN)), None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(json_condition(&expr).as_deref(), want, "{expr}");
+        }
+        // Several conditions, one pattern; the JSON one wins over a term.
+        let both = translate(
+            &[
+                f("json_get_str", vec![m(), s("a")]).eq(lit("x")),
+                f("json_get_int", vec![m(), s("n")]).gt(lit(1i64)),
+                col("message").like(lit("%something long%")),
+            ],
+            G,
+        );
+        assert_eq!(
+            both.filter_pattern.as_deref(),
+            Some(r#"{ ($.a = "x") && ($.n > 1) }"#)
+        );
+        let long: Vec<String> = (0..100)
+            .map(|i| format!("$.field{i} = \"value\""))
+            .collect();
+        let pattern = json_pattern(&long).unwrap();
+        assert!(
+            pattern.len() <= MAX_PATTERN_LEN && pattern.contains("$.field0 "),
+            "{pattern}"
+        );
+        assert_eq!(json_pattern(&[]), None);
     }
 }

@@ -64,7 +64,9 @@ impl QueryEngine {
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(&default_catalog, NO_SCHEMA);
-        let ctx = SessionContext::new_with_config(config);
+        let mut ctx = SessionContext::new_with_config(config);
+        // json_get_str(message, 'userIdentity', 'type'), message->>'eventName', ...
+        datafusion_functions_json::register_all(&mut ctx)?;
         // Stand-ins that only explain; each statement with calls gets its own.
         for (name, language) in insights::FUNCTIONS {
             ctx.register_udtf(

@@ -131,6 +131,9 @@ fn matches_pattern(pattern: Option<&str>, message: &str) -> bool {
     let Some(pattern) = pattern else {
         return true;
     };
+    if pattern.trim_start().starts_with('{') {
+        return matches_json_pattern(pattern, message);
+    }
     if let Some(inner) = pattern.strip_prefix('%').and_then(|p| p.strip_suffix('%')) {
         return !inner.chars().all(|c| c.is_ascii_alphanumeric()) || message.contains(inner);
     }
@@ -138,6 +141,85 @@ fn matches_pattern(pattern: Option<&str>, message: &str) -> bool {
         .split_whitespace()
         .map(|t| t.trim_matches('"'))
         .all(|term| message.contains(term))
+}
+
+/// JSON patterns as logflight sends them: `{ $.a.b[0] OP value }` or
+/// `{ (c1) && (c2) }`, OP one of = < <= > >= with a "string" or a number,
+/// or `IS TRUE` / `IS FALSE`. Like CloudWatch, only events that are JSON
+/// and hold a value of the compared type can match. A pattern outside that
+/// subset matches every event.
+fn matches_json_pattern(pattern: &str, message: &str) -> bool {
+    let Some(inner) = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+    else {
+        return true;
+    };
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(message) else {
+        return false;
+    };
+    inner.split("&&").all(|condition| {
+        let c = condition.trim();
+        let c = c
+            .strip_prefix('(')
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or(c)
+            .trim();
+        json_condition_holds(c, &event).unwrap_or(true)
+    })
+}
+
+/// `None`: not a condition this evaluator knows (treated as a match).
+fn json_condition_holds(condition: &str, event: &serde_json::Value) -> Option<bool> {
+    let (path, rest) = condition.split_once(' ')?;
+    let mut value = event;
+    let mut selector = path.strip_prefix('$')?;
+    let missing = Some(false);
+    while !selector.is_empty() {
+        if let Some(after) = selector.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            match value.get(&after[..end]) {
+                Some(v) => value = v,
+                None => return missing,
+            }
+            selector = &after[end..];
+        } else if let Some(after) = selector.strip_prefix('[') {
+            let (index, tail) = after.split_once(']')?;
+            match value.get(index.parse::<usize>().ok()?) {
+                Some(v) => value = v,
+                None => return missing,
+            }
+            selector = tail;
+        } else {
+            return None;
+        }
+    }
+    let rest = rest.trim();
+    match rest {
+        "IS TRUE" => return Some(value.as_bool() == Some(true)),
+        "IS FALSE" => return Some(value.as_bool() == Some(false)),
+        _ => {}
+    }
+    let (op, operand) = rest.split_once(' ')?;
+    if !["=", "<", "<=", ">", ">="].contains(&op) {
+        return None;
+    }
+    let operand = operand.trim();
+    if let Some(text) = operand.strip_prefix('"').and_then(|o| o.strip_suffix('"')) {
+        return (op == "=").then(|| value.as_str() == Some(text));
+    }
+    let (Some(have), Ok(want)) = (value.as_f64(), operand.parse::<f64>()) else {
+        return Some(false);
+    };
+    Some(match op {
+        "=" => have == want,
+        "<" => have < want,
+        "<=" => have <= want,
+        ">" => have > want,
+        ">=" => have >= want,
+        _ => return None,
+    })
 }
 
 #[async_trait]
@@ -645,6 +727,40 @@ impl Generator {
 mod tests {
     use super::*;
     use futures::TryStreamExt;
+
+    #[test]
+    fn json_patterns_select_as_cloudwatch_does() {
+        let event = r#"{"eventName":"ConsoleLogin","status":503,"latency":2.5,"readOnly":false,
+                        "userIdentity":{"type":"Root"},"list":[{"k":"v"}]}"#;
+        let cases = [
+            (r#"{ $.eventName = "ConsoleLogin" }"#, true),
+            (r#"{ $.eventName = "CreateUser" }"#, false),
+            (
+                r#"{ ($.userIdentity.type = "Root") && ($.status >= 500) }"#,
+                true,
+            ),
+            (
+                r#"{ ($.userIdentity.type = "Root") && ($.status < 500) }"#,
+                false,
+            ),
+            (r#"{ $.list[0].k = "v" }"#, true),
+            (r#"{ $.list[1].k = "v" }"#, false),
+            ("{ $.latency > 2 }", true),
+            ("{ $.latency <= 2 }", false),
+            ("{ $.readOnly IS FALSE }", true),
+            ("{ $.readOnly IS TRUE }", false),
+            // A number is not a string, a missing field matches nothing.
+            (r#"{ $.status = "503" }"#, false),
+            (r#"{ $.missing = "x" }"#, false),
+            // Outside the subset: everything matches (a superset is safe).
+            ("{ $.eventName != 1 }", true),
+            ("{ garbage }", true),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(matches_pattern(Some(pattern), event), want, "{pattern}");
+        }
+        assert!(!matches_pattern(Some(r#"{ $.a = "b" }"#), "not json"));
+    }
 
     const ANCHOR: i64 = 1_795_000_000_000;
 
