@@ -10,6 +10,7 @@ pub mod batch;
 pub mod catalog;
 pub mod error;
 pub mod insights;
+pub mod json_fields;
 pub mod listing;
 pub mod meta_schema;
 pub mod names;

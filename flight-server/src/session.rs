@@ -20,6 +20,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use logflight_connector::json_fields::JsonFieldsFunction;
 use logflight_connector::LogCatalog;
 use tracing::debug;
 
@@ -82,6 +83,13 @@ impl QueryEngine {
             ctx.register_catalog(catalog.name(), Arc::new(catalog.clone()));
             by_name.insert(catalog.name().to_string(), catalog);
         }
+        ctx.register_udtf(
+            "json_fields",
+            Arc::new(JsonFieldsFunction::new(
+                by_name.clone(),
+                default_catalog.clone(),
+            )),
+        );
         Ok(Self {
             ctx,
             catalogs: by_name,

@@ -88,3 +88,28 @@ def test_predicates_that_cannot_be_patterns_still_answer(jconn):
     n = scalar(jconn, f"""SELECT count(*) FROM "{GROUP}".all_log_streams
                           WHERE (message->>'status') = '200' AND json_get_str(message, 'eventName') <> 'StopLogging'""")
     assert n == sum(1 for r in RECORDS if r["status"] == 200 and r["eventName"] != "StopLogging")
+
+
+def test_json_fields_discovers_fields_types_and_shares(jconn):
+    t = run(jconn, f"SELECT * FROM json_fields('{GROUP}', 100) ORDER BY field")
+    rows = {r["field"]: r for r in t.to_pylist()}
+    n = len(RECORDS)  # the plain-text message is not JSON and not counted
+    assert set(rows) == {"eventName", "userIdentity", "userIdentity.type", "userIdentity.userName", "readOnly", "status"}
+    assert rows["eventName"] == {"field": "eventName", "type": "string", "events": n, "share": 1.0,
+                                 "example": RECORDS[0]["eventName"], "sql": "json_get_str(message, 'eventName')"}
+    assert rows["userIdentity"]["type"] == "object"
+    assert rows["userIdentity.type"]["sql"] == "json_get_str(message, 'userIdentity', 'type')"
+    assert rows["readOnly"]["type"] == "boolean"
+    assert rows["status"]["type"] == "integer"
+    # The expression it suggests reads the field.
+    got = scalar(jconn, f"""SELECT count(*) FROM "{GROUP}".all_log_streams
+                            WHERE {rows['userIdentity.type']['sql']} = 'IAMUser'""")
+    assert got == sum(r["userIdentity"]["type"] == "IAMUser" for r in RECORDS)
+
+
+def test_json_fields_arguments_are_checked(jconn):
+    from helpers import expect_error
+
+    expect_error(jconn, f"SELECT * FROM json_fields('{GROUP}', 0)", contains=["sample must be 1 to 10000"])
+    expect_error(jconn, "SELECT * FROM json_fields('/json/none')", contains=['"/json/none" not found'])
+    expect_error(jconn, f"SELECT * FROM json_fields('{GROUP}', 10, 'nope')", contains=['unknown catalog "nope"'])
