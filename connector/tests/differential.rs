@@ -159,10 +159,9 @@ async fn run(ctx: &SessionContext, sql: &str) -> String {
     pretty_format_batches(&batches).unwrap().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pushdown_on_and_off_agree() {
-    let source = Arc::new(DemoSource::generate(ANCHOR));
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+/// The same demo source as two catalogs: `on` pushes filters down, `off`
+/// reads everything and leaves the filtering to DataFusion.
+async fn register_on_and_off(ctx: &SessionContext, source: &Arc<DemoSource>) {
     for (name, pushdown) in [("on", true), ("off", false)] {
         let catalog = LogCatalog::with_scan_options(
             name,
@@ -176,6 +175,13 @@ async fn pushdown_on_and_off_agree() {
         catalog.prepare_listing().await.unwrap();
         ctx.register_catalog(name, Arc::new(catalog));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushdown_on_and_off_agree() {
+    let source = Arc::new(DemoSource::generate(ANCHOR));
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    register_on_and_off(&ctx, &source).await;
     let mut groups = Vec::new();
     for g in GROUPS {
         groups.push(facts(&source, g).await);
@@ -272,19 +278,7 @@ async fn json_pushdown_on_and_off_agree() {
     let source = Arc::new(DemoSource::generate(ANCHOR));
     let mut ctx = SessionContext::new();
     datafusion_functions_json::register_all(&mut ctx).unwrap();
-    for (name, pushdown) in [("on", true), ("off", false)] {
-        let catalog = LogCatalog::with_scan_options(
-            name,
-            source.clone(),
-            Duration::from_secs(600),
-            ScanOptions {
-                pushdown,
-                max_partitions: 3,
-            },
-        );
-        catalog.prepare_listing().await.unwrap();
-        ctx.register_catalog(name, Arc::new(catalog));
-    }
+    register_on_and_off(&ctx, &source).await;
     let mut rng = Rng(11);
     let mut non_empty = 0;
     let mut pushed = 0;

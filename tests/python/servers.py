@@ -3,6 +3,7 @@ until it answers `SELECT 1` (with its log on failure)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -85,6 +86,24 @@ def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServ
         "--region", "us-east-1",
         *extra,
     )
+
+
+@contextlib.contextmanager
+def logflight_behind_proxy(endpoint: str, log_path: Path, seed: int):
+    """logflight reading `endpoint` through a FaultProxy that injects no faults and
+    records every request; yields (server, proxy) and stops both."""
+    from faultproxy import FaultProxy
+
+    proxy = FaultProxy(endpoint, seed=seed)
+    proxy.start()
+    try:
+        srv = start_logflight(proxy.url, log_path, *pacing_args())
+        try:
+            yield srv, proxy
+        finally:
+            stop(srv.proc)
+    finally:
+        proxy.stop()
 
 
 def start_serve(log_path: Path, *args: str) -> LogflightServer:

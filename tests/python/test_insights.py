@@ -12,10 +12,9 @@ import adbc_driver_manager
 import pyarrow as pa
 import pytest
 
-from faultproxy import FaultProxy
 from helpers import connect, expect_error, run
 from loader import logs_client
-from servers import pacing_args, start_logflight, stop
+from servers import logflight_behind_proxy
 
 GROUP = "/insights/app"
 NOW_MS = int(time.time() * 1000)
@@ -30,14 +29,8 @@ def insights_server(own_moto, workdir):
     client.create_log_stream(logGroupName=GROUP, logStreamName="web")
     client.put_log_events(logGroupName=GROUP, logStreamName="web",
                           logEvents=[{"timestamp": t, "message": m} for t, m in EVENTS])
-    proxy = FaultProxy(own_moto, seed=9)
-    proxy.start()
-    srv = start_logflight(proxy.url, workdir / "logflight-insights.log", *pacing_args())
-    try:
-        yield srv, proxy
-    finally:
-        stop(srv.proc)
-        proxy.stop()
+    with logflight_behind_proxy(own_moto, workdir / "logflight-insights.log", seed=9) as pair:
+        yield pair
 
 
 @pytest.fixture

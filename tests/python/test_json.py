@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 from helpers import connect, run, scalar
 from loader import logs_client
-from servers import pacing_args, start_logflight, stop
+from servers import logflight_behind_proxy
 
 GROUP = "/json/trail"
 NOW_MS = int(time.time() * 1000)
@@ -40,14 +39,8 @@ def json_server(own_moto, workdir):
     client.create_log_stream(logGroupName=GROUP, logStreamName="trail")
     client.put_log_events(logGroupName=GROUP, logStreamName="trail",
                           logEvents=[{"timestamp": NOW_MS - 600_000 + i, "message": m} for i, m in enumerate(MESSAGES)])
-    proxy = FaultProxy(own_moto, seed=13)
-    proxy.start()
-    srv = start_logflight(proxy.url, workdir / "logflight-json.log", *pacing_args())
-    try:
-        yield srv, proxy
-    finally:
-        stop(srv.proc)
-        proxy.stop()
+    with logflight_behind_proxy(own_moto, workdir / "logflight-json.log", seed=13) as pair:
+        yield pair
 
 
 @pytest.fixture

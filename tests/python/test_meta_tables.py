@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 from helpers import connect, expect_error, run, scalar
 from loader import logs_client
-from servers import pacing_args, start_logflight, stop
+from servers import logflight_behind_proxy
 
 META = "logflight$meta"
 NOW_MS = int(time.time() * 1000)
@@ -45,14 +44,8 @@ def meta_server(own_moto, workdir):
     for i, s in enumerate(GROUPS["/meta/app/Orders"][3]):
         client.put_log_events(logGroupName="/meta/app/Orders", logStreamName=s,
                               logEvents=[{"timestamp": EVENT_MS + i, "message": "x"}])
-    proxy = FaultProxy(own_moto, seed=5)
-    proxy.start()
-    srv = start_logflight(proxy.url, workdir / "logflight-meta.log", *pacing_args())
-    try:
-        yield srv, proxy
-    finally:
-        stop(srv.proc)
-        proxy.stop()
+    with logflight_behind_proxy(own_moto, workdir / "logflight-meta.log", seed=5) as pair:
+        yield pair
 
 
 @pytest.fixture
