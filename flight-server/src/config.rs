@@ -51,6 +51,49 @@ pub struct ServeFlags {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: Option<IpcCompression>,
+    pub limits: LimitFlags,
+}
+
+/// Per-query limits of `serve` (flags and environment).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LimitFlags {
+    /// Fail a query that runs longer than this, with DEADLINE_EXCEEDED [default: 600]
+    #[arg(long, env = "LOGFLIGHT_QUERY_TIMEOUT_SECS")]
+    pub query_timeout_secs: Option<u64>,
+    /// Fail a query whose result grows past this many rows, with RESOURCE_EXHAUSTED [default: no limit]
+    #[arg(long, env = "LOGFLIGHT_MAX_RESULT_ROWS")]
+    pub max_result_rows: Option<u64>,
+    /// Memory a query may hold for sorts, joins and aggregations, in MiB [default: 1024]
+    #[arg(long, env = "LOGFLIGHT_QUERY_MEMORY_MB")]
+    pub query_memory_mb: Option<usize>,
+    /// Queries running at once [default: 16]
+    #[arg(long, env = "LOGFLIGHT_MAX_CONCURRENT_QUERIES")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Queries waiting for a slot; more are refused with RESOURCE_EXHAUSTED [default: 64]
+    #[arg(long, env = "LOGFLIGHT_MAX_QUEUED_QUERIES")]
+    pub max_queued_queries: Option<usize>,
+}
+
+/// The merged limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    pub max_rows: Option<u64>,
+    pub memory_bytes: usize,
+    pub max_concurrent: usize,
+    pub max_queued: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(600),
+            max_rows: None,
+            memory_bytes: 1024 << 20,
+            max_concurrent: 16,
+            max_queued: 64,
+        }
+    }
 }
 
 /// Where logs come from: shared by `serve` and `query`.
@@ -143,6 +186,11 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: Option<IpcCompression>,
+    pub query_timeout_secs: Option<u64>,
+    pub max_result_rows: Option<u64>,
+    pub query_memory_mb: Option<usize>,
+    pub max_concurrent_queries: Option<usize>,
+    pub max_queued_queries: Option<usize>,
 }
 
 /// One `[[catalogs]]` table of the config file: a catalog over one account
@@ -204,6 +252,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: IpcCompression,
+    pub limits: QueryLimits,
 }
 
 impl Config {
@@ -212,7 +261,30 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let limits = serve.limits;
+        let defaults = QueryLimits::default();
+        let query_limits = QueryLimits {
+            timeout: limits
+                .query_timeout_secs
+                .or(file.query_timeout_secs)
+                .map_or(defaults.timeout, |s| Duration::from_secs(s.max(1))),
+            max_rows: limits.max_result_rows.or(file.max_result_rows),
+            memory_bytes: limits
+                .query_memory_mb
+                .or(file.query_memory_mb)
+                .map_or(defaults.memory_bytes, |mb| mb.max(1) << 20),
+            max_concurrent: limits
+                .max_concurrent_queries
+                .or(file.max_concurrent_queries)
+                .unwrap_or(defaults.max_concurrent)
+                .max(1),
+            max_queued: limits
+                .max_queued_queries
+                .or(file.max_queued_queries)
+                .unwrap_or(defaults.max_queued),
+        };
         let mut config = Self::merge(args, serve.listen, file)?;
+        config.limits = query_limits;
         config.metrics_listen = serve.metrics_listen.or(config.metrics_listen);
         config.ipc_compression = serve.ipc_compression.unwrap_or(config.ipc_compression);
         Ok(config)
@@ -262,6 +334,7 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             metrics_listen: file.metrics_listen,
             ipc_compression: file.ipc_compression.unwrap_or_default(),
+            limits: QueryLimits::default(),
         })
     }
 }
@@ -484,5 +557,42 @@ mod tests {
         assert!(
             toml::from_str::<FileConfig>("[[catalogs]]\nname = \"a\"\nregoin = \"x\"").is_err()
         );
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_file_then_defaults() {
+        let dir = std::env::temp_dir().join(format!("logflight-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("limits.toml");
+        std::fs::write(
+            &path,
+            "source = \"demo\"\nquery_timeout_secs = 30\nmax_result_rows = 7\nmax_queued_queries = 0\n",
+        )
+        .unwrap();
+        let args = SourceArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        let flags = ServeFlags {
+            limits: LimitFlags {
+                query_memory_mb: Some(64),
+                query_timeout_secs: Some(5),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let c = Config::resolve(&args, flags).unwrap();
+        assert_eq!(
+            c.limits,
+            QueryLimits {
+                timeout: Duration::from_secs(5),
+                max_rows: Some(7),
+                memory_bytes: 64 << 20,
+                max_concurrent: QueryLimits::default().max_concurrent,
+                max_queued: 0,
+            }
+        );
+        let d = Config::resolve(&SourceArgs::default(), ServeFlags::default()).unwrap();
+        assert_eq!(d.limits, QueryLimits::default());
     }
 }

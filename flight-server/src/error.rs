@@ -30,6 +30,13 @@ pub enum ServerError {
     #[error("not supported: {0}")]
     Unsupported(String),
 
+    /// A per-query or server limit was reached (rows, memory, queue).
+    #[error("limit reached: {0}")]
+    Limit(String),
+
+    #[error("query timed out: {0}")]
+    Timeout(String),
+
     #[error("configuration: {0}")]
     Config(String),
 
@@ -134,6 +141,8 @@ impl ServerError {
                 Code::InvalidArgument
             }
             ServerError::Unsupported(_) => Code::Unimplemented,
+            ServerError::Limit(_) => Code::ResourceExhausted,
+            ServerError::Timeout(_) => Code::DeadlineExceeded,
             ServerError::Config(_) => Code::FailedPrecondition,
             ServerError::Internal(_) => Code::Internal,
         }

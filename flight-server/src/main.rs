@@ -26,7 +26,9 @@ use logflight_connector::{
 };
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{CatalogConfig, Config, IpcCompression, ServeFlags, SourceArgs, SourceKind};
+use crate::config::{
+    CatalogConfig, Config, IpcCompression, LimitFlags, ServeFlags, SourceArgs, SourceKind,
+};
 use crate::error::{Result, ServerError};
 use crate::metrics::QueryMetrics;
 use crate::output::Format;
@@ -68,6 +70,8 @@ struct ServeArgs {
     /// Compress result batches (Arrow IPC body compression) [default: none]
     #[arg(long, env = "LOGFLIGHT_IPC_COMPRESSION", value_enum)]
     ipc_compression: Option<IpcCompression>,
+    #[command(flatten)]
+    limits: LimitFlags,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +162,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             listen: args.listen,
             metrics_listen: args.metrics_listen,
             ipc_compression: args.ipc_compression,
+            limits: args.limits,
         },
     )?;
     init_tracing(config.log_level.as_deref());
@@ -201,6 +206,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         engine,
         metrics,
         config.ipc_compression,
+        config.limits,
     )?)
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);

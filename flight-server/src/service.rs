@@ -6,8 +6,9 @@
 //! text rather than a Flight SQL message runs that SQL.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -33,10 +34,11 @@ use arrow_flight::{
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{stream, Stream, StreamExt, TryStreamExt};
 use prost::Message;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
-use crate::config::IpcCompression;
+use crate::config::{IpcCompression, QueryLimits};
 use crate::error::{Result, ServerError};
 use crate::metadata::{self, SQL_INFO, TABLE_TYPE, VIEW_TYPE, XDBC_TYPES};
 use crate::metrics::{Outcome, QueryMetrics};
@@ -54,6 +56,11 @@ pub struct LogflightSql {
     metrics: Arc<QueryMetrics>,
     /// How query results are encoded (compression).
     ipc: IpcWriteOptions,
+    limits: QueryLimits,
+    /// One permit per query allowed to run at once.
+    slots: Arc<Semaphore>,
+    /// Queries waiting for a permit.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// Records a query's outcome when its stream ends or is dropped.
@@ -62,6 +69,8 @@ struct QueryRecord {
     started: Instant,
     rows: u64,
     outcome: Option<Outcome>,
+    /// The query's run slot, given back when the stream ends or is dropped.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for QueryRecord {
@@ -79,6 +88,7 @@ impl LogflightSql {
         engine: QueryEngine,
         metrics: Arc<QueryMetrics>,
         compression: IpcCompression,
+        limits: QueryLimits,
     ) -> Result<Self> {
         let codec = match compression {
             IpcCompression::None => None,
@@ -90,7 +100,38 @@ impl LogflightSql {
             engine,
             metrics,
             ipc,
+            limits,
+            slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+            waiting: Arc::default(),
         })
+    }
+
+    /// A run slot: at once when one is free, after a wait in a bounded
+    /// queue otherwise; refused when the queue is full.
+    async fn admit(&self) -> Result<OwnedSemaphorePermit> {
+        if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Ok(slot);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.max_queued {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ServerError::Limit(format!(
+                "{} queries are running and {} waiting (max_concurrent_queries, max_queued_queries); try again later",
+                self.limits.max_concurrent, self.limits.max_queued
+            )));
+        }
+        let slot =
+            tokio::time::timeout(self.limits.timeout, Arc::clone(&self.slots).acquire_owned())
+                .await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match slot {
+            Ok(Ok(slot)) => Ok(slot),
+            Ok(Err(_)) => Err(ServerError::Internal("the query slots were closed".into())),
+            Err(_) => Err(ServerError::Timeout(format!(
+                "waited {} s for a slot among {} running queries (query_timeout_secs)",
+                self.limits.timeout.as_secs(),
+                self.limits.max_concurrent
+            ))),
+        }
     }
 
     /// FlightInfo for a statement: planned here so the schema is exact, then
@@ -119,13 +160,18 @@ impl LogflightSql {
             started: Instant::now(),
             rows: 0,
             outcome: None,
+            _slot: None,
         };
+        let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let planned = async {
-            let plan = self
-                .engine
-                .plan(&handle.sql, handle.param_values()?)
-                .await?;
-            let batches = plan.execute()?;
+            record._slot = Some(self.admit().await?);
+            let plan = tokio::time::timeout_at(
+                deadline,
+                self.engine.plan(&handle.sql, handle.param_values()?),
+            )
+            .await
+            .map_err(|_| self.timed_out())??;
+            let batches = plan.execute_with_memory(self.limits.memory_bytes)?;
             Ok::<_, ServerError>((plan.schema, batches))
         }
         .await;
@@ -136,10 +182,22 @@ impl LogflightSql {
                 return Err(e);
             }
         };
+        let limits = Limited {
+            deadline,
+            timeout: self.limits.timeout,
+            max_rows: self.limits.max_rows,
+        };
         Ok(encode_with(
             schema,
-            recorded(batches, record),
+            recorded(batches, record, limits),
             self.ipc.clone(),
+        ))
+    }
+
+    fn timed_out(&self) -> ServerError {
+        ServerError::Timeout(format!(
+            "it ran longer than {} s (query_timeout_secs)",
+            self.limits.timeout.as_secs()
         ))
     }
 
@@ -168,20 +226,49 @@ impl LogflightSql {
 
 /// Counts rows into the query's record; an error ends the stream (nothing
 /// partial follows it) and marks the query failed.
+/// The limits a running query's stream enforces.
+#[derive(Debug, Clone, Copy)]
+struct Limited {
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    max_rows: Option<u64>,
+}
+
 fn recorded(
     batches: SendableRecordBatchStream,
     record: QueryRecord,
+    limits: Limited,
 ) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static {
-    stream::unfold(Some((batches, record)), |state| async move {
+    stream::unfold(Some((batches, record)), move |state| async move {
         let (mut batches, mut record) = state?;
-        match batches.next().await {
+        let next = match tokio::time::timeout_at(limits.deadline, batches.next()).await {
+            Ok(next) => next.map(|r| r.map_err(ServerError::from)),
+            Err(_) => Some(Err(ServerError::Timeout(format!(
+                "it ran longer than {} s (query_timeout_secs)",
+                limits.timeout.as_secs()
+            )))),
+        };
+        let next = match next {
+            Some(Ok(batch))
+                if limits
+                    .max_rows
+                    .is_some_and(|max| record.rows + batch.num_rows() as u64 > max) =>
+            {
+                Some(Err(ServerError::Limit(format!(
+                    "the result has more than {} rows (max_result_rows); add a LIMIT or narrow the query",
+                    limits.max_rows.unwrap_or_default()
+                ))))
+            }
+            other => other,
+        };
+        match next {
             Some(Ok(batch)) => {
                 record.rows += batch.num_rows() as u64;
                 Some((Ok(batch), Some((batches, record))))
             }
             Some(Err(e)) => {
                 record.outcome = Some(Outcome::Failed);
-                let status = Status::from(ServerError::from(e));
+                let status = Status::from(e);
                 tracing::warn!(code = ?status.code(), message = status.message(), "query failed while streaming");
                 Some((Err(FlightError::Tonic(Box::new(status))), None))
             }
@@ -517,9 +604,10 @@ impl FlightEndpoint {
         engine: QueryEngine,
         metrics: Arc<QueryMetrics>,
         compression: IpcCompression,
+        limits: QueryLimits,
     ) -> Result<Self> {
         Ok(Self {
-            sql: LogflightSql::new(engine, metrics, compression)?,
+            sql: LogflightSql::new(engine, metrics, compression, limits)?,
         })
     }
 }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::execution::context::{SQLOptions, SessionContext};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::SessionConfig;
@@ -51,6 +54,21 @@ pub struct PlannedQuery {
 impl PlannedQuery {
     pub fn execute(&self) -> Result<SendableRecordBatchStream> {
         Ok(execute_stream(Arc::clone(&self.plan), self.ctx.task_ctx())?)
+    }
+
+    /// Runs with a memory pool of its own: a sort, join or aggregation
+    /// that needs more than `bytes` fails with ResourcesExhausted instead
+    /// of taking the server's memory from other queries. Spilling to disk
+    /// is off: no query writes files on the server.
+    pub fn execute_with_memory(&self, bytes: usize) -> Result<SendableRecordBatchStream> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(bytes, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()?;
+        let task = TaskContext::from(&self.ctx.state()).with_runtime(runtime);
+        Ok(execute_stream(Arc::clone(&self.plan), Arc::new(task))?)
     }
 }
 
