@@ -72,6 +72,10 @@ struct ServeArgs {
     ipc_compression: Option<IpcCompression>,
     #[command(flatten)]
     limits: LimitFlags,
+    /// Serve on a non-loopback address without authentication (anyone who
+    /// can reach the port can query every log group logflight can read)
+    #[arg(long, env = "LOGFLIGHT_ALLOW_ANONYMOUS")]
+    allow_anonymous: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +104,19 @@ fn init_tracing(level: Option<&str>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Authentication is not built yet: a server any other host can reach
+/// would give everyone what logflight's AWS identity can read, so that
+/// takes an explicit `--allow-anonymous`.
+fn check_exposure(listen: SocketAddr, allow_anonymous: bool) -> Result<()> {
+    if listen.ip().is_loopback() || allow_anonymous {
+        return Ok(());
+    }
+    Err(ServerError::Config(format!(
+        "refusing to listen on {listen} without authentication: anyone who can reach it could query every log group this server can read; \
+         listen on 127.0.0.1, or pass --allow-anonymous (LOGFLIGHT_ALLOW_ANONYMOUS=true) if the network in front of it is trusted"
+    )))
 }
 
 async fn build_engine(config: &Config) -> Result<QueryEngine> {
@@ -166,6 +183,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     )?;
     init_tracing(config.log_level.as_deref());
+    check_exposure(config.listen, args.allow_anonymous)?;
     let engine = build_engine(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

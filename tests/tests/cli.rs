@@ -271,6 +271,43 @@ fn several_catalogs_from_the_config_file() {
 }
 
 #[test]
+fn serving_beyond_loopback_without_authentication_needs_allow_anonymous() {
+    let out = logflight(&["serve", "--source", "demo", "--listen", "0.0.0.0:0"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without authentication")
+            && err.contains("--allow-anonymous"),
+        "{err}"
+    );
+    // With the flag it starts (and is stopped here once it says so).
+    let mut child = Command::new(logflight_bin())
+        .args([
+            "serve",
+            "--source",
+            "demo",
+            "--listen",
+            "0.0.0.0:0",
+            "--allow-anonymous",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    assert!(first.contains("listening on grpc://0.0.0.0:"), "{first}");
+}
+
+#[test]
 fn cloudwatch_without_credentials_suggests_the_demo_source() {
     let out = logflight(
         &["serve", "--region", "us-east-1", "--listen", "127.0.0.1:0"],
