@@ -195,10 +195,7 @@ impl LogflightSql {
     }
 
     fn timed_out(&self) -> ServerError {
-        ServerError::Timeout(format!(
-            "it ran longer than {} s (query_timeout_secs)",
-            self.limits.timeout.as_secs()
-        ))
+        timed_out(self.limits.timeout)
     }
 
     fn statement_ticket(handle: &QueryHandle) -> Ticket {
@@ -226,6 +223,13 @@ impl LogflightSql {
 
 /// Counts rows into the query's record; an error ends the stream (nothing
 /// partial follows it) and marks the query failed.
+fn timed_out(timeout: Duration) -> ServerError {
+    ServerError::Timeout(format!(
+        "it ran longer than {} s (query_timeout_secs)",
+        timeout.as_secs()
+    ))
+}
+
 /// The limits a running query's stream enforces.
 #[derive(Debug, Clone, Copy)]
 struct Limited {
@@ -243,10 +247,7 @@ fn recorded(
         let (mut batches, mut record) = state?;
         let next = match tokio::time::timeout_at(limits.deadline, batches.next()).await {
             Ok(next) => next.map(|r| r.map_err(ServerError::from)),
-            Err(_) => Some(Err(ServerError::Timeout(format!(
-                "it ran longer than {} s (query_timeout_secs)",
-                limits.timeout.as_secs()
-            )))),
+            Err(_) => Some(Err(timed_out(limits.timeout))),
         };
         let next = match next {
             Some(Ok(batch))
