@@ -8,7 +8,7 @@
 //! refresh what is stale and turn unknown or ambiguous names into errors
 //! that name the problem, which the sync trait methods could not return.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,21 @@ struct CatalogState {
     /// query names its stream table at planning and again at scan time, and
     /// dashboards repeat queries; each would otherwise cost a listing call.
     exact_streams: RwLock<HashMap<(String, String), Instant>>,
+}
+
+/// The catalog named `name`, or an error listing the catalogs there are;
+/// `context` starts the message (e.g. the function that asked).
+pub fn find_catalog<'a>(
+    catalogs: &'a BTreeMap<String, LogCatalog>,
+    name: &str,
+    context: &str,
+) -> Result<&'a LogCatalog> {
+    catalogs.get(name).ok_or_else(|| {
+        ConnectorError::InvalidRequest(format!(
+            "{context}unknown catalog {name:?}; catalogs are: {}",
+            catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })
 }
 
 /// One catalog over one [`LogSource`](crate::source::LogSource).

@@ -25,9 +25,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::{stream, TryStreamExt};
 use serde_json::Value;
 
-use crate::catalog::LogCatalog;
+use crate::catalog::{find_catalog, LogCatalog};
 use crate::error::{ConnectorError, Result};
-use crate::source::{LogGroupClass, ReadApi, ReadCounters, ReadRequest, TimeRange};
+use crate::source::{now_ms, LogGroupClass, ReadApi, ReadCounters, ReadRequest, TimeRange};
 
 /// Events sampled when the call does not say.
 pub const DEFAULT_SAMPLE: usize = 1_000;
@@ -239,10 +239,7 @@ async fn recent_messages(catalog: &LogCatalog, group: &str, sample: usize) -> Re
             group.name
         )));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = now_ms();
     let mut messages = Vec::new();
     for window in WINDOWS_MIN {
         let mut request = ReadRequest::whole_group(group.name.clone());
@@ -313,12 +310,7 @@ impl TableFunctionImpl for JsonFieldsFunction {
         if args.len() > 3 {
             return plan_err!("{USAGE} takes 1 to 3 arguments");
         }
-        let Some(catalog) = self.catalogs.get(&name) else {
-            return plan_err!(
-                "{USAGE}: unknown catalog {name:?}; catalogs are: {}",
-                self.catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-        };
+        let catalog = find_catalog(&self.catalogs, &name, &format!("{USAGE}: "))?;
         Ok(Arc::new(JsonFieldsTable(Arc::new(Discovery {
             catalog: catalog.clone(),
             group,

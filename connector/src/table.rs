@@ -129,9 +129,7 @@ impl TableProvider for LogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let request = self.read_request(filters, limit);
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now_ms = crate::source::now_ms();
         let reads = plan_reads(
             request.clone(),
             &self.group,

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
-use logflight_connector::ScanOptions;
+use logflight_connector::{AssumeRole, ScanOptions};
 
 use crate::error::{Result, ServerError};
 
@@ -208,14 +208,6 @@ pub struct CatalogEntry {
     pub role_session_name: Option<String>,
 }
 
-/// A role to assume before reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleConfig {
-    pub arn: String,
-    pub external_id: Option<String>,
-    pub session_name: String,
-}
-
 /// One catalog of the merged configuration: its name and where its logs are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogConfig {
@@ -224,7 +216,7 @@ pub struct CatalogConfig {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
-    pub role: Option<RoleConfig>,
+    pub role: Option<AssumeRole>,
 }
 
 impl FileConfig {
@@ -393,8 +385,8 @@ fn resolve_entry(entry: &CatalogEntry, top: &CatalogEntry) -> Result<CatalogConf
     let external_id = pick(&entry.external_id, &top.external_id);
     let session_name = pick(&entry.role_session_name, &top.role_session_name);
     let role = match role_arn {
-        Some(arn) => Some(RoleConfig {
-            arn,
+        Some(role_arn) => Some(AssumeRole {
+            role_arn,
             external_id,
             session_name: session_name.unwrap_or_else(|| "logflight".into()),
         }),
@@ -522,8 +514,8 @@ mod tests {
         );
         assert_eq!(
             c.catalogs[1].role,
-            Some(RoleConfig {
-                arn: "arn:aws:iam::111111111111:role/LogReader".into(),
+            Some(AssumeRole {
+                role_arn: "arn:aws:iam::111111111111:role/LogReader".into(),
                 external_id: Some("x-1".into()),
                 session_name: "logflight".into(),
             })

@@ -33,6 +33,7 @@ use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::Expr;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{TableFactor, Visit, Visitor};
+use logflight_connector::catalog::find_catalog;
 use logflight_connector::insights::{check_complete, to_batch, InsightsRequest, QueryLanguage};
 use logflight_connector::{ConnectorError, LogCatalog};
 
@@ -281,6 +282,19 @@ impl PreparedCalls {
     }
 }
 
+/// The three table functions, handing out `prepared`'s rows.
+pub fn functions(
+    prepared: Arc<PreparedCalls>,
+) -> impl Iterator<Item = (&'static str, Arc<dyn TableFunctionImpl>)> {
+    FUNCTIONS.into_iter().map(move |(name, language)| {
+        let function: Arc<dyn TableFunctionImpl> = Arc::new(InsightsFunction {
+            language,
+            prepared: Arc::clone(&prepared),
+        });
+        (name, function)
+    })
+}
+
 /// What DataFusion calls for `insights(...)` while planning.
 #[derive(Debug)]
 pub struct InsightsFunction {
@@ -320,12 +334,7 @@ pub async fn run_call(
     args: &InsightsArgs,
 ) -> Result<RecordBatch> {
     let name = args.catalog.as_deref().unwrap_or(default_catalog);
-    let catalog = catalogs.get(name).ok_or_else(|| {
-        bad(format!(
-            "insights(): unknown catalog {name:?}; catalogs are: {}",
-            catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })?;
+    let catalog = find_catalog(catalogs, name, "insights(): ")?;
     let key = format!(
         "{name}\u{0}{:?}\u{0}{}",
         call.language,

@@ -21,8 +21,7 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::{Args, Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use logflight_connector::{
-    AssumeRole, CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource,
-    SyntheticSource,
+    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -157,11 +156,7 @@ async fn build_source(config: &Config, catalog: &CatalogConfig) -> Result<Shared
                 region: catalog.region.clone(),
                 profile: catalog.profile.clone(),
                 endpoint_url: catalog.endpoint_url.clone(),
-                role: catalog.role.as_ref().map(|r| AssumeRole {
-                    role_arn: r.arn.clone(),
-                    external_id: r.external_id.clone(),
-                    session_name: r.session_name.clone(),
-                }),
+                role: catalog.role.clone(),
                 quota: config.quota.clone(),
             };
             let source = CloudWatchSource::connect(&options)

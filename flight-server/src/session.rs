@@ -23,12 +23,13 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use logflight_connector::catalog::find_catalog;
 use logflight_connector::json_fields::JsonFieldsFunction;
 use logflight_connector::LogCatalog;
 use tracing::debug;
 
 use crate::error::{Result, ServerError};
-use crate::insights::{self, InsightsCache, InsightsFunction, PreparedCalls};
+use crate::insights::{self, InsightsCache, PreparedCalls};
 
 /// The schema used for names without a log group; it never exists, so a bare
 /// table name gets a message asking for the group.
@@ -87,14 +88,8 @@ impl QueryEngine {
         // json_get_str(message, 'userIdentity', 'type'), message->>'eventName', ...
         datafusion_functions_json::register_all(&mut ctx)?;
         // Stand-ins that only explain; each statement with calls gets its own.
-        for (name, language) in insights::FUNCTIONS {
-            ctx.register_udtf(
-                name,
-                Arc::new(InsightsFunction {
-                    language,
-                    prepared: Arc::default(),
-                }),
-            );
+        for (name, function) in insights::functions(Arc::default()) {
+            ctx.register_udtf(name, function);
         }
         let mut by_name = BTreeMap::new();
         for catalog in catalogs {
@@ -133,14 +128,8 @@ impl QueryEngine {
         let calls = insights::find_calls(&statement);
         if !calls.is_empty() {
             let prepared = Arc::new(self.run_insights(&calls).await?);
-            for (name, language) in insights::FUNCTIONS {
-                state.register_udtf(
-                    name,
-                    Arc::new(InsightsFunction {
-                        language,
-                        prepared: Arc::clone(&prepared),
-                    }),
-                );
+            for (name, function) in insights::functions(prepared) {
+                state.register_udtf(name, function);
             }
         }
         let plan = state.statement_to_plan(statement).await?;
@@ -216,14 +205,7 @@ impl QueryEngine {
         );
         for reference in references {
             let catalog_name = reference.catalog().unwrap_or(&self.default_catalog);
-            let Some(catalog) = self.catalogs.get(catalog_name) else {
-                return Err(ServerError::Connector(
-                    logflight_connector::ConnectorError::InvalidRequest(format!(
-                        "unknown catalog {catalog_name:?}; catalogs are: {}",
-                        self.catalogs.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )),
-                ));
-            };
+            let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
             match reference.schema() {
                 Some(INFORMATION_SCHEMA) => listing = true,
                 Some(schema) => catalog.prepare_table(schema, reference.table()).await?,

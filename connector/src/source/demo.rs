@@ -46,10 +46,7 @@ pub struct DemoSource {
 impl DemoSource {
     /// Sample data ending at the current minute.
     pub fn new() -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
+        let now = super::now_ms();
         Self::generate(now - now.rem_euclid(60_000))
     }
 

@@ -284,6 +284,13 @@ impl EventPage {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+/// The wall clock in epoch milliseconds (0 if it is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
