@@ -18,6 +18,7 @@ use datafusion::error::Result as DfResult;
 use futures::{StreamExt, TryStreamExt};
 use tracing::debug;
 
+use crate::access::{GroupAccess, RestrictedSource};
 use crate::error::{ConnectorError, Result};
 use crate::meta_schema::{check_meta_table, is_meta_schema, MetaSchema, META_SCHEMA};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
@@ -101,6 +102,30 @@ impl LogCatalog {
 
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The same catalog as one principal sees it: only the groups `access`
+    /// allows, on every path (see [`crate::access`]). Listings are cached
+    /// per view; scan totals are shared with `self`, so server metrics
+    /// count every principal's reads.
+    pub fn restricted(&self, access: GroupAccess) -> LogCatalog {
+        let source: SharedSource = Arc::new(RestrictedSource::new(
+            Arc::clone(&self.state.source),
+            access,
+            self.state.ttl,
+        ));
+        Self {
+            state: Arc::new(CatalogState {
+                name: self.state.name.clone(),
+                source,
+                ttl: self.state.ttl,
+                scan: self.state.scan,
+                totals: Arc::clone(&self.state.totals),
+                groups: RwLock::new(None),
+                streams: RwLock::new(HashMap::new()),
+                exact_streams: RwLock::new(HashMap::new()),
+            }),
+        }
     }
 
     pub fn source(&self) -> &SharedSource {
@@ -292,14 +317,15 @@ impl LogCatalog {
     }
 
     /// Makes `schema.table` resolvable by the sync DataFusion APIs, or
-    /// explains why it is not.
-    pub async fn prepare_table(&self, schema: &str, table: &str) -> Result<()> {
+    /// explains why it is not; returns the log group's exact name (none for
+    /// the metadata schema), for the audit log.
+    pub async fn prepare_table(&self, schema: &str, table: &str) -> Result<Option<String>> {
         if is_meta_schema(schema) {
-            return check_meta_table(table).map(|_| ());
+            return check_meta_table(table).map(|_| None);
         }
         let group = self.resolve_group(schema).await?;
         self.resolve_table(&group.name, table).await?;
-        Ok(())
+        Ok(Some(group.name))
     }
 
     /// Loads every group's stream listing, for information_schema queries.

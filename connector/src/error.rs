@@ -51,6 +51,10 @@ pub enum ConnectorError {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 
+    /// Refused by logflight's own access rules (not by AWS).
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+
     #[error("AWS configuration: {0}")]
     Config(String),
 }

@@ -6,6 +6,7 @@
 //! [`source::LogSource`] through the batch builder ([`batch`]) as Arrow
 //! record batches.
 
+pub mod access;
 pub mod batch;
 pub mod catalog;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod scan;
 pub mod source;
 pub mod table;
 
+pub use access::{AccessRule, GroupAccess, NamePattern, RestrictedSource};
 pub use catalog::{LogCatalog, ALL_LOG_STREAMS};
 pub use error::{ConnectorError, Result};
 pub use meta_schema::{MetaTableKind, META_SCHEMA, META_TABLES};

@@ -54,6 +54,115 @@ pub struct ServeFlags {
     pub limits: LimitFlags,
 }
 
+/// Security settings of `serve` (flags and environment).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecurityFlags {
+    /// Serve on a non-loopback address without authentication (anyone who
+    /// can reach the port can query every log group logflight can read)
+    #[arg(long, env = "LOGFLIGHT_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+    /// Lifetime of the bearer tokens Handshake issues, in seconds [default: 3600]
+    #[arg(long, env = "LOGFLIGHT_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// TLS certificate chain (PEM); with --tls-key, serves grpc+tls
+    #[arg(long, env = "LOGFLIGHT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, env = "LOGFLIGHT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// CA bundle (PEM) that client certificates must chain to (mutual TLS)
+    #[arg(long, env = "LOGFLIGHT_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Append one JSON line per query to this file [default: off]
+    #[arg(long, env = "LOGFLIGHT_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// Record statements in the audit log as text or as a SHA-256 [default: text]
+    #[arg(long, env = "LOGFLIGHT_AUDIT_SQL", value_enum)]
+    pub audit_sql: Option<AuditSql>,
+}
+
+/// TLS files of `serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The merged security settings.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    pub allow_anonymous: bool,
+    pub token_ttl: Duration,
+    pub tls: Option<TlsFiles>,
+    pub audit_log: Option<PathBuf>,
+    pub audit_sql: AuditSql,
+    pub users: Vec<UserConfig>,
+    pub tokens: Vec<TokenConfig>,
+    pub grants: Vec<GrantConfig>,
+}
+
+impl Security {
+    /// Authentication is on as soon as one user or token is configured.
+    pub fn auth_enabled(&self) -> bool {
+        !self.users.is_empty() || !self.tokens.is_empty()
+    }
+
+    /// Flags over the file; checks that TLS files come in pairs.
+    pub fn resolve(flags: &SecurityFlags, file: &FileConfig) -> Result<Self> {
+        let cert = flags.tls_cert.clone().or(file.tls_cert.clone());
+        let key = flags.tls_key.clone().or(file.tls_key.clone());
+        let client_ca = flags.tls_client_ca.clone().or(file.tls_client_ca.clone());
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, None) if client_ca.is_none() => None,
+            (None, None) => {
+                return Err(ServerError::Config(
+                    "tls_client_ca needs tls_cert and tls_key: mutual TLS is TLS first".into(),
+                ))
+            }
+            _ => {
+                return Err(ServerError::Config(
+                    "tls_cert and tls_key go together: give both or neither".into(),
+                ))
+            }
+        };
+        for grant in &file.grants {
+            if grant.users.is_empty() && grant.roles.is_empty() {
+                return Err(ServerError::Config(
+                    "a [[grants]] entry names no users and no roles".into(),
+                ));
+            }
+            if grant.log_groups.is_empty() && grant.tags.is_empty() {
+                return Err(ServerError::Config(format!(
+                    "the [[grants]] entry for {} has neither log_groups nor tags; write log_groups = [\"*\"] to grant every group",
+                    grant.users.iter().chain(&grant.roles).cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        Ok(Self {
+            allow_anonymous: flags.allow_anonymous || file.allow_anonymous.unwrap_or(false),
+            token_ttl: Duration::from_secs(
+                flags
+                    .token_ttl_secs
+                    .or(file.token_ttl_secs)
+                    .unwrap_or(3600)
+                    .max(1),
+            ),
+            tls,
+            audit_log: flags.audit_log.clone().or(file.audit_log.clone()),
+            audit_sql: flags.audit_sql.or(file.audit_sql).unwrap_or_default(),
+            users: file.users.clone(),
+            tokens: file.tokens.clone(),
+            grants: file.grants.clone(),
+        })
+    }
+}
+
 /// Per-query limits of `serve` (flags and environment).
 #[derive(Debug, Clone, Copy, Default, Args)]
 pub struct LimitFlags {
@@ -191,6 +300,95 @@ pub struct FileConfig {
     pub query_memory_mb: Option<usize>,
     pub max_concurrent_queries: Option<usize>,
     pub max_queued_queries: Option<usize>,
+    pub allow_anonymous: Option<bool>,
+    pub token_ttl_secs: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
+    pub audit_sql: Option<AuditSql>,
+    /// Who may connect (see docs/security.md); authentication is on when
+    /// there is at least one user or token.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Which log groups each user or role may see.
+    #[serde(default)]
+    pub grants: Vec<GrantConfig>,
+}
+
+/// One `[[users]]` table: a login for the Flight Handshake.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// Argon2 PHC string from `logflight hash-password`.
+    pub password_hash: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// One `[[tokens]]` table: a static bearer token for a service.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    /// Hex SHA-256 of the token, from `logflight new-token`.
+    pub token_sha256: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+// Hashes stay out of debug output (and so out of any log).
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[[grants]]` table: log groups some users or roles may read.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    /// Principals (user or token names) the grant is for.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Roles the grant is for.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Catalogs it covers; every catalog when empty.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// Log group name patterns (`*`, `?`); any group when empty.
+    #[serde(default)]
+    pub log_groups: Vec<String>,
+    /// Tags a group must all carry; no condition when empty.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// How the audit log records a statement's text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSql {
+    /// The SQL as sent.
+    #[default]
+    Text,
+    /// Only its SHA-256, for statements that may hold sensitive literals.
+    Hash,
 }
 
 /// One `[[catalogs]]` table of the config file: a catalog over one account
@@ -248,6 +446,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration and the security settings of `serve`.
+    pub fn resolve_serve(
+        args: &SourceArgs,
+        serve: ServeFlags,
+        security: &SecurityFlags,
+    ) -> Result<(Self, Security)> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let security = Security::resolve(security, &file)?;
+        Ok((Self::resolve(args, serve)?, security))
+    }
+
     pub fn resolve(args: &SourceArgs, serve: ServeFlags) -> Result<Self> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
@@ -586,5 +798,82 @@ mod tests {
         );
         let d = Config::resolve(&SourceArgs::default(), ServeFlags::default()).unwrap();
         assert_eq!(d.limits, QueryLimits::default());
+    }
+
+    #[test]
+    fn security_settings_and_their_errors() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            token_ttl_secs = 90
+            tls_cert = "c.pem"
+            tls_key = "k.pem"
+            audit_log = "audit.jsonl"
+            audit_sql = "hash"
+
+            [[users]]
+            name = "alice"
+            password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"
+            roles = ["payments"]
+
+            [[tokens]]
+            name = "dashboard"
+            token_sha256 = "00"
+
+            [[grants]]
+            roles = ["payments"]
+            log_groups = ["/ecs/*"]
+            tags = { team = "payments" }
+            "#,
+        )
+        .unwrap();
+        let s = Security::resolve(&SecurityFlags::default(), &file).unwrap();
+        assert!(s.auth_enabled());
+        assert_eq!(s.token_ttl, Duration::from_secs(90));
+        assert_eq!(s.audit_sql, AuditSql::Hash);
+        assert_eq!(
+            s.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into(),
+                client_ca: None
+            })
+        );
+        assert_eq!(s.grants[0].tags["team"], "payments");
+        // Secrets stay out of debug output.
+        let debug = format!("{:?}", s.users);
+        assert!(
+            debug.contains("alice") && !debug.contains("argon2"),
+            "{debug}"
+        );
+
+        let flags = SecurityFlags {
+            token_ttl_secs: Some(5),
+            audit_sql: Some(AuditSql::Text),
+            ..Default::default()
+        };
+        let s = Security::resolve(&flags, &file).unwrap();
+        assert_eq!(
+            (s.token_ttl, s.audit_sql),
+            (Duration::from_secs(5), AuditSql::Text)
+        );
+
+        let off = Security::resolve(&SecurityFlags::default(), &FileConfig::default()).unwrap();
+        assert!(!off.auth_enabled() && off.tls.is_none());
+
+        let cases = [
+            ("tls_cert = \"c\"", "go together"),
+            ("tls_client_ca = \"ca\"", "mutual TLS is TLS first"),
+            (
+                "[[grants]]\nlog_groups = [\"*\"]",
+                "names no users and no roles",
+            ),
+            ("[[grants]]\nusers = [\"a\"]", "neither log_groups nor tags"),
+        ];
+        for (text, want) in cases {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let err = Security::resolve(&SecurityFlags::default(), &file).unwrap_err();
+            assert!(err.to_string().contains(want), "{text}: {err}");
+        }
+        assert!(toml::from_str::<FileConfig>("[[users]]\nname = \"a\"\npassword = \"x\"").is_err());
     }
 }

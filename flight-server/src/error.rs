@@ -115,6 +115,7 @@ fn clone_connector_error(err: &ConnectorError) -> ConnectorError {
             detail: detail.clone(),
         },
         ConnectorError::InvalidRequest(m) => ConnectorError::InvalidRequest(m.clone()),
+        ConnectorError::AccessDenied(m) => ConnectorError::AccessDenied(m.clone()),
         ConnectorError::Config(m) => ConnectorError::Config(m.clone()),
     }
 }
@@ -129,7 +130,9 @@ impl ServerError {
                 ConnectorError::AmbiguousName { .. } | ConnectorError::InvalidRequest(_) => {
                     Code::InvalidArgument
                 }
-                ConnectorError::PermissionDenied { .. } => Code::PermissionDenied,
+                ConnectorError::PermissionDenied { .. } | ConnectorError::AccessDenied(_) => {
+                    Code::PermissionDenied
+                }
                 ConnectorError::Throttled { .. } => Code::ResourceExhausted,
                 ConnectorError::Api { .. } => Code::Unavailable,
                 ConnectorError::InsightsEnded { .. } => Code::Aborted,

@@ -1,6 +1,9 @@
 //! `logflight`: SQL over AWS CloudWatch Logs, served over Arrow Flight SQL.
 
+mod access;
 mod allocator;
+mod audit;
+mod auth;
 mod config;
 mod error;
 mod insights;
@@ -25,13 +28,17 @@ use logflight_connector::{
 };
 use tracing_subscriber::EnvFilter;
 
+use crate::access::Engines;
+use crate::audit::AuditLog;
+use crate::auth::{Authenticator, TokenEntry, UserEntry};
 use crate::config::{
-    CatalogConfig, Config, IpcCompression, LimitFlags, ServeFlags, SourceArgs, SourceKind,
+    CatalogConfig, Config, IpcCompression, LimitFlags, Security, SecurityFlags, ServeFlags,
+    SourceArgs, SourceKind,
 };
 use crate::error::{Result, ServerError};
 use crate::metrics::QueryMetrics;
 use crate::output::Format;
-use crate::service::FlightEndpoint;
+use crate::service::{FlightEndpoint, Guard};
 use crate::session::QueryEngine;
 
 /// Flight messages can be large (a 10,000-event page of long lines).
@@ -51,9 +58,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the log groups over Arrow Flight SQL (and plain Flight)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one SQL statement in-process and print the result
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
+    /// Read a password from standard input and print its Argon2 hash, for
+    /// a [[users]] entry's password_hash
+    HashPassword,
+    /// Print a new random bearer token and the SHA-256 a [[tokens]] entry
+    /// stores
+    NewToken,
 }
 
 #[derive(Debug, Args)]
@@ -71,10 +84,8 @@ struct ServeArgs {
     ipc_compression: Option<IpcCompression>,
     #[command(flatten)]
     limits: LimitFlags,
-    /// Serve on a non-loopback address without authentication (anyone who
-    /// can reach the port can query every log group logflight can read)
-    #[arg(long, env = "LOGFLIGHT_ALLOW_ANONYMOUS")]
-    allow_anonymous: bool,
+    #[command(flatten)]
+    security: SecurityFlags,
 }
 
 #[derive(Debug, Args)]
@@ -105,17 +116,80 @@ fn init_tracing(level: Option<&str>) {
         .init();
 }
 
-/// Authentication is not built yet: a server any other host can reach
-/// would give everyone what logflight's AWS identity can read, so that
-/// takes an explicit `--allow-anonymous`.
-fn check_exposure(listen: SocketAddr, allow_anonymous: bool) -> Result<()> {
-    if listen.ip().is_loopback() || allow_anonymous {
+/// A server without authentication that other hosts can reach would give
+/// everyone what logflight's AWS identity can read, so that takes an
+/// explicit `--allow-anonymous`.
+fn check_exposure(listen: SocketAddr, security: &Security) -> Result<()> {
+    if listen.ip().is_loopback() || security.allow_anonymous || security.auth_enabled() {
         return Ok(());
     }
     Err(ServerError::Config(format!(
         "refusing to listen on {listen} without authentication: anyone who can reach it could query every log group this server can read; \
-         listen on 127.0.0.1, or pass --allow-anonymous (LOGFLIGHT_ALLOW_ANONYMOUS=true) if the network in front of it is trusted"
+         add [[users]] or [[tokens]] to the config file (see docs/security.md), listen on 127.0.0.1, \
+         or pass --allow-anonymous (LOGFLIGHT_ALLOW_ANONYMOUS=true) if the network in front of it is trusted"
     )))
+}
+
+/// The authenticator of the configured users and tokens; `None` when
+/// there are none (authentication off).
+fn build_authenticator(security: &Security) -> Result<Option<Arc<Authenticator>>> {
+    if !security.auth_enabled() {
+        return Ok(None);
+    }
+    let users = security
+        .users
+        .iter()
+        .map(|u| UserEntry {
+            name: u.name.clone(),
+            password_hash: u.password_hash.clone(),
+            roles: u.roles.clone(),
+        })
+        .collect();
+    let tokens = security
+        .tokens
+        .iter()
+        .map(|t| {
+            auth::parse_hex32(&t.token_sha256)
+                .map(|sha256| TokenEntry {
+                    name: t.name.clone(),
+                    sha256,
+                    roles: t.roles.clone(),
+                })
+                .ok_or_else(|| {
+                    ServerError::Config(format!(
+                        "token {:?}: token_sha256 must be 64 hex digits (from `logflight new-token`)",
+                        t.name
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Authenticator::new(users, tokens, security.token_ttl)
+        .map(|a| Some(Arc::new(a)))
+        .map_err(ServerError::Config)
+}
+
+/// tonic's TLS settings from the configured PEM files.
+fn tls_config(files: &config::TlsFiles) -> Result<tonic::transport::ServerTlsConfig> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).map_err(|e| {
+            ServerError::Config(format!(
+                "cannot read the TLS {what} {}: {e}",
+                path.display()
+            ))
+        })
+    };
+    let identity = tonic::transport::Identity::from_pem(
+        read(&files.cert, "certificate")?,
+        read(&files.key, "key")?,
+    );
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(
+            ca,
+            "client CA",
+        )?));
+    }
+    Ok(tls)
 }
 
 async fn build_engine(config: &Config) -> Result<QueryEngine> {
@@ -168,7 +242,7 @@ async fn build_source(config: &Config, catalog: &CatalogConfig) -> Result<Shared
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let config = Config::resolve(
+    let (config, security) = Config::resolve_serve(
         &args.source,
         ServeFlags {
             listen: args.listen,
@@ -176,10 +250,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ipc_compression: args.ipc_compression,
             limits: args.limits,
         },
+        &args.security,
     )?;
     init_tracing(config.log_level.as_deref());
-    check_exposure(config.listen, args.allow_anonymous)?;
+    check_exposure(config.listen, &security)?;
+    let auth = build_authenticator(&security)?;
+    let audit = match &security.audit_log {
+        Some(path) => Some(Arc::new(AuditLog::open(path, security.audit_sql)?)),
+        None => None,
+    };
+    let tls = match &security.tls {
+        Some(files) => {
+            // The AWS SDK and tonic both link rustls; name the provider
+            // once so neither has to guess.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            Some(tls_config(files)?)
+        }
+        None => None,
+    };
     let engine = build_engine(&config).await?;
+    let engines = match &auth {
+        None => Engines::open(engine.clone()),
+        Some(auth) => {
+            let catalogs: Vec<LogCatalog> = engine.catalogs().cloned().collect();
+            Engines::restricted(
+                engine.clone(),
+                &catalogs,
+                auth.principals(),
+                &security.grants,
+            )?
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -191,13 +292,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .map(|c| format!("{} = {}", c.name(), c.source().describe()))
         .collect::<Vec<_>>()
         .join(", ");
+    let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
+    let access = match &auth {
+        None => "no authentication".to_string(),
+        Some(a) => format!(
+            "authentication on: {} principals, tokens valid {} s",
+            a.principals().count(),
+            a.ttl().as_secs()
+        ),
+    };
     println!(
-        "logflight {} listening on grpc://{addr} (catalog {source})",
+        "logflight {} listening on {scheme}://{addr} (catalog {source}; {access})",
         env!("CARGO_PKG_VERSION")
     );
-    println!(
-        "connect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}'); cur = c.cursor(); cur.execute('SELECT schema_name FROM information_schema.schemata'); print(cur.fetchall())\""
-    );
+    if auth.is_none() && tls.is_none() {
+        println!(
+            "connect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}'); cur = c.cursor(); cur.execute('SELECT schema_name FROM information_schema.schemata'); print(cur.fetchall())\""
+        );
+    }
     std::io::stdout().flush().ok();
 
     let metrics = Arc::new(QueryMetrics::default());
@@ -216,7 +328,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ));
     }
     let service = FlightServiceServer::new(FlightEndpoint::new(
-        engine,
+        Arc::new(engines),
+        Guard { auth, audit },
         metrics,
         config.ipc_compression,
         config.limits,
@@ -230,7 +343,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let _ = c.set_nodelay(true);
         })
     });
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls)
+            .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
+    }
+    server
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async {
@@ -265,6 +384,44 @@ async fn run_to_end(
     Ok((plan.schema, batches))
 }
 
+/// `logflight hash-password`: the password is read from standard input
+/// (one line), never from the command line, where `ps` and shell history
+/// would keep it.
+fn hash_password() -> Result<()> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password (echoed): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| ServerError::Config(format!("cannot read the password: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(ServerError::Config("empty password".into()));
+    }
+    println!(
+        "{}",
+        auth::hash_password(password).map_err(ServerError::Config)?
+    );
+    Ok(())
+}
+
+/// `logflight new-token`: the token for the client, and the config entry
+/// that stores only its digest.
+fn new_token() -> Result<()> {
+    let token = auth::new_token().map_err(ServerError::Config)?;
+    println!("token (give it to the client; it is not stored): {token}");
+    println!();
+    println!("[[tokens]]");
+    println!("name = \"CHANGE-ME\"");
+    println!(
+        "token_sha256 = \"{}\"",
+        auth::hex(&auth::token_digest(&token))
+    );
+    println!("roles = []");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     allocator::tune();
     let cli = Cli::parse();
@@ -280,8 +437,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
-            Command::Query(args) => query(args).await,
+            Command::Serve(args) => serve(*args).await,
+            Command::Query(args) => query(*args).await,
+            Command::HashPassword => hash_password(),
+            Command::NewToken => new_token(),
         }
     });
     match result {

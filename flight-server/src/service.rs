@@ -1,10 +1,13 @@
 //! The Flight SQL service: each RPC is a few lines that call the session
 //! (planning, execution), tickets (stateless handles) and metadata builders.
 //!
-//! [`FlightEndpoint`] wraps the Flight SQL service to also serve plain Flight
-//! clients: a DoGet ticket, or a GetFlightInfo command, whose bytes are SQL
-//! text rather than a Flight SQL message runs that SQL.
+//! [`FlightEndpoint`] wraps the Flight SQL service: it authenticates every
+//! RPC but Handshake (the caller's principal then travels in the request's
+//! extensions and picks the engine that answers), and it serves plain
+//! Flight clients: a DoGet ticket, or a GetFlightInfo command, whose bytes
+//! are SQL text rather than a Flight SQL message runs that SQL.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,13 +34,16 @@ use arrow_flight::{
     HandshakeRequest, HandshakeResponse, IpcMessage, PollInfo, PutResult, SchemaAsIpc,
     SchemaResult, Ticket,
 };
-use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use futures::{stream, Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::info;
 
+use crate::access::Engines;
+use crate::audit::{AuditEntry, AuditLog, TouchedGroup};
+use crate::auth::{AuthError, Authenticator, Principal};
 use crate::config::{IpcCompression, QueryLimits};
 use crate::error::{Result, ServerError};
 use crate::metadata::{self, SQL_INFO, TABLE_TYPE, VIEW_TYPE, XDBC_TYPES};
@@ -49,10 +55,44 @@ type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 
 const FLIGHT_SQL_TYPE_PREFIX: &str = "type.googleapis.com/arrow.flight.protocol.sql.";
 
+/// Who made a request: set by [`FlightEndpoint`] on every request it lets in.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// `None` when authentication is off.
+    pub principal: Option<Arc<Principal>>,
+    pub addr: Option<SocketAddr>,
+}
+
+impl Caller {
+    fn of<T>(request: &Request<T>) -> Caller {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_else(|| Caller {
+                principal: None,
+                addr: request.remote_addr(),
+            })
+    }
+
+    fn name(&self) -> Option<String> {
+        self.principal.as_ref().map(|p| p.name.clone())
+    }
+}
+
+/// How the server lets callers in and keeps its record.
+#[derive(Clone, Default)]
+pub struct Guard {
+    /// `None`: authentication is off.
+    pub auth: Option<Arc<Authenticator>>,
+    pub audit: Option<Arc<AuditLog>>,
+}
+
 /// The Flight SQL half of the server.
 #[derive(Clone)]
 pub struct LogflightSql {
-    engine: QueryEngine,
+    engines: Arc<Engines>,
+    guard: Guard,
     metrics: Arc<QueryMetrics>,
     /// How query results are encoded (compression).
     ipc: IpcWriteOptions,
@@ -63,7 +103,8 @@ pub struct LogflightSql {
     waiting: Arc<AtomicUsize>,
 }
 
-/// Records a query's outcome when its stream ends or is dropped.
+/// Records a query's outcome when its stream ends or is dropped: in the
+/// metrics, and as one audit log line.
 struct QueryRecord {
     metrics: Arc<QueryMetrics>,
     started: Instant,
@@ -71,6 +112,9 @@ struct QueryRecord {
     outcome: Option<Outcome>,
     /// The query's run slot, given back when the stream ends or is dropped.
     _slot: Option<OwnedSemaphorePermit>,
+    audit: Option<(Arc<AuditLog>, AuditEntry)>,
+    plan: Option<Arc<dyn ExecutionPlan>>,
+    error: Option<Status>,
 }
 
 impl Drop for QueryRecord {
@@ -80,12 +124,43 @@ impl Drop for QueryRecord {
             info!(rows = self.rows, "query cancelled by the client");
         }
         self.metrics.record(outcome, self.rows, self.started);
+        if let Some((log, mut entry)) = self.audit.take() {
+            entry.rows = self.rows;
+            entry.duration_ms = self.started.elapsed().as_millis() as u64;
+            if let Some(plan) = &self.plan {
+                entry.api_calls = plan_metric(plan.as_ref(), "api_calls");
+                entry.events_scanned = plan_metric(plan.as_ref(), "events_fetched");
+            }
+            entry = match (&self.error, outcome) {
+                (Some(status), _) => entry.failed(status),
+                (None, Outcome::Cancelled) => AuditEntry {
+                    outcome: "cancelled",
+                    ..entry
+                },
+                (None, _) => entry,
+            };
+            log.record(&entry);
+        }
     }
+}
+
+/// A counter summed over every node of a plan (e.g. the scans' API calls).
+fn plan_metric(plan: &dyn ExecutionPlan, name: &str) -> u64 {
+    let own = plan
+        .metrics()
+        .and_then(|m| m.sum_by_name(name))
+        .map_or(0, |v| v.as_usize() as u64);
+    own + plan
+        .children()
+        .into_iter()
+        .map(|c| plan_metric(c.as_ref(), name))
+        .sum::<u64>()
 }
 
 impl LogflightSql {
     pub fn new(
-        engine: QueryEngine,
+        engines: Arc<Engines>,
+        guard: Guard,
         metrics: Arc<QueryMetrics>,
         compression: IpcCompression,
         limits: QueryLimits,
@@ -97,7 +172,8 @@ impl LogflightSql {
         };
         let ipc = IpcWriteOptions::default().try_with_compression(codec)?;
         Ok(Self {
-            engine,
+            engines,
+            guard,
             metrics,
             ipc,
             limits,
@@ -134,43 +210,123 @@ impl LogflightSql {
         }
     }
 
+    /// The engine that answers `caller`: its principal's view of the logs.
+    fn engine(&self, caller: &Caller) -> Result<&QueryEngine, Status> {
+        self.engines.for_caller(caller.principal.as_deref())
+    }
+
+    fn engine_of<T>(&self, request: &Request<T>) -> Result<&QueryEngine, Status> {
+        self.engine(&Caller::of(request))
+    }
+
+    /// An audit entry about `caller`, when there is an audit log.
+    fn audit_entry(
+        &self,
+        event: &'static str,
+        rpc: &'static str,
+        caller: &Caller,
+        sql: Option<&str>,
+    ) -> Option<(Arc<AuditLog>, AuditEntry)> {
+        let log = self.guard.audit.as_ref()?;
+        let mut entry = AuditEntry::new(event, rpc).client(caller.addr);
+        entry.principal = caller.name();
+        if let Some(sql) = sql {
+            log.statement(&mut entry, sql);
+        }
+        Some((Arc::clone(log), entry))
+    }
+
+    /// Records a statement that failed before it ran (planning, a refusal).
+    fn audit_failure(
+        &self,
+        rpc: &'static str,
+        caller: &Caller,
+        sql: &str,
+        touched: Vec<TouchedGroup>,
+        status: &Status,
+    ) {
+        if let Some((log, mut entry)) = self.audit_entry("query", rpc, caller, Some(sql)) {
+            entry.groups = touched;
+            log.record(&entry.failed(status));
+        }
+    }
+
+    /// Plans a statement (GetFlightInfo, CreatePreparedStatement, GetSchema)
+    /// under the same run slots and time limit as a query: planning runs
+    /// the statement's insights() calls, which can take as long as a scan.
+    /// A failure is on the audit record.
+    async fn bounded<T>(
+        &self,
+        rpc: &'static str,
+        caller: &Caller,
+        sql: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T, Status> {
+        let result = async {
+            let _slot = self.admit().await?;
+            tokio::time::timeout(self.limits.timeout, work)
+                .await
+                .map_err(|_| self.timed_out())?
+        }
+        .await;
+        result.map_err(|e| {
+            let status = Status::from(e);
+            self.audit_failure(rpc, caller, sql, Vec::new(), &status);
+            status
+        })
+    }
+
     /// FlightInfo for a statement: planned here so the schema is exact, then
     /// planned again by DoGet from the ticket alone.
     async fn query_info(
         &self,
+        caller: &Caller,
         handle: &QueryHandle,
         ticket: Ticket,
         descriptor: FlightDescriptor,
-    ) -> Result<FlightInfo> {
+    ) -> Result<FlightInfo, Status> {
+        let engine = self.engine(caller)?;
         let plan = self
-            .engine
-            .plan(&handle.sql, handle.param_values()?)
+            .bounded("GetFlightInfo", caller, &handle.sql, async {
+                engine.plan(&handle.sql, handle.param_values()?).await
+            })
             .await?;
         Ok(FlightInfo::new()
-            .try_with_schema(&plan.schema)?
+            .try_with_schema(&plan.schema)
+            .map_err(ServerError::from)?
             .with_endpoint(arrow_flight::FlightEndpoint::new().with_ticket(ticket))
             .with_descriptor(descriptor)
             .with_ordered(true))
     }
 
-    async fn query_stream(&self, handle: &QueryHandle) -> Result<BoxedStream<FlightData>> {
-        info!(sql = %handle.sql, params = handle.params.is_some(), "query");
+    async fn query_stream(
+        &self,
+        caller: &Caller,
+        handle: &QueryHandle,
+    ) -> Result<BoxedStream<FlightData>, Status> {
+        info!(sql = %handle.sql, params = handle.params.is_some(), principal = caller.name().as_deref().unwrap_or("-"), "query");
+        let engine = self.engine(caller)?;
         let mut record = QueryRecord {
             metrics: Arc::clone(&self.metrics),
             started: Instant::now(),
             rows: 0,
             outcome: None,
             _slot: None,
+            audit: self.audit_entry("query", "DoGet", caller, Some(&handle.sql)),
+            plan: None,
+            error: None,
         };
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let planned = async {
             record._slot = Some(self.admit().await?);
-            let plan = tokio::time::timeout_at(
-                deadline,
-                self.engine.plan(&handle.sql, handle.param_values()?),
-            )
-            .await
-            .map_err(|_| self.timed_out())??;
+            let plan =
+                tokio::time::timeout_at(deadline, engine.plan(&handle.sql, handle.param_values()?))
+                    .await
+                    .map_err(|_| self.timed_out())??;
+            if let Some((_, entry)) = record.audit.as_mut() {
+                entry.groups = plan.touched.clone();
+            }
+            record.plan = Some(Arc::clone(&plan.plan));
             let batches = plan.execute_with_memory(self.limits.memory_bytes)?;
             Ok::<_, ServerError>((plan.schema, batches))
         }
@@ -178,8 +334,10 @@ impl LogflightSql {
         let (schema, batches) = match planned {
             Ok(p) => p,
             Err(e) => {
+                let status = Status::from(e);
                 record.outcome = Some(Outcome::Failed);
-                return Err(e);
+                record.error = Some(status.clone());
+                return Err(status);
             }
         };
         let limits = Limited {
@@ -270,6 +428,7 @@ fn recorded(
             Some(Err(e)) => {
                 record.outcome = Some(Outcome::Failed);
                 let status = Status::from(e);
+                record.error = Some(status.clone());
                 tracing::warn!(code = ?status.code(), message = status.message(), "query failed while streaming");
                 Some((Err(FlightError::Tonic(Box::new(status))), None))
             }
@@ -319,22 +478,45 @@ fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes> {
 impl FlightSqlService for LogflightSql {
     type FlightService = LogflightSql;
 
-    /// Authentication is not enforced yet: any credentials are accepted and
-    /// answered with a bearer token, which clients send back and we ignore.
+    /// Without authentication, any credentials get the token `anonymous`
+    /// (clients send it back; it is not checked). With it, Basic
+    /// credentials get a bearer token that expires, and a valid bearer
+    /// token is echoed back (see [`crate::auth`]).
     async fn do_handshake(
         &self,
-        _request: Request<Streaming<HandshakeRequest>>,
+        request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<BoxedStream<HandshakeResponse>>, Status> {
-        let token = "anonymous";
+        let token = match &self.guard.auth {
+            None => "anonymous".to_string(),
+            Some(auth) => {
+                let caller = Caller::of(&request);
+                let outcome = handshake_login(Arc::clone(auth), request).await;
+                if let Some((log, mut entry)) =
+                    self.audit_entry("login", "Handshake", &caller, None)
+                {
+                    entry = match &outcome {
+                        Ok((principal, _)) => AuditEntry {
+                            principal: Some(principal.name.clone()),
+                            ..entry
+                        },
+                        Err(status) => entry.failed(status),
+                    };
+                    log.record(&entry);
+                }
+                let (principal, token) = outcome?;
+                info!(principal = %principal.name, client = ?caller.addr, "authenticated");
+                token
+            }
+        };
         let response = HandshakeResponse {
             protocol_version: 0,
             payload: token.as_bytes().to_vec().into(),
         };
         let mut out = Response::new(Box::pin(stream::iter([Ok(response)])) as BoxedStream<_>);
-        out.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("ascii header"),
-        );
+        let header = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Status::internal("token is not a valid header value"))?;
+        out.metadata_mut().insert("authorization", header);
         Ok(out)
     }
 
@@ -345,8 +527,9 @@ impl FlightSqlService for LogflightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         let handle = QueryHandle::new(query.query);
         let ticket = Self::statement_ticket(&handle);
+        let caller = Caller::of(&request);
         Ok(Response::new(
-            self.query_info(&handle, ticket, request.into_inner())
+            self.query_info(&caller, &handle, ticket, request.into_inner())
                 .await?,
         ))
     }
@@ -358,8 +541,9 @@ impl FlightSqlService for LogflightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         let handle = QueryHandle::from_bytes(&query.prepared_statement_handle)?;
         let ticket = Ticket::new(query.as_any().encode_to_vec());
+        let caller = Caller::of(&request);
         Ok(Response::new(
-            self.query_info(&handle, ticket, request.into_inner())
+            self.query_info(&caller, &handle, ticket, request.into_inner())
                 .await?,
         ))
     }
@@ -367,27 +551,37 @@ impl FlightSqlService for LogflightSql {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
         let handle = QueryHandle::from_bytes(&ticket.statement_handle)?;
-        Ok(Response::new(self.query_stream(&handle).await?))
+        Ok(Response::new(
+            self.query_stream(&Caller::of(&request), &handle).await?,
+        ))
     }
 
     async fn do_get_prepared_statement(
         &self,
         query: CommandPreparedStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
         let handle = QueryHandle::from_bytes(&query.prepared_statement_handle)?;
-        Ok(Response::new(self.query_stream(&handle).await?))
+        Ok(Response::new(
+            self.query_stream(&Caller::of(&request), &handle).await?,
+        ))
     }
 
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        let plan = self.engine.plan_sql(&query.query, None).await?;
+        let caller = Caller::of(&request);
+        let engine = self.engine(&caller)?;
+        let plan = self
+            .bounded("CreatePreparedStatement", &caller, &query.query, async {
+                engine.plan_sql(&query.query, None).await
+            })
+            .await?;
         let dataset_schema = plan.schema().as_arrow().clone();
         let mut params: Vec<(usize, Field)> = plan
             .get_parameter_fields()
@@ -471,9 +665,10 @@ impl FlightSqlService for LogflightSql {
     async fn do_get_catalogs(
         &self,
         query: CommandGetCatalogs,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
-        Ok(one_batch(metadata::catalogs(&self.engine, query).await?))
+        let engine = self.engine_of(&request)?;
+        Ok(one_batch(metadata::catalogs(engine, query).await?))
     }
 
     async fn get_flight_info_schemas(
@@ -488,9 +683,10 @@ impl FlightSqlService for LogflightSql {
     async fn do_get_schemas(
         &self,
         query: CommandGetDbSchemas,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
-        Ok(one_batch(metadata::schemas(&self.engine, query).await?))
+        let engine = self.engine_of(&request)?;
+        Ok(one_batch(metadata::schemas(engine, query).await?))
     }
 
     async fn get_flight_info_tables(
@@ -505,9 +701,10 @@ impl FlightSqlService for LogflightSql {
     async fn do_get_tables(
         &self,
         query: CommandGetTables,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<BoxedStream<FlightData>>, Status> {
-        Ok(one_batch(metadata::tables(&self.engine, query).await?))
+        let engine = self.engine_of(&request)?;
+        Ok(one_batch(metadata::tables(engine, query).await?))
     }
 
     async fn get_flight_info_table_types(
@@ -575,6 +772,65 @@ impl FlightSqlService for LogflightSql {
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
 
+fn unauthenticated(err: AuthError) -> Status {
+    Status::unauthenticated(err.to_string())
+}
+
+/// The `authorization` header of a request, if any.
+fn authorization<T>(request: &Request<T>) -> Result<Option<String>, Status> {
+    match request.metadata().get("authorization") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|v| Some(v.to_string()))
+            .map_err(|_| unauthenticated(AuthError::Malformed("the header is not ASCII"))),
+    }
+}
+
+/// Checks a Handshake's credentials: the `authorization` header (Basic
+/// credentials, or a bearer token, which is echoed back), else a
+/// `BasicAuth` message in the first request's payload. Argon2 runs on the
+/// blocking pool: it takes tens of milliseconds of CPU by design.
+async fn handshake_login(
+    auth: Arc<Authenticator>,
+    request: Request<Streaming<HandshakeRequest>>,
+) -> Result<(Arc<Principal>, String), Status> {
+    let login = |auth: Arc<Authenticator>, user: String, password: String| async move {
+        tokio::task::spawn_blocking(move || auth.login(&user, &password))
+            .await
+            .map_err(|e| Status::internal(format!("login task failed: {e}")))?
+            .map(|issued| (issued.principal, issued.token))
+            .map_err(unauthenticated)
+    };
+    if let Some(value) = authorization(&request)? {
+        let is_basic = value
+            .trim_start()
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("basic "));
+        if is_basic {
+            let (user, password) = crate::auth::parse_basic(&value).map_err(unauthenticated)?;
+            return login(auth, user, password).await;
+        }
+        let principal = auth.verify_header(&value).map_err(unauthenticated)?;
+        let token = value
+            .trim()
+            .split_once(' ')
+            .map(|(_, t)| t.trim().to_string())
+            .unwrap_or_default();
+        return Ok((principal, token));
+    }
+    let mut stream = request.into_inner();
+    let first = stream
+        .message()
+        .await?
+        .ok_or_else(|| unauthenticated(AuthError::Missing))?;
+    let basic = arrow_flight::BasicAuth::decode(first.payload.as_ref())
+        .ok()
+        .filter(|b| !b.username.is_empty())
+        .ok_or_else(|| unauthenticated(AuthError::Missing))?;
+    login(auth, basic.username, basic.password).await
+}
+
 /// True when `bytes` hold a Flight SQL command (a protobuf `Any` of one of
 /// the Flight SQL message types), as opposed to plain SQL text.
 fn is_flight_sql_command(bytes: &[u8]) -> bool {
@@ -602,14 +858,48 @@ pub struct FlightEndpoint {
 
 impl FlightEndpoint {
     pub fn new(
-        engine: QueryEngine,
+        engines: Arc<Engines>,
+        guard: Guard,
         metrics: Arc<QueryMetrics>,
         compression: IpcCompression,
         limits: QueryLimits,
     ) -> Result<Self> {
         Ok(Self {
-            sql: LogflightSql::new(engine, metrics, compression, limits)?,
+            sql: LogflightSql::new(engines, guard, metrics, compression, limits)?,
         })
+    }
+
+    /// Lets a request in, or refuses it with UNAUTHENTICATED; the caller
+    /// goes into the request's extensions for the engine choice and the
+    /// audit log.
+    fn admit<T>(&self, rpc: &'static str, mut request: Request<T>) -> Result<Request<T>, Status> {
+        let addr = request.remote_addr();
+        let principal = match &self.sql.guard.auth {
+            None => None,
+            Some(auth) => {
+                let checked = authorization(&request).and_then(|value| {
+                    let value = value.ok_or_else(|| unauthenticated(AuthError::Missing))?;
+                    auth.verify_header(&value).map_err(unauthenticated)
+                });
+                match checked {
+                    Ok(principal) => Some(principal),
+                    Err(status) => {
+                        let caller = Caller {
+                            principal: None,
+                            addr,
+                        };
+                        if let Some((log, entry)) =
+                            self.sql.audit_entry("denied", rpc, &caller, None)
+                        {
+                            log.record(&entry.failed(&status));
+                        }
+                        return Err(status);
+                    }
+                }
+            }
+        };
+        request.extensions_mut().insert(Caller { principal, addr });
+        Ok(request)
     }
 }
 
@@ -634,6 +924,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        let request = self.admit("ListFlights", request)?;
         FlightService::list_flights(&self.sql, request).await
     }
 
@@ -641,14 +932,16 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        let request = self.admit("GetFlightInfo", request)?;
         if is_flight_sql_command(&request.get_ref().cmd) {
             return FlightService::get_flight_info(&self.sql, request).await;
         }
         let handle = QueryHandle::new(sql_text(&request.get_ref().cmd)?);
         let ticket = LogflightSql::statement_ticket(&handle);
+        let caller = Caller::of(&request);
         Ok(Response::new(
             self.sql
-                .query_info(&handle, ticket, request.into_inner())
+                .query_info(&caller, &handle, ticket, request.into_inner())
                 .await?,
         ))
     }
@@ -657,6 +950,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
+        let request = self.admit("PollFlightInfo", request)?;
         FlightService::poll_flight_info(&self.sql, request).await
     }
 
@@ -664,6 +958,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
+        let request = self.admit("GetSchema", request)?;
         let cmd = &request.get_ref().cmd;
         let sql = if is_flight_sql_command(cmd) {
             match Any::decode(cmd.as_ref())
@@ -680,7 +975,12 @@ impl FlightService for FlightEndpoint {
         } else {
             sql_text(cmd)?
         };
-        let plan = self.sql.engine.plan(&sql, None).await?;
+        let caller = Caller::of(&request);
+        let engine = self.sql.engine(&caller)?;
+        let plan = self
+            .sql
+            .bounded("GetSchema", &caller, &sql, engine.plan(&sql, None))
+            .await?;
         let IpcMessage(schema) = SchemaAsIpc::new(&plan.schema, &IpcWriteOptions::default())
             .try_into()
             .map_err(ServerError::from)?;
@@ -691,17 +991,23 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
+        let request = self.admit("DoGet", request)?;
         if is_flight_sql_command(&request.get_ref().ticket) {
             return FlightService::do_get(&self.sql, request).await;
         }
         let handle = QueryHandle::new(sql_text(&request.get_ref().ticket)?);
-        Ok(Response::new(self.sql.query_stream(&handle).await?))
+        Ok(Response::new(
+            self.sql
+                .query_stream(&Caller::of(&request), &handle)
+                .await?,
+        ))
     }
 
     async fn do_put(
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
+        let request = self.admit("DoPut", request)?;
         FlightService::do_put(&self.sql, request).await
     }
 
@@ -709,6 +1015,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        let request = self.admit("DoAction", request)?;
         FlightService::do_action(&self.sql, request).await
     }
 
@@ -716,6 +1023,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
+        let request = self.admit("ListActions", request)?;
         FlightService::list_actions(&self.sql, request).await
     }
 
@@ -723,6 +1031,7 @@ impl FlightService for FlightEndpoint {
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        let request = self.admit("DoExchange", request)?;
         FlightService::do_exchange(&self.sql, request).await
     }
 }

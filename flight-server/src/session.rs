@@ -25,9 +25,10 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use logflight_connector::catalog::find_catalog;
 use logflight_connector::json_fields::JsonFieldsFunction;
-use logflight_connector::LogCatalog;
+use logflight_connector::{LogCatalog, META_SCHEMA};
 use tracing::debug;
 
+use crate::audit::TouchedGroup;
 use crate::error::{Result, ServerError};
 use crate::insights::{self, InsightsCache, PreparedCalls};
 
@@ -49,6 +50,8 @@ pub struct QueryEngine {
 pub struct PlannedQuery {
     pub plan: Arc<dyn ExecutionPlan>,
     pub schema: SchemaRef,
+    /// The log groups the statement names, for the audit log.
+    pub touched: Vec<TouchedGroup>,
     ctx: SessionContext,
 }
 
@@ -118,16 +121,26 @@ impl QueryEngine {
     /// Parses, checks, resolves names and plans one statement; `$1`-style
     /// (or `?`) placeholders take `params` when given.
     pub async fn plan_sql(&self, sql: &str, params: Option<ParamValues>) -> Result<LogicalPlan> {
+        Ok(self.plan_sql_touching(sql, params).await?.0)
+    }
+
+    /// [`Self::plan_sql`], and the log groups the statement names.
+    async fn plan_sql_touching(
+        &self,
+        sql: &str,
+        params: Option<ParamValues>,
+    ) -> Result<(LogicalPlan, Vec<TouchedGroup>)> {
         let sql = number_question_marks(sql);
         let mut state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let statement = state.sql_to_statement(&sql, &dialect)?;
         check_read_only(&statement)?;
-        self.prepare_references(&state.resolve_table_references(&statement)?, &statement)
+        let mut touched = self
+            .prepare_references(&state.resolve_table_references(&statement)?, &statement)
             .await?;
         let calls = insights::find_calls(&statement);
         if !calls.is_empty() {
-            let prepared = Arc::new(self.run_insights(&calls).await?);
+            let prepared = Arc::new(self.run_insights(&calls, &mut touched).await?);
             for (name, function) in insights::functions(prepared) {
                 state.register_udtf(name, function);
             }
@@ -139,29 +152,36 @@ impl QueryEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| ServerError::ReadOnly(e.strip_backtrace()))?;
+        touched.sort();
+        touched.dedup();
         match params {
-            Some(values) => Ok(plan.with_param_values(values)?),
-            None => Ok(plan),
+            Some(values) => Ok((plan.with_param_values(values)?, touched)),
+            None => Ok((plan, touched)),
         }
     }
 
     /// Plans a statement down to its physical plan (no I/O besides name
     /// resolution); the schema is what clients see in FlightInfo and DoGet.
     pub async fn plan(&self, sql: &str, params: Option<ParamValues>) -> Result<PlannedQuery> {
-        let logical = self.plan_sql(sql, params).await?;
+        let (logical, touched) = self.plan_sql_touching(sql, params).await?;
         let state = self.ctx.state();
         let plan = state.create_physical_plan(&logical).await?;
         let schema = plan.schema();
         Ok(PlannedQuery {
             plan,
             schema,
+            touched,
             ctx: self.ctx.clone(),
         })
     }
 
     /// Runs a statement's Logs Insights calls, so that planning knows their
     /// columns (see [`crate::insights`]).
-    async fn run_insights(&self, calls: &[insights::InsightsCall]) -> Result<PreparedCalls> {
+    async fn run_insights(
+        &self,
+        calls: &[insights::InsightsCall],
+        touched: &mut Vec<TouchedGroup>,
+    ) -> Result<PreparedCalls> {
         let prepared = PreparedCalls::default();
         let constants = SQLOptions::new()
             .with_allow_ddl(false)
@@ -178,6 +198,11 @@ impl QueryEngine {
                 return Err(ServerError::Internal("insights(): no argument row".into()));
             };
             let args = insights::parse_args(call.language, &row)?;
+            let catalog = args.catalog.as_deref().unwrap_or(&self.default_catalog);
+            touched.extend(args.request.groups.iter().map(|g| TouchedGroup {
+                catalog: catalog.to_string(),
+                log_group: g.clone(),
+            }));
             let batch = insights::run_call(
                 &self.insights,
                 &self.catalogs,
@@ -198,7 +223,8 @@ impl QueryEngine {
         &self,
         references: &[TableReference],
         statement: &DfStatement,
-    ) -> Result<()> {
+    ) -> Result<Vec<TouchedGroup>> {
+        let mut touched = Vec::new();
         let mut listing = matches!(
             statement,
             DfStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. })
@@ -206,9 +232,21 @@ impl QueryEngine {
         for reference in references {
             let catalog_name = reference.catalog().unwrap_or(&self.default_catalog);
             let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
+            let mut touch = |log_group: &str| {
+                touched.push(TouchedGroup {
+                    catalog: catalog.name().to_string(),
+                    log_group: log_group.to_string(),
+                })
+            };
             match reference.schema() {
-                Some(INFORMATION_SCHEMA) => listing = true,
-                Some(schema) => catalog.prepare_table(schema, reference.table()).await?,
+                Some(INFORMATION_SCHEMA) => {
+                    listing = true;
+                    touch(INFORMATION_SCHEMA);
+                }
+                Some(schema) => match catalog.prepare_table(schema, reference.table()).await? {
+                    Some(group) => touch(&group),
+                    None => touch(META_SCHEMA),
+                },
                 // Table functions such as generate_series(1, 3) are references too.
                 None if self.ctx.state().table_functions().contains_key(reference.table()) => {}
                 None => {
@@ -228,7 +266,7 @@ impl QueryEngine {
                 catalog.prepare_listing().await?;
             }
         }
-        Ok(())
+        Ok(touched)
     }
 }
 

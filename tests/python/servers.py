@@ -25,10 +25,11 @@ class LogflightServer:
     proc: subprocess.Popen
     port: int
     log_path: Path
+    scheme: str = "grpc"
 
     @property
     def uri(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def log(self) -> str:
         try:
@@ -77,27 +78,30 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def start_logflight(endpoint: str, log_path: Path, *extra: str) -> LogflightServer:
-    """Start logflight exactly as conftest does, but against `endpoint`."""
+def start_logflight(endpoint: str, log_path: Path, *extra: str, **kwargs) -> LogflightServer:
+    """Start logflight exactly as conftest does, but against `endpoint` (keyword
+    arguments go to start_serve)."""
     return start_serve(
         log_path,
         "--source", "cloudwatch",
         "--endpoint-url", endpoint,
         "--region", "us-east-1",
         *extra,
+        **kwargs,
     )
 
 
 @contextlib.contextmanager
-def logflight_behind_proxy(endpoint: str, log_path: Path, seed: int):
+def logflight_behind_proxy(endpoint: str, log_path: Path, seed: int, *extra: str, **kwargs):
     """logflight reading `endpoint` through a FaultProxy that injects no faults and
-    records every request; yields (server, proxy) and stops both."""
+    records every request; yields (server, proxy) and stops both. `extra` are more
+    `serve` flags, keyword arguments go to start_serve."""
     from faultproxy import FaultProxy
 
     proxy = FaultProxy(endpoint, seed=seed)
     proxy.start()
     try:
-        srv = start_logflight(proxy.url, log_path, *pacing_args())
+        srv = start_logflight(proxy.url, log_path, *pacing_args(), *extra, **kwargs)
         try:
             yield srv, proxy
         finally:
@@ -106,23 +110,30 @@ def logflight_behind_proxy(endpoint: str, log_path: Path, seed: int):
         proxy.stop()
 
 
-def start_serve(log_path: Path, *args: str) -> LogflightServer:
-    """`logflight serve *args` on a free loopback port; returns once it answers SELECT 1."""
+def answers_select_1(srv: LogflightServer) -> bool:
+    with connect(srv.uri) as conn:
+        return scalar(conn, "SELECT 1") == 1
+
+
+def start_serve(log_path: Path, *args: str, ready=answers_select_1, scheme: str = "grpc",
+                env: dict[str, str] | None = None) -> LogflightServer:
+    """`logflight serve *args` on a free loopback port; returns once `ready(server)` is true
+    (by default: it answers SELECT 1 over plain ADBC). `env` adds to the child's environment."""
     port = free_port()
-    env = child_env()
+    child = child_env()
+    child.update(env or {})
     cmd = [exe(), "serve", "--listen", f"127.0.0.1:{port}", *args]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    srv = LogflightServer(proc, port, log_path)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child)
+    srv = LogflightServer(proc, port, log_path, scheme)
     deadline = time.monotonic() + START_TIMEOUT_S
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"logflight exited with {proc.returncode}: {' '.join(cmd)}\n{srv.log()}")
         try:
-            with connect(srv.uri) as conn:
-                if scalar(conn, "SELECT 1") == 1:
-                    return srv
+            if ready(srv):
+                return srv
         except Exception as e:  # noqa: BLE001 - keep polling, report the last one
             last = e
         time.sleep(0.2)

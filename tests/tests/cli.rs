@@ -307,6 +307,117 @@ fn serving_beyond_loopback_without_authentication_needs_allow_anonymous() {
     assert!(first.contains("listening on grpc://0.0.0.0:"), "{first}");
 }
 
+/// The first line `serve` prints, then the server is stopped.
+fn first_line_of_serve(args: &[&str]) -> String {
+    let mut child = Command::new(logflight_bin())
+        .arg("serve")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    first
+}
+
+#[test]
+fn hash_password_and_new_token_make_config_entries_that_serve_accepts() {
+    let mut child = Command::new(logflight_bin())
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"correct horse\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = stdout(&out).trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("correct horse"));
+    let empty = logflight(&["hash-password"], &[]);
+    assert!(!empty.status.success() && stderr(&empty).contains("empty password"));
+
+    let out = logflight(&["new-token"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("[[tokens]]") && text.contains("token_sha256 = \""),
+        "{text}"
+    );
+    let token = text
+        .split("it is not stored): ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    assert!(token.starts_with("lft_") && token.len() > 40, "{token}");
+    assert!(
+        !text.split("[[tokens]]").nth(1).unwrap().contains(token),
+        "the entry must not hold the token"
+    );
+
+    // With users, serve listens beyond loopback without --allow-anonymous.
+    let dir = std::env::temp_dir().join(format!("logflight-cli-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("auth.toml");
+    let entry = text
+        .split("\n\n")
+        .nth(1)
+        .unwrap()
+        .replace("CHANGE-ME", "svc");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"demo\"\n[[users]]\nname = \"u\"\npassword_hash = \"{hash}\"\n\n{entry}\n"
+        ),
+    )
+    .unwrap();
+    let first = first_line_of_serve(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        first.contains("listening on grpc://0.0.0.0:")
+            && first.contains("authentication on: 2 principals"),
+        "{first}"
+    );
+    // A hash that is not Argon2 stops the start, naming the user.
+    std::fs::write(
+        &config,
+        "source = \"demo\"\n[[users]]\nname = \"u\"\npassword_hash = \"hunter2\"\n",
+    )
+    .unwrap();
+    let out = logflight(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("user \"u\"") && err.contains("hash-password") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
 #[test]
 fn cloudwatch_without_credentials_suggests_the_demo_source() {
     let out = logflight(

@@ -1,0 +1,197 @@
+//! The server's own audit log: one JSON line per query, login and refused
+//! call, appended to a file the operator names (`--audit-log`).
+//!
+//! A line is written when a query ends, however it ends (rows sent, error,
+//! timeout, client gone), so a query that was cut short is still on record.
+//! Statements can be recorded as their SHA-256 instead of their text
+//! (`--audit-sql hash`) when literals may be sensitive. Passwords and
+//! tokens are never written: a login line names the principal it claimed
+//! only when the credentials were good.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use logflight_connector::source::{iso8601, now_ms};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::hex;
+use crate::config::AuditSql;
+use crate::error::{Result, ServerError};
+
+/// A log group a statement named.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct TouchedGroup {
+    pub catalog: String,
+    /// The group's exact name; `logflight$meta` or `information_schema` for
+    /// those schemas.
+    pub log_group: String,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Default, Serialize)]
+pub struct AuditEntry {
+    pub time: String,
+    /// `query`, `login` or `denied`.
+    pub event: &'static str,
+    /// The Flight RPC, e.g. `DoGet`, `GetFlightInfo`, `Handshake`.
+    pub rpc: &'static str,
+    pub principal: Option<String>,
+    pub client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<TouchedGroup>,
+    pub rows: u64,
+    /// CloudWatch API calls of the query's scans.
+    pub api_calls: u64,
+    pub events_scanned: u64,
+    pub duration_ms: u64,
+    /// `ok`, `failed` or `cancelled`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn new(event: &'static str, rpc: &'static str) -> Self {
+        Self {
+            time: iso8601(now_ms()),
+            event,
+            rpc,
+            outcome: "ok",
+            ..Default::default()
+        }
+    }
+
+    pub fn client(mut self, addr: Option<SocketAddr>) -> Self {
+        self.client = addr.map(|a| a.to_string());
+        self
+    }
+
+    pub fn failed(mut self, status: &tonic::Status) -> Self {
+        self.outcome = "failed";
+        self.error_code = Some(format!("{:?}", status.code()));
+        self.error = Some(status.message().to_string());
+        self
+    }
+}
+
+/// The open audit log file.
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<File>,
+    sql: AuditSql,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Opens `path` for appending (created readable by its owner only).
+    pub fn open(path: &Path, sql: AuditSql) -> Result<Self> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path).map_err(|e| {
+            ServerError::Config(format!("cannot open the audit log {}: {e}", path.display()))
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            sql,
+        })
+    }
+
+    /// Sets the statement as the configured form (text or digest).
+    pub fn statement(&self, entry: &mut AuditEntry, sql: &str) {
+        match self.sql {
+            AuditSql::Text => entry.sql = Some(sql.to_string()),
+            AuditSql::Hash => entry.sql_sha256 = Some(hex(&Sha256::digest(sql.as_bytes()))),
+        }
+    }
+
+    /// Appends one line. A failed write is logged as an error: the query
+    /// it describes has already happened and cannot be undone.
+    pub fn record(&self, entry: &AuditEntry) {
+        let mut line = match serde_json::to_vec(entry) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode an audit log entry");
+                return;
+            }
+        };
+        line.push(b'\n');
+        let mut file = self.file.lock().expect("audit log lock");
+        if let Err(e) = file.write_all(&line).and_then(|()| file.flush()) {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot write the audit log");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_json_with_text_or_digest() {
+        let dir = std::env::temp_dir().join(format!("logflight-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (mode, path) in [
+            (AuditSql::Text, dir.join("text.jsonl")),
+            (AuditSql::Hash, dir.join("hash.jsonl")),
+        ] {
+            let _ = std::fs::remove_file(&path);
+            let log = AuditLog::open(&path, mode).unwrap();
+            let mut entry =
+                AuditEntry::new("query", "DoGet").client(Some("127.0.0.1:9".parse().unwrap()));
+            entry.principal = Some("alice".into());
+            log.statement(&mut entry, "SELECT 'line\nbreak'");
+            entry.groups.push(TouchedGroup {
+                catalog: "cloudwatch".into(),
+                log_group: "/a\"b".into(),
+            });
+            log.record(&entry);
+            log.record(&AuditEntry::new("login", "Handshake").failed(
+                &tonic::Status::unauthenticated("wrong username or password"),
+            ));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), 2);
+            assert_eq!(lines[0]["principal"], "alice");
+            assert_eq!(lines[0]["client"], "127.0.0.1:9");
+            assert_eq!(lines[0]["groups"][0]["log_group"], "/a\"b");
+            match mode {
+                AuditSql::Text => assert_eq!(lines[0]["sql"], "SELECT 'line\nbreak'"),
+                AuditSql::Hash => {
+                    assert!(lines[0].get("sql").is_none());
+                    assert_eq!(
+                        lines[0]["sql_sha256"],
+                        hex(&Sha256::digest("SELECT 'line\nbreak'".as_bytes()))
+                    );
+                }
+            }
+            assert_eq!(lines[1]["outcome"], "failed");
+            assert_eq!(lines[1]["error_code"], "Unauthenticated");
+        }
+    }
+}
