@@ -113,7 +113,9 @@ pub fn translate(filters: &[Expr], group: &str) -> Pushdown {
             .iter()
             .filter_map(message_term)
             .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
-            .map(|term| format!("%{term}%"))
+            // Any part of the term is in every message the term is in: a
+            // term too long for the API's pattern limit is cut to fit.
+            .map(|term| format!("%{}%", &term[..term.len().min(MAX_PATTERN_LEN - 2)]))
     });
     pushed
 }
@@ -512,8 +514,18 @@ fn timestamp_nanos(v: &ScalarValue) -> Option<i128> {
     Some(i128::from(value) * unit_nanos(unit))
 }
 
-fn clamp_ms(v: i128) -> i64 {
-    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+/// Inclusive bounds in exact milliseconds as a [`TimeRange`] of the i64
+/// milliseconds `time` can hold. A bound past that domain is not clamped
+/// onto its edge (which would let `time > X` select `i64::MAX` for any
+/// larger X): a start above it or an end below it selects nothing, a start
+/// below it or an end above it does not bound.
+fn ms_range(start: Option<i128>, end: Option<i128>) -> TimeRange {
+    let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+    if start.is_some_and(|s| s > max) || end.is_some_and(|e| e < min) {
+        return TimeRange::new(Some(i64::MAX), Some(i64::MIN));
+    }
+    let inside = |b: i128| i64::try_from(b).ok();
+    TimeRange::new(start.and_then(inside), end.and_then(inside))
 }
 
 /// The inclusive millisecond range of `time <op> X`, X in nanoseconds.
@@ -526,11 +538,11 @@ pub fn time_range_for(op: Operator, nanos: i128) -> Option<TimeRange> {
     let floor = nanos.div_euclid(per_ms);
     let ceil = -(-nanos).div_euclid(per_ms);
     let range = match op {
-        Operator::Gt => TimeRange::new(Some(clamp_ms(floor + 1)), None),
-        Operator::GtEq => TimeRange::new(Some(clamp_ms(ceil)), None),
-        Operator::Lt => TimeRange::new(None, Some(clamp_ms(ceil - 1))),
-        Operator::LtEq => TimeRange::new(None, Some(clamp_ms(floor))),
-        Operator::Eq => TimeRange::new(Some(clamp_ms(ceil)), Some(clamp_ms(floor))),
+        Operator::Gt => ms_range(Some(floor + 1), None),
+        Operator::GtEq => ms_range(Some(ceil), None),
+        Operator::Lt => ms_range(None, Some(ceil - 1)),
+        Operator::LtEq => ms_range(None, Some(floor)),
+        Operator::Eq => ms_range(Some(ceil), Some(floor)),
         _ => return None,
     };
     Some(range)
@@ -609,6 +621,23 @@ mod tests {
             (t().lt(ns(1_000_000_000)), range(None, Some(999))),
             // Negative times floor towards minus infinity.
             (t().lt_eq(ns(-1)), range(None, Some(-1))),
+            // Past the milliseconds `time` holds: nothing, or no bound.
+            (t().gt(ms(i64::MAX)), range(Some(i64::MAX), Some(i64::MIN))),
+            (t().gt_eq(ms(i64::MAX)), range(Some(i64::MAX), None)),
+            (t().lt(ms(i64::MIN)), range(Some(i64::MAX), Some(i64::MIN))),
+            (t().gt(ms(i64::MIN)), range(Some(i64::MIN + 1), None)),
+            (
+                t().gt(lit(ScalarValue::TimestampSecond(Some(i64::MIN), None))),
+                range(None, None),
+            ),
+            (
+                t().lt_eq(lit(ScalarValue::TimestampSecond(Some(i64::MAX), None))),
+                range(None, None),
+            ),
+            (
+                t().eq(lit(ScalarValue::TimestampSecond(Some(i64::MAX), None))),
+                range(Some(i64::MAX), Some(i64::MIN)),
+            ),
             // A lossless cast of the column is still the column.
             (
                 cast(t(), DataType::Timestamp(TimeUnit::Nanosecond, None)).gt(ns(5_000_000)),
@@ -724,6 +753,9 @@ mod tests {
         ];
         let pushed = translate(&filters, G);
         assert_eq!(pushed.filter_pattern.as_deref(), Some("%payment%"));
+        // A term longer than CloudWatch's 1024-byte pattern limit is cut to fit.
+        let long = translate(&[m().eq(lit("x".repeat(5000)))], G);
+        assert_eq!(long.filter_pattern, Some(format!("%{}%", "x".repeat(1022))));
         let refs: Vec<&Expr> = filters.iter().collect();
         assert_eq!(
             filter_support(&refs, G),

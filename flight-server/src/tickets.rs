@@ -43,8 +43,8 @@ impl QueryHandle {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_HANDLE_BYTES {
-            return Err(ServerError::InvalidTicket(format!(
-                "handle of {} bytes is larger than the {MAX_HANDLE_BYTES} allowed",
+            return Err(ServerError::Limit(format!(
+                "a statement handle of {} bytes (SQL text and parameters) is larger than the {MAX_HANDLE_BYTES} bytes allowed",
                 bytes.len()
             )));
         }
@@ -77,21 +77,89 @@ impl QueryHandle {
     }
 
     /// The bound parameters as DataFusion positional values (`$1`, `$2`, ...).
+    ///
+    /// The bytes come back from the client, so they are checked as any
+    /// input: a handle is only ever written with one row (`with_params`),
+    /// and one with none or several is forged or corrupted.
     pub fn param_values(&self) -> Result<Option<ParamValues>> {
         let Some(bytes) = &self.params else {
             return Ok(None);
         };
-        let reader = StreamReader::try_new(bytes.as_slice(), None)
+        let batches = read_ipc(bytes)
             .map_err(|e| ServerError::InvalidTicket(format!("corrupted parameters: {e}")))?;
-        let mut values = Vec::new();
-        if let Some(batch) = reader.into_iter().next() {
-            let batch = batch
-                .map_err(|e| ServerError::InvalidTicket(format!("corrupted parameters: {e}")))?;
-            for column in batch.columns() {
-                values.push(ScalarValue::try_from_array(column.as_ref(), 0)?);
-            }
-        }
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let Some(batch) = batches
+            .iter()
+            .find(|b| b.num_rows() == 1)
+            .filter(|_| rows == 1)
+        else {
+            return Err(ServerError::InvalidParameters(format!(
+                "a query takes exactly one row of parameters, the handle holds {rows}"
+            )));
+        };
+        let values = batch
+            .columns()
+            .iter()
+            .map(|column| {
+                ScalarValue::try_from_array(column.as_ref(), 0)
+                    .map_err(|e| ServerError::InvalidParameters(e.strip_backtrace()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some(ParamValues::from(values)))
+    }
+}
+
+/// Decodes untrusted Arrow IPC stream bytes. arrow-ipc 59 trusts them:
+/// it allocates whatever body length a message declares (a forged length
+/// of petabytes aborts the whole process), and panics on some corrupted
+/// messages (a buffer offset past the body, an integer type of absurd bit
+/// width). The framing is checked against the bytes' own length first,
+/// and a panic is caught, so a forged handle is refused like any other.
+fn read_ipc(bytes: &[u8]) -> std::result::Result<Vec<RecordBatch>, String> {
+    check_ipc_framing(bytes)?;
+    let read = || -> std::result::Result<Vec<RecordBatch>, arrow::error::ArrowError> {
+        StreamReader::try_new(bytes, None)?.collect()
+    };
+    match std::panic::catch_unwind(read) {
+        Ok(batches) => batches.map_err(|e| e.to_string()),
+        Err(_) => Err("malformed Arrow IPC data".into()),
+    }
+}
+
+/// Every message of an IPC stream (as `StreamReader` walks them: optional
+/// continuation marker, metadata length, flatbuffer metadata, body) lies
+/// within `bytes`.
+fn check_ipc_framing(mut bytes: &[u8]) -> std::result::Result<(), String> {
+    const CONTINUATION: [u8; 4] = [0xff; 4];
+    let short = || "the Arrow IPC data ends inside a message".to_string();
+    loop {
+        let Some((prefix, rest)) = bytes.split_first_chunk::<4>() else {
+            return Ok(()); // the reader takes a short tail as the end
+        };
+        let (len, rest) = if *prefix == CONTINUATION {
+            let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(short)?;
+            (i32::from_le_bytes(*len), rest)
+        } else {
+            (i32::from_le_bytes(*prefix), rest)
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let len = usize::try_from(len).map_err(|_| format!("negative metadata length {len}"))?;
+        let (metadata, rest) = rest.split_at_checked(len).ok_or_else(short)?;
+        let message = arrow::ipc::root_as_message(metadata)
+            .map_err(|e| format!("unreadable message metadata: {e}"))?;
+        let body = usize::try_from(message.bodyLength())
+            .ok()
+            .filter(|&b| b <= rest.len())
+            .ok_or_else(|| {
+                format!(
+                    "a message declares a body of {} bytes, {} remain",
+                    message.bodyLength(),
+                    rest.len()
+                )
+            })?;
+        bytes = &rest[body..];
     }
 }
 
@@ -100,6 +168,7 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use proptest::prelude::*;
     use std::sync::Arc;
 
     #[test]
@@ -141,6 +210,204 @@ mod tests {
                 QueryHandle::from_bytes(bytes),
                 Err(ServerError::InvalidTicket(_))
             ));
+        }
+    }
+
+    /// The parameter row of a handle, as `with_params` writes it.
+    fn params_ipc(batch: &RecordBatch) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap();
+        writer.write(batch).unwrap();
+        writer.finish().unwrap();
+        drop(writer);
+        out
+    }
+
+    fn two_columns(rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("$1", DataType::Utf8, true),
+            Field::new("$2", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![Some("x"); rows])),
+                Arc::new(Int64Array::from(vec![Some(1); rows])),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// A forged handle whose parameters are not one row is refused (as
+    /// `with_params` refuses them), not read past its end or half-used.
+    #[test]
+    fn forged_parameter_rows_are_refused() {
+        for rows in [0, 2, 5] {
+            let handle = QueryHandle {
+                sql: "SELECT $1, $2".into(),
+                params: Some(params_ipc(&two_columns(rows))),
+            };
+            let back = QueryHandle::from_bytes(&handle.to_bytes()).unwrap();
+            match back.param_values() {
+                Err(ServerError::InvalidParameters(m)) => {
+                    assert!(m.contains("one row"), "{rows} rows: {m}")
+                }
+                other => panic!("{rows} rows: {other:?}"),
+            }
+        }
+        // No batch at all: only a schema.
+        let mut only_schema = Vec::new();
+        StreamWriter::try_new(&mut only_schema, &two_columns(1).schema())
+            .unwrap()
+            .finish()
+            .unwrap();
+        let handle = QueryHandle {
+            sql: "SELECT $1".into(),
+            params: Some(only_schema),
+        };
+        assert!(matches!(
+            handle.param_values(),
+            Err(ServerError::InvalidParameters(_))
+        ));
+    }
+
+    /// A message declaring a body far larger than the bytes is refused
+    /// before anything allocates it.
+    #[test]
+    fn declared_body_lengths_are_checked_against_the_bytes() {
+        let good = params_ipc(&two_columns(1));
+        assert!(check_ipc_framing(&good).is_ok());
+        // Truncating the stream cuts its last message short.
+        for cut in [9, good.len() / 2, good.len() - 9] {
+            let err = read_ipc(&good[..cut]).unwrap_err();
+            assert!(!err.is_empty());
+        }
+        // A continuation marker, a length, then metadata that is not a message.
+        let mut forged = vec![0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0];
+        forged.extend([0xff; 8]);
+        assert!(check_ipc_framing(&forged).is_err());
+        let mut huge = vec![0xff, 0xff, 0xff, 0xff];
+        huge.extend(i32::MAX.to_le_bytes());
+        assert!(check_ipc_framing(&huge).is_err());
+    }
+
+    /// What decoding untrusted bytes may give: a handle, or one of the two
+    /// errors that map to INVALID_ARGUMENT.
+    fn decode_and_bind(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let handle = match QueryHandle::from_bytes(bytes) {
+            Ok(handle) => handle,
+            Err(ServerError::InvalidTicket(_)) => return Ok(()),
+            Err(other) => return Err(TestCaseError::fail(format!("{other:?}"))),
+        };
+        prop_assert!(bytes.starts_with(MAGIC));
+        match handle.param_values() {
+            Ok(Some(ParamValues::List(values))) => {
+                prop_assert!(handle.params.is_some());
+                prop_assert!(values.len() < 1 << 20);
+            }
+            Ok(None) => prop_assert!(handle.params.is_none()),
+            Ok(Some(other)) => return Err(TestCaseError::fail(format!("{other:?}"))),
+            Err(ServerError::InvalidTicket(_) | ServerError::InvalidParameters(_)) => {}
+            Err(other) => {
+                return Err(TestCaseError::fail(format!(
+                    "parameters of a forged handle gave {other:?} (code {:?})",
+                    other.code()
+                )))
+            }
+        }
+        // A handle that decodes encodes back to bytes that decode to it.
+        prop_assert_eq!(QueryHandle::from_bytes(&handle.to_bytes()).unwrap(), handle);
+        Ok(())
+    }
+
+    fn valid_handles() -> impl Strategy<Value = Vec<u8>> {
+        let sql = prop_oneof![
+            Just(String::new()),
+            Just("SELECT $1, $2".to_string()),
+            "\\PC{0,40}",
+        ];
+        (sql, any::<bool>(), 0usize..3).prop_map(|(sql, with_params, rows)| {
+            let mut handle = QueryHandle::new(sql);
+            if with_params {
+                handle.params = Some(params_ipc(&two_columns(rows.max(1))));
+            }
+            handle.to_bytes()
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(usize, u8),
+        Truncate(usize),
+        Insert(usize, u8),
+        Remove(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Mutation::Flip(i, x)),
+            any::<usize>().prop_map(Mutation::Truncate),
+            (any::<usize>(), any::<u8>()).prop_map(|(i, x)| Mutation::Insert(i, x)),
+            any::<usize>().prop_map(Mutation::Remove),
+        ]
+    }
+
+    fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+        for m in mutations {
+            let n = bytes.len();
+            match *m {
+                Mutation::Flip(i, x) if n > 0 => bytes[i % n] ^= x,
+                Mutation::Truncate(i) => bytes.truncate(i % (n + 1)),
+                Mutation::Insert(i, x) => bytes.insert(i % (n + 1), x),
+                Mutation::Remove(i) if n > 0 => {
+                    bytes.remove(i % n);
+                }
+                _ => {}
+            }
+        }
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 3000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            decode_and_bind(&bytes)?;
+        }
+
+        #[test]
+        fn random_bytes_after_the_prefix_never_panic(
+            body in proptest::collection::vec(any::<u8>(), 0..600)
+        ) {
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend(body);
+            decode_and_bind(&bytes)?;
+        }
+
+        #[test]
+        fn mutated_handles_never_panic(
+            handle in valid_handles(),
+            mutations in proptest::collection::vec(mutation(), 1..6)
+        ) {
+            decode_and_bind(&mutate(handle, &mutations))?;
+        }
+
+        /// A valid handle whose parameter bytes are mutated: the parameters
+        /// are refused or read, never a panic or a non-client error.
+        #[test]
+        fn mutated_parameters_never_panic(
+            mutations in proptest::collection::vec(mutation(), 1..6)
+        ) {
+            let handle = QueryHandle {
+                sql: "SELECT $1, $2".into(),
+                params: Some(mutate(params_ipc(&two_columns(1)), &mutations)),
+            };
+            decode_and_bind(&handle.to_bytes())?;
         }
     }
 }
