@@ -425,7 +425,12 @@ fn new_token() -> Result<()> {
 fn main() -> ExitCode {
     allocator::tune();
     let cli = Cli::parse();
+    // Planning recurses over a statement's expressions (at most
+    // session::MAX_EXPRESSION_DEPTH deep) and dropping a parsed tree
+    // recurses too: a larger stack than tokio's 2 MiB keeps both safe.
+    // It is virtual memory, touched only as deep as a thread goes.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(64 << 20)
         .enable_all()
         .build()
     {

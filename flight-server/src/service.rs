@@ -525,7 +525,7 @@ impl FlightSqlService for LogflightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let handle = QueryHandle::new(query.query);
+        let handle = QueryHandle::for_sql(query.query)?;
         let ticket = Self::statement_ticket(&handle);
         let caller = Caller::of(&request);
         Ok(Response::new(
@@ -601,7 +601,7 @@ impl FlightSqlService for LogflightSql {
         params.sort_by_key(|(position, _)| *position);
         let parameter_schema = Schema::new(params.into_iter().map(|(_, f)| f).collect::<Vec<_>>());
         Ok(ActionCreatePreparedStatementResult {
-            prepared_statement_handle: QueryHandle::new(query.query).to_bytes().into(),
+            prepared_statement_handle: QueryHandle::for_sql(query.query)?.to_bytes().into(),
             dataset_schema: schema_bytes(&dataset_schema)?,
             parameter_schema: schema_bytes(&parameter_schema)?,
         })
@@ -831,6 +831,24 @@ async fn handshake_login(
     login(auth, basic.username, basic.password).await
 }
 
+/// arrow-flight answers bytes it cannot decode inside a known Flight SQL
+/// message with INTERNAL, and an unknown message type with UNIMPLEMENTED
+/// "The defined request is invalid"; both are the client's mistake. Our own
+/// internal errors (always "internal error: ...") are left as they are.
+fn client_fault(status: Status) -> Status {
+    match status.code() {
+        tonic::Code::Internal if !status.message().starts_with("internal error") => {
+            Status::invalid_argument(format!("malformed request: {}", status.message()))
+        }
+        tonic::Code::Unimplemented if status.message().contains("defined request is invalid") => {
+            Status::invalid_argument(
+                "not a Flight SQL command logflight knows (send a Flight SQL message or SQL text)",
+            )
+        }
+        _ => status,
+    }
+}
+
 /// True when `bytes` hold a Flight SQL command (a protobuf `Any` of one of
 /// the Flight SQL message types), as opposed to plain SQL text.
 fn is_flight_sql_command(bytes: &[u8]) -> bool {
@@ -934,9 +952,11 @@ impl FlightService for FlightEndpoint {
     ) -> Result<Response<FlightInfo>, Status> {
         let request = self.admit("GetFlightInfo", request)?;
         if is_flight_sql_command(&request.get_ref().cmd) {
-            return FlightService::get_flight_info(&self.sql, request).await;
+            return FlightService::get_flight_info(&self.sql, request)
+                .await
+                .map_err(client_fault);
         }
-        let handle = QueryHandle::new(sql_text(&request.get_ref().cmd)?);
+        let handle = QueryHandle::for_sql(sql_text(&request.get_ref().cmd)?)?;
         let ticket = LogflightSql::statement_ticket(&handle);
         let caller = Caller::of(&request);
         Ok(Response::new(
@@ -961,15 +981,20 @@ impl FlightService for FlightEndpoint {
         let request = self.admit("GetSchema", request)?;
         let cmd = &request.get_ref().cmd;
         let sql = if is_flight_sql_command(cmd) {
-            match Any::decode(cmd.as_ref())
-                .ok()
-                .and_then(|a| a.unpack::<CommandStatementQuery>().ok().flatten())
-            {
-                Some(q) => q.query,
-                None => {
+            let any = Any::decode(cmd.as_ref()).map_err(|e| {
+                Status::invalid_argument(format!("GetSchema: undecodable command: {e}"))
+            })?;
+            match any.unpack::<CommandStatementQuery>() {
+                Ok(Some(q)) => q.query,
+                Ok(None) => {
                     return Err(Status::unimplemented(
                         "GetSchema supports statement queries and SQL text",
                     ))
+                }
+                Err(e) => {
+                    return Err(Status::invalid_argument(format!(
+                        "GetSchema: malformed CommandStatementQuery: {e}"
+                    )))
                 }
             }
         } else {
@@ -993,7 +1018,9 @@ impl FlightService for FlightEndpoint {
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let request = self.admit("DoGet", request)?;
         if is_flight_sql_command(&request.get_ref().ticket) {
-            return FlightService::do_get(&self.sql, request).await;
+            return FlightService::do_get(&self.sql, request)
+                .await
+                .map_err(client_fault);
         }
         let handle = QueryHandle::new(sql_text(&request.get_ref().ticket)?);
         Ok(Response::new(
@@ -1008,7 +1035,9 @@ impl FlightService for FlightEndpoint {
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
         let request = self.admit("DoPut", request)?;
-        FlightService::do_put(&self.sql, request).await
+        FlightService::do_put(&self.sql, request)
+            .await
+            .map_err(client_fault)
     }
 
     async fn do_action(
@@ -1016,7 +1045,9 @@ impl FlightService for FlightEndpoint {
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
         let request = self.admit("DoAction", request)?;
-        FlightService::do_action(&self.sql, request).await
+        FlightService::do_action(&self.sql, request)
+            .await
+            .map_err(client_fault)
     }
 
     async fn list_actions(

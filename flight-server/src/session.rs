@@ -8,10 +8,12 @@
 //! name them.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use datafusion::common::{ParamValues, TableReference};
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -20,7 +22,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Statement as SqlStatement, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use logflight_connector::catalog::find_catalog;
@@ -130,10 +132,19 @@ impl QueryEngine {
         sql: &str,
         params: Option<ParamValues>,
     ) -> Result<(LogicalPlan, Vec<TouchedGroup>)> {
+        check_operator_count(sql)?;
         let sql = number_question_marks(sql);
         let mut state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(&sql, &dialect)?;
+        let statement = state.sql_to_statement(&sql, &dialect).map_err(|e| match e {
+            DataFusionError::NotImplemented(m) if m.contains("single SQL statement") => {
+                ServerError::Connector(logflight_connector::ConnectorError::InvalidRequest(
+                    "only a single SQL statement is allowed per request; send the statements one by one".into(),
+                ))
+            }
+            other => other.into(),
+        })?;
+        check_depth(&statement)?;
         check_read_only(&statement)?;
         let mut touched = self
             .prepare_references(&state.resolve_table_references(&statement)?, &statement)
@@ -155,7 +166,18 @@ impl QueryEngine {
         touched.sort();
         touched.dedup();
         match params {
-            Some(values) => Ok((plan.with_param_values(values)?, touched)),
+            Some(values) => {
+                if let ParamValues::List(list) = &values {
+                    let wanted = plan.get_parameter_types()?.len();
+                    if list.len() != wanted {
+                        return Err(ServerError::InvalidParameters(format!(
+                            "the statement takes {wanted} parameters ($1 to ${wanted}), {} were bound",
+                            list.len()
+                        )));
+                    }
+                }
+                Ok((plan.with_param_values(values)?, touched))
+            }
             None => Ok((plan, touched)),
         }
     }
@@ -267,6 +289,86 @@ impl QueryEngine {
             }
         }
         Ok(touched)
+    }
+}
+
+/// Deepest expression nesting planned. DataFusion's planner recurses over
+/// expressions, and a chain such as `1+1+...+1` is parsed without
+/// recursion into a tree as deep as it is long: past this depth a
+/// statement is refused rather than risking the server's stack.
+const MAX_EXPRESSION_DEPTH: usize = 1_000;
+/// Operators in one statement, checked on the tokens before parsing, so a
+/// tree too deep even to drop safely is never built.
+const MAX_OPERATORS: usize = 100_000;
+
+fn too_complex(what: String) -> ServerError {
+    ServerError::Connector(logflight_connector::ConnectorError::InvalidRequest(
+        format!("the statement is too complex: {what}; split it or use IN (...) lists"),
+    ))
+}
+
+fn check_operator_count(sql: &str) -> Result<()> {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return Ok(()); // the parser reports it
+    };
+    let operators = tokens
+        .iter()
+        .filter(|t| match t {
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq => true,
+            Token::Word(w) => {
+                w.value.eq_ignore_ascii_case("and") || w.value.eq_ignore_ascii_case("or")
+            }
+            _ => false,
+        })
+        .count();
+    if operators > MAX_OPERATORS {
+        return Err(too_complex(format!(
+            "{operators} operators (at most {MAX_OPERATORS})"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses expressions nested deeper than [`MAX_EXPRESSION_DEPTH`]; the
+/// walk stops at that depth, so it never recurses further itself.
+fn check_depth(statement: &DfStatement) -> Result<()> {
+    struct Depth {
+        now: usize,
+    }
+    impl Visitor for Depth {
+        type Break = ();
+        fn pre_visit_expr(&mut self, _expr: &SqlExpr) -> ControlFlow<()> {
+            self.now += 1;
+            if self.now > MAX_EXPRESSION_DEPTH {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        fn post_visit_expr(&mut self, _expr: &SqlExpr) -> ControlFlow<()> {
+            self.now -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let DfStatement::Statement(s) = statement else {
+        return Ok(());
+    };
+    match s.visit(&mut Depth { now: 0 }) {
+        ControlFlow::Break(()) => Err(too_complex(format!(
+            "expressions nested more than {MAX_EXPRESSION_DEPTH} deep"
+        ))),
+        ControlFlow::Continue(()) => Ok(()),
     }
 }
 

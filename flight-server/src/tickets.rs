@@ -35,6 +35,18 @@ impl QueryHandle {
         }
     }
 
+    /// A handle for `sql`, or a limit error when it could not be read back
+    /// (refused at GetFlightInfo rather than with a ticket DoGet rejects).
+    pub fn for_sql(sql: String) -> Result<Self> {
+        if sql.len() + MAGIC.len() + 8 > MAX_HANDLE_BYTES {
+            return Err(ServerError::Limit(format!(
+                "a statement of {} bytes is larger than the {MAX_HANDLE_BYTES} bytes a statement handle may hold",
+                sql.len()
+            )));
+        }
+        Ok(Self::new(sql))
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         self.encode(&mut out).expect("a Vec grows as needed");
