@@ -281,29 +281,13 @@ fn serving_beyond_loopback_without_authentication_needs_allow_anonymous() {
         "{err}"
     );
     // With the flag it starts (and is stopped here once it says so).
-    let mut child = Command::new(logflight_bin())
-        .args([
-            "serve",
-            "--source",
-            "demo",
-            "--listen",
-            "0.0.0.0:0",
-            "--allow-anonymous",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut first,
-    )
-    .unwrap();
-    child.kill().ok();
-    child.wait().ok();
+    let first = first_line_of_serve(&[
+        "--source",
+        "demo",
+        "--listen",
+        "0.0.0.0:0",
+        "--allow-anonymous",
+    ]);
     assert!(first.contains("listening on grpc://0.0.0.0:"), "{first}");
 }
 
