@@ -9,7 +9,9 @@ use datafusion::error::DataFusionError;
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+/// Clone, so the server recovers a connector error from inside DataFusion's
+/// (shared, borrowed) error chain by value.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectorError {
     #[error("log group {name:?} not found{hint}")]
     GroupNotFound { name: String, hint: String },

@@ -11,7 +11,6 @@ pub mod batch;
 pub mod catalog;
 pub mod error;
 pub mod insights;
-pub mod json_fields;
 pub mod listing;
 pub mod meta_schema;
 pub mod names;
@@ -21,6 +20,7 @@ pub mod read_plan;
 pub mod scan;
 pub mod source;
 pub mod table;
+pub mod table_functions;
 
 pub use access::{AccessRule, GroupAccess, NamePattern, RestrictedSource};
 pub use catalog::{LogCatalog, ALL_LOG_STREAMS};

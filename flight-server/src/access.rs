@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use logflight_connector::{AccessRule, GroupAccess, LogCatalog, NamePattern};
 
-use crate::auth::Principal;
+use crate::auth::{AuthError, Principal};
 use crate::config::GrantConfig;
 use crate::error::{Result, ServerError};
-use crate::session::QueryEngine;
+use crate::query::QueryEngine;
 
 /// The access rules of `principal` in the catalog named `catalog`.
 pub fn access_for(principal: &Principal, catalog: &str, grants: &[GrantConfig]) -> GroupAccess {
@@ -36,14 +36,15 @@ pub fn access_for(principal: &Principal, catalog: &str, grants: &[GrantConfig]) 
 
 /// The engines of a server: one for everybody when authentication is off,
 /// else one per principal.
-pub struct Engines {
+#[derive(Debug)]
+pub struct PrincipalEngines {
     /// Sees every group: serves unauthenticated servers and the metrics.
     full: QueryEngine,
     auth_enabled: bool,
     by_principal: HashMap<String, QueryEngine>,
 }
 
-impl Engines {
+impl PrincipalEngines {
     pub fn open(full: QueryEngine) -> Self {
         Self {
             full,
@@ -85,16 +86,14 @@ impl Engines {
 
     /// The engine for a caller; `None` is an unauthenticated caller, which
     /// only a server without authentication serves.
-    pub fn for_caller(&self, principal: Option<&Principal>) -> Result<&QueryEngine, tonic::Status> {
+    pub fn for_caller(&self, principal: Option<&Principal>) -> Result<&QueryEngine> {
         match (self.auth_enabled, principal) {
             (false, _) => Ok(&self.full),
             (true, Some(p)) => self
                 .by_principal
                 .get(&p.name)
-                .ok_or_else(|| tonic::Status::unauthenticated("unknown principal")),
-            (true, None) => Err(tonic::Status::unauthenticated(
-                "authentication required: authenticate with a Flight Handshake (username and password) or send `authorization: Bearer <token>`",
-            )),
+                .ok_or(ServerError::Auth(AuthError::UnknownPrincipal)),
+            (true, None) => Err(ServerError::Auth(AuthError::Required)),
         }
     }
 }

@@ -18,7 +18,7 @@ use logflight_connector::source::{iso8601, now_ms};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::hex;
+use crate::auth::secrets::hex;
 use crate::config::AuditSql;
 use crate::error::{Result, ServerError};
 
@@ -76,10 +76,10 @@ impl AuditEntry {
         self
     }
 
-    pub fn failed(mut self, status: &tonic::Status) -> Self {
+    pub fn failed(mut self, error: &ServerError) -> Self {
         self.outcome = "failed";
-        self.error_code = Some(format!("{:?}", status.code()));
-        self.error = Some(status.message().to_string());
+        self.error_code = Some(format!("{:?}", error.code()));
+        self.error = Some(error.message());
         self
     }
 }
@@ -127,6 +127,11 @@ impl AuditLog {
         }
     }
 
+    /// Records a call refused before it reached the service.
+    pub fn denied(&self, rpc: &'static str, addr: Option<SocketAddr>, error: &ServerError) {
+        self.record(&AuditEntry::new("denied", rpc).client(addr).failed(error));
+    }
+
     /// Appends one line. A failed write is logged as an error: the query
     /// it describes has already happened and cannot be undone.
     pub fn record(&self, entry: &AuditEntry) {
@@ -148,6 +153,7 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthError;
 
     #[test]
     fn lines_are_json_with_text_or_digest() {
@@ -168,9 +174,10 @@ mod tests {
                 log_group: "/a\"b".into(),
             });
             log.record(&entry);
-            log.record(&AuditEntry::new("login", "Handshake").failed(
-                &tonic::Status::unauthenticated("wrong username or password"),
-            ));
+            log.record(
+                &AuditEntry::new("login", "Handshake")
+                    .failed(&ServerError::Auth(AuthError::BadCredentials)),
+            );
             let text = std::fs::read_to_string(&path).unwrap();
             let lines: Vec<serde_json::Value> = text
                 .lines()

@@ -1,12 +1,18 @@
 //! The server's one error type, and the single mapping to gRPC status codes.
 //!
-//! User mistakes (bad SQL, unknown names, refused statements) map to
-//! InvalidArgument / NotFound, upstream limits to ResourceExhausted, missing
-//! rights to PermissionDenied; Internal is kept for real bugs.
+//! Every error a client sees is a [`ServerError`] first, and becomes a
+//! `tonic::Status` only in `From<ServerError> for Status` below: the crate's
+//! clippy.toml forbids building a `Status` anywhere else, so the table in
+//! docs/architecture.md is the whole truth. User mistakes (bad SQL,
+//! unknown names, refused statements) map to InvalidArgument / NotFound,
+//! upstream limits to ResourceExhausted, missing rights to
+//! PermissionDenied; Internal is kept for real bugs.
 
 use datafusion::error::DataFusionError;
 use logflight_connector::ConnectorError;
 use tonic::{Code, Status};
+
+use crate::auth::AuthError;
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
 
@@ -18,8 +24,16 @@ pub enum ServerError {
     #[error(transparent)]
     Query(DataFusionError),
 
+    /// The caller is not authenticated (or its credentials are wrong).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+
     #[error("logflight is read-only: {0} is refused (only queries, EXPLAIN and SHOW are allowed)")]
     ReadOnly(String),
+
+    /// A table of a built-in schema (information_schema) that does not exist.
+    #[error("table '{0}' not found")]
+    TableNotFound(String),
 
     #[error("invalid ticket or handle: {0}")]
     InvalidTicket(String),
@@ -27,7 +41,21 @@ pub enum ServerError {
     #[error("invalid parameters: {0}")]
     InvalidParameters(String),
 
-    #[error("not supported: {0}")]
+    /// Bytes of a Flight SQL message that do not decode as that message.
+    #[error("malformed request: {0}")]
+    MalformedRequest(String),
+
+    /// A protobuf `Any` of a Flight SQL type URL that names no Flight SQL message.
+    #[error("not a Flight SQL command logflight knows (send a Flight SQL message or SQL text)")]
+    UnknownCommand,
+
+    /// A Flight SQL message sent to an RPC that does not take it (for
+    /// example a statement ticket as a GetFlightInfo command).
+    #[error("{rpc}: the request is not one {rpc} takes: {message}")]
+    WrongRequest { rpc: &'static str, message: String },
+
+    /// A Flight SQL feature logflight does not offer (Substrait, keys, updates).
+    #[error("{0}")]
     Unsupported(String),
 
     /// A per-query or server limit was reached (rows, memory, queue).
@@ -40,6 +68,11 @@ pub enum ServerError {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// The client's own request stream failed (it went away, or sent a
+    /// message tonic refused); keeps the code tonic gave it.
+    #[error("{}", .0.message())]
+    RequestStream(Status),
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,7 +82,7 @@ impl From<DataFusionError> for ServerError {
     /// itself, so it keeps its own code and message.
     fn from(err: DataFusionError) -> Self {
         match ConnectorError::find_in(&err) {
-            Some(inner) => ServerError::Connector(clone_connector_error(inner)),
+            Some(inner) => ServerError::Connector(inner.clone()),
             None => ServerError::Query(err),
         }
     }
@@ -62,96 +95,80 @@ impl From<arrow::error::ArrowError> for ServerError {
 }
 
 impl From<arrow_flight::error::FlightError> for ServerError {
+    /// Our own errors cross arrow-flight's encoder as `ExternalError`s and
+    /// come back out as themselves.
     fn from(err: arrow_flight::error::FlightError) -> Self {
-        ServerError::Internal(err.to_string())
+        use arrow_flight::error::FlightError;
+        match err {
+            FlightError::ExternalError(inner) => match inner.downcast::<ServerError>() {
+                Ok(own) => *own,
+                Err(other) => ServerError::Internal(other.to_string()),
+            },
+            FlightError::Arrow(e) => e.into(),
+            FlightError::Tonic(status) => ServerError::RequestStream(*status),
+            other => ServerError::Internal(other.to_string()),
+        }
     }
 }
 
-/// ConnectorError is not Clone (it may grow sources); rebuild it from its parts.
-fn clone_connector_error(err: &ConnectorError) -> ConnectorError {
-    match err {
-        ConnectorError::GroupNotFound { name, hint } => ConnectorError::GroupNotFound {
-            name: name.clone(),
-            hint: hint.clone(),
-        },
-        ConnectorError::StreamNotFound {
-            group,
-            stream,
-            hint,
-        } => ConnectorError::StreamNotFound {
-            group: group.clone(),
-            stream: stream.clone(),
-            hint: hint.clone(),
-        },
-        ConnectorError::AmbiguousName {
-            kind,
-            name,
-            candidates,
-        } => ConnectorError::AmbiguousName {
-            kind,
-            name: name.clone(),
-            candidates: candidates.clone(),
-        },
-        ConnectorError::PermissionDenied { api, message } => ConnectorError::PermissionDenied {
-            api,
-            message: message.clone(),
-        },
-        ConnectorError::Throttled {
-            api,
-            attempts,
-            message,
-        } => ConnectorError::Throttled {
-            api,
-            attempts: *attempts,
-            message: message.clone(),
-        },
-        ConnectorError::Api { api, message } => ConnectorError::Api {
-            api,
-            message: message.clone(),
-        },
-        ConnectorError::InsightsEnded { id, status, detail } => ConnectorError::InsightsEnded {
-            id: id.clone(),
-            status: status.clone(),
-            detail: detail.clone(),
-        },
-        ConnectorError::InvalidRequest(m) => ConnectorError::InvalidRequest(m.clone()),
-        ConnectorError::AccessDenied(m) => ConnectorError::AccessDenied(m.clone()),
-        ConnectorError::Config(m) => ConnectorError::Config(m.clone()),
+impl From<Status> for ServerError {
+    fn from(status: Status) -> Self {
+        ServerError::RequestStream(status)
     }
 }
 
 impl ServerError {
     pub fn code(&self) -> Code {
         match self {
-            ServerError::Connector(c) => match c {
-                ConnectorError::GroupNotFound { .. } | ConnectorError::StreamNotFound { .. } => {
-                    Code::NotFound
-                }
-                ConnectorError::AmbiguousName { .. } | ConnectorError::InvalidRequest(_) => {
-                    Code::InvalidArgument
-                }
-                ConnectorError::PermissionDenied { .. } | ConnectorError::AccessDenied(_) => {
-                    Code::PermissionDenied
-                }
-                ConnectorError::Throttled { .. } => Code::ResourceExhausted,
-                ConnectorError::Api { .. } => Code::Unavailable,
-                ConnectorError::InsightsEnded { .. } => Code::Aborted,
-                ConnectorError::Config(_) => Code::FailedPrecondition,
-            },
+            ServerError::Connector(c) => connector_code(c),
             ServerError::Query(e) => datafusion_code(e),
+            ServerError::Auth(_) => Code::Unauthenticated,
             ServerError::ReadOnly(_) => Code::PermissionDenied,
-            ServerError::InvalidTicket(_) | ServerError::InvalidParameters(_) => {
-                Code::InvalidArgument
-            }
+            ServerError::TableNotFound(_) => Code::NotFound,
+            ServerError::InvalidTicket(_)
+            | ServerError::InvalidParameters(_)
+            | ServerError::MalformedRequest(_)
+            | ServerError::UnknownCommand
+            | ServerError::WrongRequest { .. } => Code::InvalidArgument,
             ServerError::Unsupported(_) => Code::Unimplemented,
             ServerError::Limit(_) => Code::ResourceExhausted,
             ServerError::Timeout(_) => Code::DeadlineExceeded,
             ServerError::Config(_) => Code::FailedPrecondition,
+            ServerError::RequestStream(status) => status.code(),
             ServerError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The message clients see: DataFusion's without its backtrace.
+    pub fn message(&self) -> String {
+        match self {
+            ServerError::Query(e) => e.strip_backtrace(),
+            other => other.to_string(),
         }
     }
 }
 
+fn connector_code(err: &ConnectorError) -> Code {
+    match err {
+        ConnectorError::GroupNotFound { .. } | ConnectorError::StreamNotFound { .. } => {
+            Code::NotFound
+        }
+        ConnectorError::AmbiguousName { .. } | ConnectorError::InvalidRequest(_) => {
+            Code::InvalidArgument
+        }
+        ConnectorError::PermissionDenied { .. } | ConnectorError::AccessDenied(_) => {
+            Code::PermissionDenied
+        }
+        ConnectorError::Throttled { .. } => Code::ResourceExhausted,
+        ConnectorError::Api { .. } => Code::Unavailable,
+        ConnectorError::InsightsEnded { .. } => Code::Aborted,
+        ConnectorError::Config(_) => Code::FailedPrecondition,
+    }
+}
+
+/// DataFusion's own errors by variant. Names are resolved before
+/// planning (with typed errors), so what reaches here is about the
+/// statement itself: its SQL, types, functions and values.
 fn datafusion_code(err: &DataFusionError) -> Code {
     match err {
         DataFusionError::Context(_, inner) => datafusion_code(inner),
@@ -162,7 +179,6 @@ fn datafusion_code(err: &DataFusionError) -> Code {
             Some(inner) => datafusion_code(inner),
             None => Code::Internal,
         },
-        DataFusionError::Plan(msg) if msg.contains("not found") => Code::NotFound,
         DataFusionError::SQL(..)
         | DataFusionError::Plan(_)
         | DataFusionError::SchemaError(..)
@@ -176,12 +192,14 @@ fn datafusion_code(err: &DataFusionError) -> Code {
 }
 
 impl From<ServerError> for Status {
+    /// The one place a `Status` is made.
+    #[allow(clippy::disallowed_methods)]
     fn from(err: ServerError) -> Self {
+        if let ServerError::RequestStream(status) = err {
+            return status;
+        }
         let code = err.code();
-        let message = match &err {
-            ServerError::Query(e) => e.strip_backtrace(),
-            other => other.to_string(),
-        };
+        let message = err.message();
         if code == Code::Internal {
             tracing::error!(error = %message, "internal error");
         }
@@ -190,6 +208,7 @@ impl From<ServerError> for Status {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // statuses as tonic hands them over
 mod tests {
     use super::*;
 
@@ -238,7 +257,7 @@ mod tests {
                 Code::ResourceExhausted,
             ),
             (
-                DataFusionError::Plan("table 'a.b.c' not found".into()).into(),
+                ServerError::TableNotFound("cloudwatch.information_schema.nope".into()),
                 Code::NotFound,
             ),
             (
@@ -254,9 +273,20 @@ mod tests {
                 ServerError::InvalidTicket("garbage".into()),
                 Code::InvalidArgument,
             ),
+            (ServerError::UnknownCommand, Code::InvalidArgument),
+            (
+                ServerError::Unsupported("Substrait plans".into()),
+                Code::Unimplemented,
+            ),
+            (AuthError::BadToken.into(), Code::Unauthenticated),
+            (
+                ServerError::RequestStream(Status::out_of_range("too big")),
+                Code::OutOfRange,
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err}");
+            assert_eq!(Status::from(err).code(), code);
         }
     }
 
@@ -273,5 +303,15 @@ mod tests {
             status.message(),
             "log group \"/nope\" not found; did you mean \"/nope2\"?"
         );
+    }
+
+    #[test]
+    fn own_errors_cross_the_flight_encoder_as_themselves() {
+        let through = arrow_flight::error::FlightError::ExternalError(Box::new(
+            ServerError::Limit("rows".into()),
+        ));
+        let back = ServerError::from(through);
+        assert!(matches!(back, ServerError::Limit(_)), "{back:?}");
+        assert_eq!(Status::from(back).message(), "limit reached: rows");
     }
 }

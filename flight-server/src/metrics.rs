@@ -5,7 +5,6 @@
 //! totals, read when scraped, so nothing is counted twice.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +12,9 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::session::QueryEngine;
+use logflight_connector::LogCatalog;
+
+use crate::query::QueryEngine;
 
 /// Upper bounds of the query duration histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0];
@@ -60,119 +61,147 @@ impl QueryMetrics {
 
     /// The Prometheus text exposition of these and the engine's counters.
     pub fn render(&self, engine: &QueryEngine) -> String {
-        let mut out = String::new();
+        let mut out = Exposition::default();
+        self.render_queries(&mut out);
+        render_scans(&mut out, engine);
+        render_api_calls(&mut out, engine);
+        out.text
+    }
+
+    fn render_queries(&self, out: &mut Exposition) {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP logflight_queries_total Queries run, by outcome."
+        out.family(
+            "logflight_queries_total",
+            "counter",
+            "Queries run, by outcome.",
         );
-        let _ = writeln!(out, "# TYPE logflight_queries_total counter");
         for (outcome, c) in [
             ("ok", &self.ok),
             ("failed", &self.failed),
             ("cancelled", &self.cancelled),
         ] {
-            let _ = writeln!(
-                out,
-                "logflight_queries_total{{outcome=\"{outcome}\"}} {}",
-                load(c)
+            out.sample(
+                "logflight_queries_total",
+                &format!("outcome=\"{outcome}\""),
+                load(c),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP logflight_rows_returned_total Rows sent to clients."
+        out.family(
+            "logflight_rows_returned_total",
+            "counter",
+            "Rows sent to clients.",
         );
-        let _ = writeln!(out, "# TYPE logflight_rows_returned_total counter");
-        let _ = writeln!(out, "logflight_rows_returned_total {}", load(&self.rows));
-        let _ = writeln!(
-            out,
-            "# HELP logflight_query_duration_seconds Time from planning to the last row."
+        out.sample("logflight_rows_returned_total", "", load(&self.rows));
+        let histogram = "logflight_query_duration_seconds";
+        out.family(
+            histogram,
+            "histogram",
+            "Time from planning to the last row.",
         );
-        let _ = writeln!(out, "# TYPE logflight_query_duration_seconds histogram");
         for (bound, c) in BUCKETS.iter().zip(&self.buckets) {
-            let _ = writeln!(
-                out,
-                "logflight_query_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                load(c)
+            out.sample(
+                &format!("{histogram}_bucket"),
+                &format!("le=\"{bound}\""),
+                load(c),
             );
         }
-        let _ = writeln!(
-            out,
-            "logflight_query_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            load(&self.count)
+        out.sample(
+            &format!("{histogram}_bucket"),
+            "le=\"+Inf\"",
+            load(&self.count),
         );
-        let _ = writeln!(
-            out,
-            "logflight_query_duration_seconds_sum {}",
-            load(&self.sum_micros) as f64 / 1e6
+        out.sample(
+            &format!("{histogram}_sum"),
+            "",
+            load(&self.sum_micros) as f64 / 1e6,
         );
-        let _ = writeln!(
-            out,
-            "logflight_query_duration_seconds_count {}",
-            load(&self.count)
-        );
+        out.sample(&format!("{histogram}_count"), "", load(&self.count));
+    }
+}
 
-        let _ = writeln!(
-            out,
-            "# HELP logflight_events_scanned_total Log events fetched from the source."
-        );
-        let _ = writeln!(out, "# TYPE logflight_events_scanned_total counter");
-        for c in engine.catalogs() {
-            let t = c.scan_totals();
-            let _ = writeln!(
-                out,
-                "logflight_events_scanned_total{{catalog=\"{}\"}} {}",
-                c.name(),
-                load(&t.events_fetched)
+/// Events and bytes the catalogs' scans fetched.
+fn render_scans(out: &mut Exposition, engine: &QueryEngine) {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    out.family(
+        "logflight_events_scanned_total",
+        "counter",
+        "Log events fetched from the source.",
+    );
+    for c in engine.catalogs() {
+        let events = load(&c.scan_totals().events_fetched);
+        out.sample("logflight_events_scanned_total", &catalog_label(c), events);
+    }
+    out.family(
+        "logflight_bytes_scanned_total",
+        "counter",
+        "Message bytes fetched from the source.",
+    );
+    for c in engine.catalogs() {
+        let bytes = load(&c.scan_totals().bytes_fetched);
+        out.sample("logflight_bytes_scanned_total", &catalog_label(c), bytes);
+    }
+}
+
+/// The CloudWatch calls of the catalogs' sources, from their quotas.
+fn render_api_calls(out: &mut Exposition, engine: &QueryEngine) {
+    out.family(
+        "logflight_api_calls_total",
+        "counter",
+        "CloudWatch Logs API calls, by API and outcome.",
+    );
+    for c in engine.catalogs() {
+        for (api, outcome, n) in c
+            .source()
+            .quota()
+            .map(|q| q.call_counts())
+            .unwrap_or_default()
+        {
+            let labels = format!(
+                "{},api=\"{}\",outcome=\"{outcome}\"",
+                catalog_label(c),
+                api.name()
+            );
+            out.sample("logflight_api_calls_total", &labels, n);
+        }
+    }
+    out.family(
+        "logflight_api_retries_total",
+        "counter",
+        "CloudWatch Logs API calls retried.",
+    );
+    for c in engine.catalogs() {
+        if let Some(quota) = c.source().quota() {
+            out.sample(
+                "logflight_api_retries_total",
+                &catalog_label(c),
+                quota.retry_count(),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP logflight_bytes_scanned_total Message bytes fetched from the source."
-        );
-        let _ = writeln!(out, "# TYPE logflight_bytes_scanned_total counter");
-        for c in engine.catalogs() {
-            let t = c.scan_totals();
-            let _ = writeln!(
-                out,
-                "logflight_bytes_scanned_total{{catalog=\"{}\"}} {}",
-                c.name(),
-                load(&t.bytes_fetched)
-            );
+    }
+}
+
+fn catalog_label(catalog: &LogCatalog) -> String {
+    format!("catalog=\"{}\"", catalog.name())
+}
+
+/// The Prometheus text format, line by line.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        if labels.is_empty() {
+            let _ = writeln!(self.text, "{name} {value}");
+        } else {
+            let _ = writeln!(self.text, "{name}{{{labels}}} {value}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP logflight_api_calls_total CloudWatch Logs API calls, by API and outcome."
-        );
-        let _ = writeln!(out, "# TYPE logflight_api_calls_total counter");
-        for c in engine.catalogs() {
-            if let Some(quota) = c.source().quota() {
-                for (api, outcome, n) in quota.call_counts() {
-                    let _ = writeln!(
-                        out,
-                        "logflight_api_calls_total{{catalog=\"{}\",api=\"{}\",outcome=\"{outcome}\"}} {n}",
-                        c.name(),
-                        api.name()
-                    );
-                }
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP logflight_api_retries_total CloudWatch Logs API calls retried."
-        );
-        let _ = writeln!(out, "# TYPE logflight_api_retries_total counter");
-        for c in engine.catalogs() {
-            if let Some(quota) = c.source().quota() {
-                let _ = writeln!(
-                    out,
-                    "logflight_api_retries_total{{catalog=\"{}\"}} {}",
-                    c.name(),
-                    quota.retry_count()
-                );
-            }
-        }
-        out
     }
 }
 
@@ -212,7 +241,80 @@ pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, engine: Qu
     }
 }
 
-/// Binds the metrics listener (a clear error when the address is taken).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logflight_connector::{DemoSource, LogCatalog};
+    use std::time::Duration;
+
+    fn value(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_exposition_counts_outcomes_rows_and_durations() {
+        let engine = QueryEngine::new(vec![LogCatalog::new(
+            "cloudwatch",
+            std::sync::Arc::new(DemoSource::new()),
+            Duration::from_secs(60),
+        )])
+        .unwrap();
+        let metrics = QueryMetrics::default();
+        let now = Instant::now();
+        metrics.record(Outcome::Ok, 10, now);
+        metrics.record(Outcome::Ok, 5, now);
+        metrics.record(Outcome::Failed, 0, now - Duration::from_secs(3));
+        let text = metrics.render(&engine);
+        assert_eq!(value(&text, "logflight_queries_total{outcome=\"ok\"}"), 2.0);
+        assert_eq!(
+            value(&text, "logflight_queries_total{outcome=\"failed\"}"),
+            1.0
+        );
+        assert_eq!(
+            value(&text, "logflight_queries_total{outcome=\"cancelled\"}"),
+            0.0
+        );
+        assert_eq!(value(&text, "logflight_rows_returned_total"), 15.0);
+        // Buckets are cumulative: the 3 s query is in le=10 but not le=2.5.
+        assert_eq!(
+            value(&text, "logflight_query_duration_seconds_bucket{le=\"2.5\"}"),
+            2.0
+        );
+        assert_eq!(
+            value(&text, "logflight_query_duration_seconds_bucket{le=\"10\"}"),
+            3.0
+        );
+        assert_eq!(
+            value(
+                &text,
+                "logflight_query_duration_seconds_bucket{le=\"+Inf\"}"
+            ),
+            3.0
+        );
+        assert_eq!(value(&text, "logflight_query_duration_seconds_count"), 3.0);
+        assert!(value(&text, "logflight_query_duration_seconds_sum") >= 3.0);
+        assert_eq!(
+            value(
+                &text,
+                "logflight_events_scanned_total{catalog=\"cloudwatch\"}"
+            ),
+            0.0
+        );
+        // Every series has its HELP and TYPE lines.
+        for name in [
+            "queries_total",
+            "rows_returned_total",
+            "query_duration_seconds",
+            "events_scanned_total",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE logflight_{name} ")),
+                "{name}"
+            );
+        }
+    }
 }

@@ -16,6 +16,10 @@
 //!
 //! Prints `ready` once listening.
 
+// A stand-alone benchmark server outside logflight's error path: its few
+// refusals are plain statuses.
+#![allow(clippy::disallowed_methods)]
+
 /// The same allocator and settings as `logflight`.
 #[path = "../allocator.rs"]
 mod allocator;
@@ -173,6 +177,46 @@ impl FlightService for Floor {
     }
 }
 
+impl Floor {
+    /// The sample's batches, and each also encoded once.
+    async fn load(path: &str, rows: usize) -> Floor {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| {
+            eprintln!("{path}: {e}");
+            std::process::exit(1);
+        });
+        let reader = FileReader::try_new(file, None).expect("an Arrow IPC file");
+        // Batches read from a file share one buffer per message, which the
+        // encoder would count once per column and split; copy each into its
+        // own buffers, as a batch built by a scan has.
+        let batches: Vec<RecordBatch> = reader
+            .map(|b| {
+                let b = b.expect("a readable batch");
+                concat_batches(&b.schema(), [&b]).expect("a copy")
+            })
+            .collect();
+        assert!(!batches.is_empty(), "{path} has no batches");
+        let schema = batches[0].schema();
+        let mut encoded = Vec::new();
+        let mut schema_message = None;
+        for b in &batches {
+            let mut messages: Vec<FlightData> = FlightDataEncoderBuilder::new()
+                .with_schema(schema.clone())
+                .build(stream::iter([Ok(b.clone())]))
+                .try_collect()
+                .await
+                .expect("an encodable batch");
+            schema_message = Some(messages.remove(0));
+            encoded.push((b.num_rows(), messages));
+        }
+        Floor {
+            batches: Arc::new(batches),
+            schema_message: schema_message.expect("a schema message"),
+            encoded: Arc::new(encoded),
+            rows,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     allocator::tune();
@@ -188,40 +232,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let file = std::fs::File::open(path).unwrap_or_else(|e| {
-        eprintln!("{path}: {e}");
-        std::process::exit(1);
-    });
-    let reader = FileReader::try_new(file, None).expect("an Arrow IPC file");
-    // Batches read from a file share one buffer per message, which the
-    // encoder would count once per column and split; copy each into its own
-    // buffers, as a batch built by a scan has.
-    let batches: Vec<RecordBatch> = reader
-        .map(|b| {
-            let b = b.expect("a readable batch");
-            concat_batches(&b.schema(), [&b]).expect("a copy")
-        })
-        .collect();
-    assert!(!batches.is_empty(), "{path} has no batches");
-    let schema = batches[0].schema();
-    let mut encoded = Vec::new();
-    let mut schema_message = None;
-    for b in &batches {
-        let mut messages: Vec<FlightData> = FlightDataEncoderBuilder::new()
-            .with_schema(schema.clone())
-            .build(stream::iter([Ok(b.clone())]))
-            .try_collect()
-            .await
-            .expect("an encodable batch");
-        schema_message = Some(messages.remove(0));
-        encoded.push((b.num_rows(), messages));
-    }
-    let floor = Floor {
-        batches: Arc::new(batches),
-        schema_message: schema_message.expect("a schema message"),
-        encoded: Arc::new(encoded),
-        rows,
-    };
+    let floor = Floor::load(path, rows).await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("a free port");

@@ -19,7 +19,7 @@
 //! DoGet); a result is reused for [`REUSE_FOR`] when the same call comes
 //! again, so the query runs, and is billed, once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,18 +29,18 @@ use arrow::datatypes::{DataType, Int64Type, TimestampNanosecondType};
 use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, ScalarValue};
 use datafusion::datasource::MemTable;
-use datafusion::error::Result as DfResult;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::{SQLOptions, SessionContext, SessionState};
 use datafusion::logical_expr::Expr;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{TableFactor, Visit, Visitor};
-use logflight_connector::catalog::find_catalog;
-use logflight_connector::insights::{check_complete, to_batch, InsightsRequest, QueryLanguage};
-use logflight_connector::{ConnectorError, LogCatalog};
 
-use crate::error::{Result, ServerError};
+use crate::catalog::{find_catalog, LogCatalog};
+use crate::error::ConnectorError;
+use crate::insights::{check_complete, to_batch, InsightsRequest, QueryLanguage};
 
 /// The table functions and the language of their query text.
-pub const FUNCTIONS: [(&str, QueryLanguage); 3] = [
+const FUNCTIONS: [(&str, QueryLanguage); 3] = [
     ("insights", QueryLanguage::LogsInsights),
     ("insights_sql", QueryLanguage::OpenSearchSql),
     ("insights_ppl", QueryLanguage::OpenSearchPpl),
@@ -59,14 +59,14 @@ fn language_of(function: &str) -> Option<QueryLanguage> {
 
 /// One `insights(...)` in a statement, as written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InsightsCall {
+struct InsightsCall {
     pub language: QueryLanguage,
     /// Each argument's SQL text.
     pub args: Vec<String>,
 }
 
 /// The Logs Insights calls of a statement, in the order they are written.
-pub fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
+fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
     struct Finder(Vec<InsightsCall>);
     impl Visitor for Finder {
         type Break = ();
@@ -97,7 +97,7 @@ pub fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
 
 /// Finished queries by call, shared by every statement of the server.
 #[derive(Debug, Default)]
-pub struct InsightsCache {
+struct InsightsCache {
     entries: Mutex<HashMap<String, (Instant, RecordBatch)>>,
 }
 
@@ -128,19 +128,19 @@ impl InsightsCache {
 
 /// The arguments of one call, evaluated.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InsightsArgs {
+struct InsightsArgs {
     pub request: InsightsRequest,
     pub catalog: Option<String>,
 }
 
-fn bad(message: impl Into<String>) -> ServerError {
-    ServerError::Connector(ConnectorError::InvalidRequest(message.into()))
+fn bad(message: impl Into<String>) -> DataFusionError {
+    ConnectorError::InvalidRequest(message.into()).into_datafusion()
 }
 
 const USAGE: &str = "insights(query, start, end, log_groups [, limit [, catalog]])";
 
 /// Reads the evaluated argument row of a call (see [`evaluation_sql`]).
-pub fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<InsightsArgs> {
+fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<InsightsArgs> {
     let n = row.num_columns();
     if !(4..=6).contains(&n) {
         return Err(bad(format!("{USAGE} takes 4 to 6 arguments, got {n}")));
@@ -245,7 +245,7 @@ pub fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<Insights
 }
 
 /// The statement that evaluates a call's arguments to one row.
-pub fn evaluation_sql(call: &InsightsCall) -> String {
+fn evaluation_sql(call: &InsightsCall) -> String {
     let args: Vec<String> = call
         .args
         .iter()
@@ -261,7 +261,7 @@ pub fn evaluation_sql(call: &InsightsCall) -> String {
 
 /// Rows of the calls of one statement, handed out to the planner in order.
 #[derive(Debug, Default)]
-pub struct PreparedCalls {
+struct PreparedCalls {
     tables: Mutex<Vec<(QueryLanguage, String, Option<RecordBatch>)>>,
 }
 
@@ -283,7 +283,7 @@ impl PreparedCalls {
 }
 
 /// The three table functions, handing out `prepared`'s rows.
-pub fn functions(
+fn functions(
     prepared: Arc<PreparedCalls>,
 ) -> impl Iterator<Item = (&'static str, Arc<dyn TableFunctionImpl>)> {
     FUNCTIONS.into_iter().map(move |(name, language)| {
@@ -297,13 +297,13 @@ pub fn functions(
 
 /// What DataFusion calls for `insights(...)` while planning.
 #[derive(Debug)]
-pub struct InsightsFunction {
+struct InsightsFunction {
     pub language: QueryLanguage,
     pub prepared: Arc<PreparedCalls>,
 }
 
 impl TableFunctionImpl for InsightsFunction {
-    fn call(&self, args: &[Expr]) -> DfResult<Arc<dyn TableProvider>> {
+    fn call(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
         let query = match args.first() {
             Some(Expr::Literal(
                 ScalarValue::Utf8(Some(q))
@@ -325,29 +325,112 @@ impl TableFunctionImpl for InsightsFunction {
     }
 }
 
-/// Runs one call (or reuses its recent result); returns its rows.
-pub async fn run_call(
-    cache: &InsightsCache,
-    catalogs: &std::collections::BTreeMap<String, LogCatalog>,
-    default_catalog: &str,
-    call: &InsightsCall,
-    args: &InsightsArgs,
-) -> Result<RecordBatch> {
-    let name = args.catalog.as_deref().unwrap_or(default_catalog);
-    let catalog = find_catalog(catalogs, name, "insights(): ")?;
-    let key = format!(
-        "{name}\u{0}{:?}\u{0}{}",
-        call.language,
-        call.args.join("\u{0}")
-    );
-    if let Some(batch) = cache.get(&key) {
-        return Ok(batch);
+/// The Logs Insights calls of a catalog set: their results cache, and
+/// the preparation of a statement's calls before it is planned.
+///
+/// A result is cached under the call as written (catalog, language and
+/// each argument's SQL text), not its evaluated arguments, so the
+/// GetFlightInfo and DoGet of one statement find the same entry even when
+/// an argument is `now()`. The cache is the process's own: a ticket served
+/// by another replica runs the query once more there, then that replica
+/// reuses it for [`REUSE_FOR`] too.
+#[derive(Debug)]
+pub struct InsightsFunctions {
+    catalogs: BTreeMap<String, LogCatalog>,
+    default_catalog: String,
+    cache: InsightsCache,
+}
+
+impl InsightsFunctions {
+    pub fn new(catalogs: BTreeMap<String, LogCatalog>, default_catalog: String) -> Self {
+        Self {
+            catalogs,
+            default_catalog,
+            cache: InsightsCache::default(),
+        }
     }
-    let output = catalog.source().run_insights(&args.request).await?;
-    check_complete(&args.request, &output)?;
-    let batch = to_batch(&output.rows)?;
-    cache.put(key, batch.clone());
-    Ok(batch)
+
+    /// Registers stand-ins on `ctx` that only explain what a call needs:
+    /// each statement with calls registers its own (see [`Self::prepare`]).
+    pub fn register_placeholders(ctx: &SessionContext) {
+        for (name, function) in functions(Arc::default()) {
+            ctx.register_udtf(name, function);
+        }
+    }
+
+    /// Runs every call of `statement` (arguments evaluated by `ctx`) and
+    /// registers on `state` the functions that hand their rows to the
+    /// planner. Returns the (catalog, log group) pairs the calls read.
+    pub async fn prepare(
+        &self,
+        ctx: &SessionContext,
+        state: &mut SessionState,
+        statement: &DfStatement,
+    ) -> Result<Vec<(String, String)>> {
+        let calls = find_calls(statement);
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = Arc::new(PreparedCalls::default());
+        let mut touched = Vec::new();
+        for call in &calls {
+            let args = evaluate(ctx, call).await?;
+            let catalog = args
+                .catalog
+                .clone()
+                .unwrap_or_else(|| self.default_catalog.clone());
+            touched.extend(
+                args.request
+                    .groups
+                    .iter()
+                    .map(|g| (catalog.clone(), g.clone())),
+            );
+            let batch = self.run(call, &args).await?;
+            prepared.push(call.language, args.request.query, batch);
+        }
+        for (name, function) in functions(prepared) {
+            state.register_udtf(name, function);
+        }
+        Ok(touched)
+    }
+
+    /// Runs one call (or reuses its recent result); returns its rows.
+    async fn run(&self, call: &InsightsCall, args: &InsightsArgs) -> Result<RecordBatch> {
+        let name = args.catalog.as_deref().unwrap_or(&self.default_catalog);
+        let catalog = find_catalog(&self.catalogs, name, "insights(): ")?;
+        let key = format!(
+            "{name}\u{0}{:?}\u{0}{}",
+            call.language,
+            call.args.join("\u{0}")
+        );
+        if let Some(batch) = self.cache.get(&key) {
+            return Ok(batch);
+        }
+        let output = catalog.source().run_insights(&args.request).await?;
+        check_complete(&args.request, &output)?;
+        let batch = to_batch(&output.rows)?;
+        self.cache.put(key, batch.clone());
+        Ok(batch)
+    }
+}
+
+/// A call's arguments, evaluated by DataFusion to one row and read.
+async fn evaluate(ctx: &SessionContext, call: &InsightsCall) -> Result<InsightsArgs> {
+    let constants = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let rows = ctx
+        .sql_with_options(&evaluation_sql(call), constants)
+        .await?
+        .collect()
+        .await?;
+    let Some(row) = rows.into_iter().find(|b| b.num_rows() > 0) else {
+        return Err(DataFusionError::Internal(
+            "insights(): no argument row".into(),
+        ));
+    };
+    parse_args(call.language, &row)
 }
 
 #[cfg(test)]
@@ -384,7 +467,7 @@ mod tests {
         assert!(calls("SELECT * FROM generate_series(1, 3)").is_empty());
     }
 
-    async fn evaluate(language: QueryLanguage, args: &str) -> Result<InsightsArgs> {
+    async fn evaluate_text(language: QueryLanguage, args: &str) -> Result<InsightsArgs> {
         let call = InsightsCall {
             language,
             args: calls(&format!("SELECT * FROM insights({args})"))
@@ -399,7 +482,7 @@ mod tests {
 
     #[tokio::test]
     async fn arguments_are_evaluated_and_checked() {
-        let a = evaluate(
+        let a = evaluate_text(
             QueryLanguage::LogsInsights,
             "'fields @message', TIMESTAMP '2026-11-25 00:00:00', TIMESTAMP '2026-11-25 01:00:00.5', ['/a', '/b'], 50, 'eu'",
         )
@@ -413,7 +496,7 @@ mod tests {
         assert_eq!(a.request.limit, Some(50));
         assert_eq!(a.catalog.as_deref(), Some("eu"));
 
-        let a = evaluate(
+        let a = evaluate_text(
             QueryLanguage::LogsInsights,
             "'q', now() - INTERVAL '1 hour', now(), '/a, /b'",
         )
@@ -423,7 +506,7 @@ mod tests {
         assert!((3599..=3601).contains(&(a.request.end_s - a.request.start_s)));
         assert_eq!((a.request.limit, a.catalog), (None, None));
 
-        let sql = evaluate(
+        let sql = evaluate_text(
             QueryLanguage::OpenSearchSql,
             "'SELECT * FROM `/a`', '2026-11-25T00:00:00Z', '2026-11-26T00:00:00Z', NULL",
         )
@@ -458,7 +541,7 @@ mod tests {
             ),
         ];
         for (args, want) in cases {
-            let err = evaluate(QueryLanguage::LogsInsights, args)
+            let err = evaluate_text(QueryLanguage::LogsInsights, args)
                 .await
                 .unwrap_err()
                 .to_string();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::session::QueryEngine;
+use crate::query::QueryEngine;
 
 /// How long a query runs before the line appears.
 const QUIET_FOR: Duration = Duration::from_secs(1);

@@ -1,0 +1,320 @@
+//! The program assembled from one [`Config`]: sources and catalogs, the
+//! engines, authentication and the audit log, TLS, the metrics endpoint
+//! and the Flight service, all built in [`Application::build`] and served
+//! by [`Application::run_until_stopped`]. Nothing else builds them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arrow::ipc::writer::IpcWriteOptions;
+use arrow::ipc::CompressionType;
+use arrow_flight::flight_service_server::FlightServiceServer;
+use futures::StreamExt;
+use logflight_connector::{
+    CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
+};
+use tokio::net::TcpListener;
+
+use crate::access::PrincipalEngines;
+use crate::audit::AuditLog;
+use crate::auth::layer::{AuthLayer, Gate};
+use crate::auth::secrets::parse_hex32;
+use crate::auth::{Authenticator, TokenEntry, UserEntry};
+use crate::config::{CatalogConfig, Config, IpcCompression, Security, SourceKind, TlsFiles};
+use crate::error::{Result, ServerError};
+use crate::flight::handshake::Handshake;
+use crate::flight::router::Router;
+use crate::flight::statements::Statements;
+use crate::flight::LogflightService;
+use crate::metrics::{self, QueryMetrics};
+use crate::query::log::QueryLog;
+use crate::query::QueryEngine;
+
+/// Flight messages can be large (a 10,000-event page of long lines).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The engine over every configured catalog, each source set up (and its
+/// credentials checked) at once: a server with several accounts starts as
+/// fast as with one.
+pub async fn engine(config: &Config) -> Result<QueryEngine> {
+    let sources =
+        futures::future::try_join_all(config.catalogs.iter().map(|c| source(config, c))).await?;
+    QueryEngine::new(
+        config
+            .catalogs
+            .iter()
+            .zip(sources)
+            .map(|(catalog, source)| {
+                LogCatalog::with_scan_options(
+                    catalog.name.clone(),
+                    source,
+                    config.cache_ttl,
+                    config.scan,
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn source(config: &Config, catalog: &CatalogConfig) -> Result<SharedSource> {
+    Ok(match catalog.source {
+        SourceKind::Demo => Arc::new(DemoSource::new()),
+        SourceKind::Synthetic => {
+            Arc::new(SyntheticSource::new(config.synthetic.0, config.synthetic.1))
+        }
+        SourceKind::Cloudwatch => {
+            let options = CloudWatchOptions {
+                region: catalog.region.clone(),
+                profile: catalog.profile.clone(),
+                endpoint_url: catalog.endpoint_url.clone(),
+                role: catalog.role.clone(),
+                quota: config.quota.clone(),
+            };
+            let source = CloudWatchSource::connect(&options)
+                .await
+                .map_err(|e| ServerError::Config(format!("catalog {:?}: {e}", catalog.name)))?;
+            Arc::new(source)
+        }
+    })
+}
+
+/// A server without authentication that other hosts can reach would give
+/// everyone what logflight's AWS identity can read, so that takes an
+/// explicit `--allow-anonymous`.
+fn check_exposure(listen: SocketAddr, security: &Security) -> Result<()> {
+    if listen.ip().is_loopback() || security.allow_anonymous || security.auth_enabled() {
+        return Ok(());
+    }
+    Err(ServerError::Config(format!(
+        "refusing to listen on {listen} without authentication: anyone who can reach it could query every log group this server can read; \
+         add [[users]] or [[tokens]] to the config file (see docs/security.md), listen on 127.0.0.1, \
+         or pass --allow-anonymous (LOGFLIGHT_ALLOW_ANONYMOUS=true) if the network in front of it is trusted"
+    )))
+}
+
+/// The authenticator of the configured users and tokens; `None` when
+/// there are none (authentication off).
+fn authenticator(security: &Security) -> Result<Option<Arc<Authenticator>>> {
+    if !security.auth_enabled() {
+        return Ok(None);
+    }
+    let users = security
+        .users
+        .iter()
+        .map(|u| UserEntry {
+            name: u.name.clone(),
+            password_hash: u.password_hash.clone(),
+            roles: u.roles.clone(),
+        })
+        .collect();
+    let tokens = security
+        .tokens
+        .iter()
+        .map(|t| {
+            let sha256 = parse_hex32(&t.token_sha256).ok_or_else(|| {
+                ServerError::Config(format!(
+                    "token {:?}: token_sha256 must be 64 hex digits (from `logflight new-token`)",
+                    t.name
+                ))
+            })?;
+            Ok(TokenEntry {
+                name: t.name.clone(),
+                sha256,
+                roles: t.roles.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Authenticator::new(users, tokens, security.token_ttl)
+        .map(|a| Some(Arc::new(a)))
+        .map_err(ServerError::Config)
+}
+
+/// One engine for everyone without authentication, else one per principal.
+fn principal_engines(
+    engine: &QueryEngine,
+    auth: &Option<Arc<Authenticator>>,
+    security: &Security,
+) -> Result<PrincipalEngines> {
+    let Some(auth) = auth else {
+        return Ok(PrincipalEngines::open(engine.clone()));
+    };
+    let catalogs: Vec<LogCatalog> = engine.catalogs().cloned().collect();
+    PrincipalEngines::restricted(
+        engine.clone(),
+        &catalogs,
+        auth.principals(),
+        &security.grants,
+    )
+}
+
+/// tonic's TLS settings from the configured PEM files.
+fn tls(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).map_err(|e| {
+            ServerError::Config(format!(
+                "cannot read the TLS {what} {}: {e}",
+                path.display()
+            ))
+        })
+    };
+    // The AWS SDK and tonic both link rustls; name the provider once so
+    // neither has to guess.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let identity = tonic::transport::Identity::from_pem(
+        read(&files.cert, "certificate")?,
+        read(&files.key, "key")?,
+    );
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        let ca = tonic::transport::Certificate::from_pem(read(ca, "client CA")?);
+        tls = tls.client_ca_root(ca);
+    }
+    Ok(tls)
+}
+
+fn ipc_options(compression: IpcCompression) -> Result<IpcWriteOptions> {
+    let codec = match compression {
+        IpcCompression::None => None,
+        IpcCompression::Lz4 => Some(CompressionType::LZ4_FRAME),
+        IpcCompression::Zstd => Some(CompressionType::ZSTD),
+    };
+    Ok(IpcWriteOptions::default().try_with_compression(codec)?)
+}
+
+/// The server, built and bound, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    service: LogflightService,
+    gate: Gate,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    metrics: Option<(TcpListener, Arc<QueryMetrics>, QueryEngine)>,
+    /// The start-up lines `run_until_stopped` prints first.
+    banner: Vec<String>,
+}
+
+impl Application {
+    /// Builds everything `config` asks for and binds its ports; any
+    /// misconfiguration fails here, before the first client.
+    pub async fn build(config: Config) -> Result<Self> {
+        let security = &config.security;
+        check_exposure(config.listen, security)?;
+        let auth = authenticator(security)?;
+        let audit = match &security.audit_log {
+            Some(path) => Some(Arc::new(AuditLog::open(path, security.audit_sql)?)),
+            None => None,
+        };
+        let tls = security.tls.as_ref().map(tls).transpose()?;
+        let engine = engine(&config).await?;
+        let engines = principal_engines(&engine, &auth, security)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let mut banner = vec![banner(&engine, addr, &auth, tls.is_some())];
+        let query_metrics = Arc::new(QueryMetrics::default());
+        let metrics = match config.metrics_listen {
+            None => None,
+            Some(at) => {
+                let listener = TcpListener::bind(at).await.map_err(|e| {
+                    ServerError::Config(format!("cannot serve metrics on {at}: {e}"))
+                })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                banner.push(format!("metrics: http://{bound}/metrics"));
+                Some((listener, Arc::clone(&query_metrics), engine.clone()))
+            }
+        };
+        let log = QueryLog::new(query_metrics, audit.clone());
+        let statements = Statements::new(
+            Arc::new(engines),
+            log.clone(),
+            config.limits,
+            ipc_options(config.ipc_compression)?,
+        );
+        let service =
+            LogflightService::new(Router::new(statements), Handshake::new(auth.clone(), log));
+        Ok(Self {
+            listener,
+            service,
+            gate: Gate::new(auth, audit),
+            tls,
+            metrics,
+            banner,
+        })
+    }
+
+    /// Prints the start-up lines, then serves until Ctrl-C.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        for line in &self.banner {
+            println!("{line}");
+        }
+        std::io::Write::flush(&mut std::io::stdout()).ok();
+        if let Some((listener, metrics, engine)) = self.metrics {
+            tokio::spawn(metrics::serve(listener, metrics, engine));
+        }
+        let service = FlightServiceServer::new(self.service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        // Without TCP_NODELAY, Nagle's algorithm holds back the small frames
+        // that end a response (trailers) until the client's delayed ACK.
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener).map(|conn| {
+            conn.inspect(|c| {
+                let _ = c.set_nodelay(true);
+            })
+        });
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            server = server
+                .tls_config(tls)
+                .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
+        }
+        server
+            .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+            .layer(AuthLayer::new(self.gate))
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            })
+            .await
+            .map_err(|e| ServerError::Internal(format!("server failed: {e}")))
+    }
+}
+
+/// The first line `serve` prints, which scripts wait for: where it
+/// listens, over what, and who may connect; and, when anyone on loopback
+/// may, a command that connects.
+fn banner(
+    engine: &QueryEngine,
+    addr: SocketAddr,
+    auth: &Option<Arc<Authenticator>>,
+    tls: bool,
+) -> String {
+    let source = engine
+        .catalogs()
+        .map(|c| format!("{} = {}", c.name(), c.source().describe()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scheme = if tls { "grpc+tls" } else { "grpc" };
+    let access = match auth {
+        None => "no authentication".to_string(),
+        Some(a) => format!(
+            "authentication on: {} principals, tokens valid {} s",
+            a.principals().count(),
+            a.ttl().as_secs()
+        ),
+    };
+    let mut line = format!(
+        "logflight {} listening on {scheme}://{addr} (catalog {source}; {access})",
+        env!("CARGO_PKG_VERSION")
+    );
+    if auth.is_none() && !tls {
+        line.push_str(&format!(
+            "\nconnect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}'); cur = c.cursor(); cur.execute('SELECT schema_name FROM information_schema.schemata'); print(cur.fetchall())\""
+        ));
+    }
+    line
+}

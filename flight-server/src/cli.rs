@@ -1,0 +1,50 @@
+//! The command line: `logflight serve | query | hash-password | new-token`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::output::Format;
+use crate::config::{ServeSettings, SourceArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logflight",
+    version,
+    about = "SQL over AWS CloudWatch Logs, served over Arrow Flight SQL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the log groups over Arrow Flight SQL (and plain Flight)
+    Serve(Box<ServeArgs>),
+    /// Run one SQL statement in-process and print the result
+    Query(Box<QueryArgs>),
+    /// Read a password from standard input and print its Argon2 hash, for
+    /// a [[users]] entry's password_hash
+    HashPassword,
+    /// Print a new random bearer token and the SHA-256 a [[tokens]] entry
+    /// stores
+    NewToken,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub serve: ServeSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format
+    #[arg(long, env = "LOGFLIGHT_FORMAT", value_enum, default_value = "table")]
+    pub format: Format,
+    /// The SQL statement
+    pub sql: String,
+}

@@ -1,0 +1,7 @@
+//! The commands of the command line, one module each.
+
+pub mod output;
+pub mod progress;
+pub mod query;
+pub mod secrets;
+pub mod serve;

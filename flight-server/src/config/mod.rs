@@ -1,0 +1,286 @@
+//! Flags, environment and the TOML config file merged into one [`Config`].
+//!
+//! Precedence: a command-line flag, then its `LOGFLIGHT_*` environment
+//! variable (both handled by clap), then the config file, then the default.
+//! Each setting is declared once, in [`settings`]; the file is read once;
+//! unknown keys are errors, so a misspelt setting is never silently ignored.
+
+pub mod security;
+pub mod settings;
+pub mod tables;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use logflight_connector::quota::{parse_tps_list, QuotaConfig};
+use logflight_connector::{AssumeRole, ScanOptions};
+
+pub use security::{Security, TlsFiles};
+pub use settings::{FileConfig, ServeSettings, SourceSettings};
+pub use tables::{CatalogEntry, GrantConfig};
+
+use crate::error::{Result, ServerError};
+use crate::query::limits::QueryLimits;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_CATALOG: &str = "cloudwatch";
+const DEFAULT_CACHE_TTL_SECS: u64 = 60;
+const DEFAULT_SYNTHETIC_EVENTS: u64 = 1_000_000;
+const DEFAULT_SYNTHETIC_STREAMS: u64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// AWS CloudWatch Logs through the standard AWS credential chain.
+    Cloudwatch,
+    /// Built-in sample log groups: no AWS account, no network.
+    Demo,
+    /// One group of generated events of any size (`/synthetic/app`), for
+    /// benchmarks and load tests.
+    Synthetic,
+}
+
+/// Compression of the Arrow IPC record batches sent to clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpcCompression {
+    /// Uncompressed: fastest on a fast network, what every client reads.
+    #[default]
+    None,
+    /// LZ4 frames: cheap to compress, about halves log text.
+    Lz4,
+    /// Zstandard: smaller than LZ4, more CPU; for slow links.
+    Zstd,
+}
+
+/// How the audit log records a statement's text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSql {
+    /// The SQL as sent.
+    #[default]
+    Text,
+    /// Only its SHA-256, for statements that may hold sensitive literals.
+    Hash,
+}
+
+/// Where logs come from, on the command line of `serve` and `query`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SourceArgs {
+    /// TOML config file; its keys are the flag names with underscores
+    #[arg(long, env = "LOGFLIGHT_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SourceSettings,
+}
+
+/// One catalog of the merged configuration: its name and where its logs are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogConfig {
+    pub name: String,
+    pub source: SourceKind,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role: Option<AssumeRole>,
+}
+
+/// The merged configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// At least one; the first is the default catalog of unqualified names.
+    pub catalogs: Vec<CatalogConfig>,
+    pub quota: QuotaConfig,
+    pub scan: ScanOptions,
+    pub cache_ttl: Duration,
+    /// (events, streams) of the synthetic source.
+    pub synthetic: (u64, u64),
+    pub log_level: Option<String>,
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub ipc_compression: IpcCompression,
+    pub limits: QueryLimits,
+    pub security: Security,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ServerError::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            ServerError::Config(format!("invalid config file {}: {e}", path.display()))
+        })
+    }
+}
+
+impl Config {
+    /// The configuration of the command line `args` and `serve` settings
+    /// over the config file they name (read once) and the defaults.
+    pub fn resolve(args: &SourceArgs, serve: &ServeSettings) -> Result<Self> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let source = args.settings.clone().or_file(&file);
+        let serve = serve.clone().or_file(&file);
+        Self::from_settings(&source, &serve, &file)
+    }
+
+    /// From merged settings: the defaults are applied here, once.
+    pub fn from_settings(
+        source: &SourceSettings,
+        serve: &ServeSettings,
+        file: &FileConfig,
+    ) -> Result<Self> {
+        Ok(Self {
+            catalogs: catalogs(source, &file.catalogs)?,
+            quota: quota(source)?,
+            scan: scan(source),
+            cache_ttl: Duration::from_secs(source.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS)),
+            synthetic: (
+                source.synthetic_events.unwrap_or(DEFAULT_SYNTHETIC_EVENTS),
+                source
+                    .synthetic_streams
+                    .unwrap_or(DEFAULT_SYNTHETIC_STREAMS)
+                    .max(1),
+            ),
+            log_level: source.log_level.clone(),
+            listen: serve
+                .listen
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            metrics_listen: serve.metrics_listen,
+            ipc_compression: serve.ipc_compression.unwrap_or_default(),
+            limits: limits(serve),
+            security: Security::resolve(serve, file)?,
+        })
+    }
+}
+
+fn quota(source: &SourceSettings) -> Result<QuotaConfig> {
+    let mut quota = QuotaConfig::default();
+    if let Some(text) = &source.api_tps {
+        quota.tps =
+            parse_tps_list(text).map_err(|e| ServerError::Config(format!("api_tps: {e}")))?;
+    }
+    if let Some(n) = source.max_concurrent_calls {
+        quota.max_concurrency = n.max(1);
+    }
+    if let Some(n) = source.max_attempts {
+        quota.max_attempts = n.max(1);
+    }
+    Ok(quota)
+}
+
+fn scan(source: &SourceSettings) -> ScanOptions {
+    let mut scan = ScanOptions::default();
+    if let Some(on) = source.pushdown {
+        scan.pushdown = on;
+    }
+    if let Some(n) = source.scan_partitions {
+        scan.max_partitions = n.max(1);
+    }
+    scan
+}
+
+fn limits(serve: &ServeSettings) -> QueryLimits {
+    let defaults = QueryLimits::default();
+    QueryLimits {
+        timeout: serve
+            .query_timeout_secs
+            .map_or(defaults.timeout, |s| Duration::from_secs(s.max(1))),
+        max_rows: serve.max_result_rows,
+        memory_bytes: serve
+            .query_memory_mb
+            .map_or(defaults.memory_bytes, |mb| mb.max(1) << 20),
+        max_concurrent: serve
+            .max_concurrent_queries
+            .unwrap_or(defaults.max_concurrent)
+            .max(1),
+        max_queued: serve.max_queued_queries.unwrap_or(defaults.max_queued),
+    }
+}
+
+/// The catalogs: each `[[catalogs]]` entry over the top-level settings, or
+/// one catalog of the top-level settings alone.
+fn catalogs(source: &SourceSettings, entries: &[CatalogEntry]) -> Result<Vec<CatalogConfig>> {
+    let top = CatalogEntry {
+        name: source
+            .catalog
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CATALOG.into()),
+        source: source.source,
+        region: source.region.clone(),
+        profile: source.profile.clone(),
+        endpoint_url: source.endpoint_url.clone(),
+        role_arn: source.role_arn.clone(),
+        external_id: source.external_id.clone(),
+        role_session_name: source.role_session_name.clone(),
+    };
+    if entries.is_empty() {
+        return Ok(vec![resolve_entry(&top, &top)?]);
+    }
+    if source.catalog.is_some() {
+        return Err(ServerError::Config(
+            "`catalog` names the only catalog; with [[catalogs]] in the config file, give each its `name` there".into(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    entries
+        .iter()
+        .map(|entry| {
+            if entry.name.is_empty() {
+                return Err(ServerError::Config(
+                    "a [[catalogs]] entry has an empty name".into(),
+                ));
+            }
+            if !seen.insert(entry.name.as_str()) {
+                return Err(ServerError::Config(format!(
+                    "two [[catalogs]] entries are named {:?}",
+                    entry.name
+                )));
+            }
+            resolve_entry(entry, &top)
+        })
+        .collect()
+}
+
+fn resolve_entry(entry: &CatalogEntry, top: &CatalogEntry) -> Result<CatalogConfig> {
+    let pick = |own: &Option<String>, inherited: &Option<String>| own.clone().or(inherited.clone());
+    let role_arn = pick(&entry.role_arn, &top.role_arn);
+    let external_id = pick(&entry.external_id, &top.external_id);
+    let session_name = pick(&entry.role_session_name, &top.role_session_name);
+    let role = match role_arn {
+        Some(role_arn) => Some(AssumeRole {
+            role_arn,
+            external_id,
+            session_name: session_name.unwrap_or_else(|| "logflight".into()),
+        }),
+        None if external_id.is_some() || session_name.is_some() => {
+            return Err(ServerError::Config(format!(
+                "catalog {:?}: external_id and role_session_name need a role_arn",
+                entry.name
+            )))
+        }
+        None => None,
+    };
+    Ok(CatalogConfig {
+        name: entry.name.clone(),
+        source: entry
+            .source
+            .or(top.source)
+            .unwrap_or(SourceKind::Cloudwatch),
+        region: pick(&entry.region, &top.region),
+        profile: pick(&entry.profile, &top.profile),
+        endpoint_url: pick(&entry.endpoint_url, &top.endpoint_url),
+        role,
+    })
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,172 @@
+//! Precedence and validation of the merged configuration.
+
+use super::*;
+use logflight_connector::quota::Api;
+
+/// The configuration of `flags` over a config file of `text`.
+fn merged(flags: SourceSettings, text: &str) -> Result<Config> {
+    let file: FileConfig = toml::from_str(text).unwrap();
+    let source = flags.or_file(&file);
+    let serve = ServeSettings::default().or_file(&file);
+    Config::from_settings(&source, &serve, &file)
+}
+
+#[test]
+fn flags_beat_file_beats_defaults() {
+    let file = r#"
+        source = "demo"
+        catalog = "prod"
+        region = "eu-west-1"
+        listen = "0.0.0.0:6000"
+        cache_ttl_secs = 5
+        api_tps = "GetLogEvents=50"
+        max_attempts = 3
+        pushdown = false
+        scan_partitions = 9
+        ipc_compression = "lz4"
+        synthetic_events = 77
+        "#;
+    let args = SourceSettings {
+        catalog: Some("cli".into()),
+        ..Default::default()
+    };
+    let c = merged(args, file).unwrap();
+    assert_eq!(c.catalogs.len(), 1);
+    assert_eq!(c.catalogs[0].source, SourceKind::Demo);
+    assert_eq!(c.catalogs[0].name, "cli");
+    assert_eq!(c.catalogs[0].region.as_deref(), Some("eu-west-1"));
+    assert_eq!(c.catalogs[0].role, None);
+    assert_eq!(c.listen, "0.0.0.0:6000".parse().unwrap());
+    assert_eq!(c.cache_ttl, Duration::from_secs(5));
+    assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
+    assert_eq!(c.quota.max_attempts, 3);
+    assert_eq!(c.ipc_compression, IpcCompression::Lz4);
+    assert_eq!(c.synthetic, (77, 10));
+    assert_eq!(
+        c.scan,
+        ScanOptions {
+            pushdown: false,
+            max_partitions: 9
+        }
+    );
+
+    let d = merged(SourceSettings::default(), "").unwrap();
+    assert_eq!(d.quota.max_attempts, QuotaConfig::default().max_attempts);
+    assert_eq!(d.catalogs[0].source, SourceKind::Cloudwatch);
+    assert_eq!(d.catalogs[0].name, DEFAULT_CATALOG);
+    assert_eq!(d.listen, DEFAULT_LISTEN.parse().unwrap());
+}
+
+#[test]
+fn bad_tps_is_a_config_error() {
+    let args = SourceSettings {
+        api_tps: Some("GetLogEvents=fast".into()),
+        ..Default::default()
+    };
+    let err = merged(args, "").unwrap_err();
+    assert!(err.to_string().contains("api_tps"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    assert!(toml::from_str::<FileConfig>("regoin = \"x\"").is_err());
+}
+
+#[test]
+fn catalog_entries_inherit_the_top_level() {
+    let file = r#"
+        region = "us-east-1"
+        endpoint_url = "http://127.0.0.1:5000"
+
+        [[catalogs]]
+        name = "us"
+
+        [[catalogs]]
+        name = "eu"
+        region = "eu-west-1"
+        role_arn = "arn:aws:iam::111111111111:role/LogReader"
+        external_id = "x-1"
+
+        [[catalogs]]
+        name = "sample"
+        source = "demo"
+        "#;
+    let c = merged(SourceSettings::default(), file).unwrap();
+    let names: Vec<&str> = c.catalogs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["us", "eu", "sample"]);
+    assert_eq!(c.catalogs[0].region.as_deref(), Some("us-east-1"));
+    assert_eq!(c.catalogs[0].role, None);
+    assert_eq!(c.catalogs[1].region.as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        c.catalogs[1].endpoint_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    assert_eq!(
+        c.catalogs[1].role,
+        Some(AssumeRole {
+            role_arn: "arn:aws:iam::111111111111:role/LogReader".into(),
+            external_id: Some("x-1".into()),
+            session_name: "logflight".into(),
+        })
+    );
+    assert_eq!(c.catalogs[2].source, SourceKind::Demo);
+    assert_eq!(c.catalogs[0].source, SourceKind::Cloudwatch);
+}
+
+#[test]
+fn bad_catalog_lists_are_config_errors() {
+    let cases = [
+        (
+            "[[catalogs]]\nname = \"a\"\n[[catalogs]]\nname = \"a\"",
+            "two [[catalogs]]",
+        ),
+        ("[[catalogs]]\nname = \"\"", "empty name"),
+        (
+            "catalog = \"x\"\n[[catalogs]]\nname = \"a\"",
+            "give each its `name`",
+        ),
+        (
+            "[[catalogs]]\nname = \"a\"\nexternal_id = \"e\"",
+            "need a role_arn",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = merged(SourceSettings::default(), text).unwrap_err();
+        assert!(err.to_string().contains(want), "{text}: {err}");
+    }
+    assert!(toml::from_str::<FileConfig>("[[catalogs]]\nname = \"a\"\nregoin = \"x\"").is_err());
+}
+
+#[test]
+fn limits_come_from_flags_then_file_then_defaults() {
+    let dir = std::env::temp_dir().join(format!("logflight-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limits.toml");
+    std::fs::write(
+        &path,
+        "source = \"demo\"\nquery_timeout_secs = 30\nmax_result_rows = 7\nmax_queued_queries = 0\n",
+    )
+    .unwrap();
+    let args = SourceArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let flags = ServeSettings {
+        query_memory_mb: Some(64),
+        query_timeout_secs: Some(5),
+        ..Default::default()
+    };
+    let c = Config::resolve(&args, &flags).unwrap();
+    assert_eq!(
+        c.limits,
+        QueryLimits {
+            timeout: Duration::from_secs(5),
+            max_rows: Some(7),
+            memory_bytes: 64 << 20,
+            max_concurrent: QueryLimits::default().max_concurrent,
+            max_queued: 0,
+        }
+    );
+    let d = Config::resolve(&SourceArgs::default(), &ServeSettings::default()).unwrap();
+    assert_eq!(d.limits, QueryLimits::default());
+}
