@@ -131,20 +131,15 @@ def data(moto_endpoint) -> loader.Dataset:
 @pytest.fixture(scope="session")
 def server(moto_endpoint, data, workdir):
     """The real `logflight serve` against the session's moto (see servers.py)."""
-    srv = servers.start_logflight(moto_endpoint, workdir / "logflight.log")
-    try:
+    with servers.running(servers.start_logflight(moto_endpoint, workdir / "logflight.log")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _server_survives_module(server):
     """After every test module, the server process must still be up and serving."""
     yield
-    server.assert_alive()
-    with helpers.connect(server.uri) as conn:
-        assert helpers.scalar(conn, "SELECT 1") == 1
+    server.assert_serving()
 
 
 # Per-test fixtures -------------------------------------------------------------------

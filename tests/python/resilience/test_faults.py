@@ -18,7 +18,7 @@ import pyarrow.flight as flight
 import pytest
 
 from faultproxy import FaultProxy
-from servers import free_port, pacing_args, scrape, start_logflight, stop
+from servers import pacing_args, running, scrape, start_logflight
 from helpers import expected_rows, table_rows, connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
 
@@ -46,25 +46,21 @@ def proxy(moto_endpoint, data):
 def tolerant_server(proxy, workdir):
     # --cache-ttl-secs 0: every query lists groups and streams again, so the
     # listing calls go through the faults too.
-    metrics_port = free_port()
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-faults.log",
-        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0",
-        "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args(),
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
+        metrics=True,
+    )) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def strict_server(proxy, workdir):
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-faults-strict.log",
         "--max-attempts", str(STRICT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
-    )
-    yield srv
-    stop(srv.proc)
+    )) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 
 from helpers import expect_error, qi, run, scalar
 from loader import logs_client
-from servers import exe, logflight_behind_proxy, start_logflight, stop
+from servers import exe, logflight_behind_proxy, running, start_logflight
 
 Status = adbc_driver_manager.AdbcStatusCode
 NOW_MS = int(time.time() * 1000)
@@ -279,12 +279,11 @@ def test_a_static_token_sees_only_its_grant(srv, setup):
 
 
 def test_tokens_expire(setup, workdir):
-    short = start_logflight(
+    with running(start_logflight(
         setup["moto"], workdir / "logflight-short-token.log",
         "--config", str(setup["config"]), "--token-ttl-secs", "2",
         ready=authed_ready("audra", PASSWORDS["audra"]),
-    )
-    try:
+    )) as short:
         client = flight.FlightClient(short.uri)
         header = client.authenticate_basic_token("audra", PASSWORDS["audra"])
         opts = flight.FlightCallOptions(headers=[header])
@@ -297,8 +296,6 @@ def test_tokens_expire(setup, workdir):
         opts = flight.FlightCallOptions(headers=[client.authenticate_basic_token("audra", PASSWORDS["audra"])])
         assert client.do_get(flight.Ticket(b"SELECT 1 AS x"), opts).read_all().num_rows == 1
         client.close()
-    finally:
-        stop(short.proc)
 
 
 # Authorization ------------------------------------------------------------------------

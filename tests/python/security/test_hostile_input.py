@@ -19,7 +19,7 @@ import pyarrow.flight as flight
 import pytest
 
 from helpers import connect, qi, run, scalar
-from servers import start_serve, stop
+from servers import running, start_serve
 
 GROUP = "/aws/lambda/orders-api"
 ALL = f"{qi(GROUP)}.all_log_streams"
@@ -33,11 +33,8 @@ CASE_BUDGET_S = 20.0
 # so conftest's after-module check (alive, answers SELECT 1) runs against it.
 @pytest.fixture(scope="module")
 def server(workdir):
-    srv = start_serve(workdir / "logflight-hostile.log", "--source", "demo")
-    try:
+    with running(start_serve(workdir / "logflight-hostile.log", "--source", "demo")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +56,7 @@ def survives(server):
     started = time.monotonic()
     yield
     elapsed = time.monotonic() - started
-    server.assert_alive()
-    with connect(server.uri) as c:
-        assert scalar(c, "SELECT 1") == 1, server.log()
+    server.assert_serving()
     assert "panicked" not in server.log(), f"the server logged a panic:\n{server.log()}"
     assert elapsed < CASE_BUDGET_S, f"the case took {elapsed:.1f} s"
 
@@ -204,11 +199,8 @@ def ipc_row(**values) -> bytes:
 def fresh(workdir, request):
     """A server of the test's own, for inputs that might bring a server down: a crash
     then fails only that test, not the rest of the module."""
-    srv = start_serve(workdir / f"logflight-hostile-{request.node.name[:60]}.log", "--source", "demo")
-    try:
+    with running(start_serve(workdir / f"logflight-hostile-{request.node.name[:60]}.log", "--source", "demo")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 def refused_on(srv, sql: str) -> adbc_driver_manager.Error:

@@ -17,7 +17,7 @@ import pytest
 from faultproxy import FaultProxy
 from helpers import connect, run, scalar, ts_lit
 from loader import logs_client
-from servers import free_port, pacing_args, scrape, start_logflight, stop
+from servers import pacing_args, running, scrape, start_logflight
 
 GROUP = "/calls/Big-Group"
 STREAMS = [f"app/{i:02d}" for i in range(10)]
@@ -54,13 +54,8 @@ def proxy(own_moto, spans):
 
 @pytest.fixture(scope="module")
 def calls_server(proxy, workdir):
-    metrics_port = free_port()
-    srv = start_logflight(
-        proxy.url, workdir / "logflight-calls.log", "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args()
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+    with running(start_logflight(proxy.url, workdir / "logflight-calls.log", *pacing_args(), metrics=True)) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -160,16 +155,13 @@ def test_metrics_count_what_the_api_saw(conn, proxy, calls_server):
 @pytest.fixture(scope="module")
 def slow_server(proxy, workdir):
     """A server paced at 2 calls a second, so a full scan takes many seconds."""
-    metrics_port = free_port()
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-slow.log",
-        "--metrics-listen", f"127.0.0.1:{metrics_port}",
         "--api-tps", "FilterLogEvents=2,GetLogEvents=2,DescribeLogStreams=50,DescribeLogGroups=50",
         "--scan-partitions", "1",
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+        metrics=True,
+    )) as srv:
+        yield srv
 
 
 def test_a_client_that_goes_away_stops_the_api_calls(slow_server, proxy):

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from helpers import connect, expect_error, run, scalar
-from servers import pacing_args, start_serve, stop
+from servers import pacing_args, running, start_serve
 
 # An hour ago: CloudWatch (and moto) reject events older than 14 days.
 BASE_MS = (int(time.time()) // 60 - 60) * 60_000
@@ -85,11 +85,8 @@ external_id = "audit-2026"
 role_session_name = "logflight-test"
 """
     )
-    srv = start_serve(workdir / "logflight-catalogs.log", "--config", str(config), *pacing_args())
-    try:
+    with running(start_serve(workdir / "logflight-catalogs.log", "--config", str(config), *pacing_args())) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 @pytest.fixture
