@@ -29,18 +29,14 @@ def logs_client(endpoint_url: str, attempts: int = 1):
 
 @pytest.fixture(scope="module")
 def running_proxy(moto_endpoint, data):
-    proxy = FaultProxy(moto_endpoint, seed=7)
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with FaultProxy(moto_endpoint, seed=7) as proxy:
+        yield proxy
 
 
 @pytest.fixture
 def proxy(running_proxy):
-    running_proxy.configure(clear=True, seed=7)
-    running_proxy.reset_stats()
-    yield running_proxy
-    running_proxy.configure(clear=True)
+    with running_proxy.session(seed=7):
+        yield running_proxy
 
 
 @pytest.fixture

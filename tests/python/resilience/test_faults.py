@@ -36,10 +36,8 @@ EVENT_APIS = ("FilterLogEvents", "GetLogEvents")
 
 @pytest.fixture(scope="module")
 def proxy(moto_endpoint, data):
-    p = FaultProxy(moto_endpoint, seed=1)
-    p.start()
-    yield p
-    p.stop()
+    with FaultProxy(moto_endpoint, seed=1) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +64,14 @@ def strict_server(proxy, workdir):
 @pytest.fixture
 def faulty(request, proxy):
     """The proxy injecting FAULTS, seeded per test; checks afterwards that faults happened."""
-    seed = zlib.crc32(request.node.name.encode())
-    proxy.configure(clear=True, seed=seed, **FAULTS)
-    proxy.reset_stats()
-    yield proxy
-    proxy.configure(clear=True)
+    with proxy.session(seed=zlib.crc32(request.node.name.encode()), **FAULTS):
+        yield proxy
 
 
 @pytest.fixture
 def quiet_proxy(proxy):
-    proxy.configure(clear=True)
-    proxy.reset_stats()
-    yield proxy
-    proxy.configure(clear=True)
+    with proxy.session():
+        yield proxy
 
 
 @pytest.fixture

@@ -46,10 +46,8 @@ def spans(own_moto):
 
 @pytest.fixture(scope="module")
 def proxy(own_moto, spans):
-    p = FaultProxy(own_moto, seed=3)
-    p.start()
-    yield p
-    p.stop()
+    with FaultProxy(own_moto, seed=3) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
