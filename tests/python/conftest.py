@@ -7,6 +7,7 @@ Environment (set by tests/run.sh; defaults suit a repository checkout):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -100,23 +101,27 @@ def start_moto(log_path: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(workdir):
-    proc, url = start_moto(workdir / "moto.log")
+@contextlib.contextmanager
+def moto(log_path: Path):
+    """`with moto(log_path) as url:` start_moto's server, stopped when the block ends."""
+    proc, url = start_moto(log_path)
     try:
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(workdir):
+    with moto(workdir / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def own_moto(workdir, request):
     """A moto of the test module's own, for data that must not show in the shared one."""
-    proc, url = start_moto(workdir / f"moto-{request.module.__name__}.log")
-    try:
+    with moto(workdir / f"moto-{request.module.__name__}.log") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="session")
