@@ -18,6 +18,7 @@ import pyarrow.flight as flight
 import pytest
 
 from faultproxy import FaultProxy
+from fixtures import connection
 from servers import pacing_args, running, scrape, start_logflight
 from helpers import expected_rows, table_rows, connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
@@ -74,11 +75,7 @@ def quiet_proxy(proxy):
         yield proxy
 
 
-@pytest.fixture
-def fconn(tolerant_server):
-    with connect(tolerant_server.uri) as c:
-        yield c
-    tolerant_server.assert_alive()
+fconn = connection("tolerant_server", check_alive=True)
 
 
 def assert_faults_injected(proxy: FaultProxy) -> dict:

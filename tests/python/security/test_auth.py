@@ -22,7 +22,7 @@ import pyarrow.flight as flight
 import pytest
 
 from helpers import expect_error, qi, run, scalar
-from loader import logs_client
+from loader import create_group, logs_client
 from servers import exe, logflight_behind_proxy, running, start_logflight
 
 Status = adbc_driver_manager.AdbcStatusCode
@@ -104,14 +104,8 @@ def login(uri: str, user: str, password: str, **kwargs):
 def setup(own_moto, workdir):
     client = logs_client(own_moto)
     for name, (tags, streams) in GROUPS.items():
-        client.create_log_group(logGroupName=name, **({"tags": tags} if tags else {}))
-        for s in streams:
-            client.create_log_stream(logGroupName=name, logStreamName=s)
-            client.put_log_events(
-                logGroupName=name,
-                logStreamName=s,
-                logEvents=[{"timestamp": NOW_MS - 60_000 + i, "message": f'{{"n": {i}, "group": "{name}"}}'} for i in range(EVENTS)],
-            )
+        events = [(NOW_MS - 60_000 + i, f'{{"n": {i}, "group": "{name}"}}') for i in range(EVENTS)]
+        create_group(client, name, {s: events for s in streams}, tags=tags)
     token, digest = new_token()
     users = "".join(
         f'[[users]]\nname = "{u}"\npassword_hash = "{hash_password(p)}"\nroles = {json.dumps(ROLES[u])}\n\n'

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
+from fixtures import connection
 from helpers import connect, qi, run, scalar
 from servers import running, start_serve
 
@@ -37,10 +38,7 @@ def server(workdir):
         yield srv
 
 
-@pytest.fixture(scope="module")
-def conn(server):
-    with connect(server.uri) as c:
-        yield c
+conn = connection("server", scope="module")
 
 
 @pytest.fixture
@@ -213,12 +211,6 @@ def refused_on(srv, sql: str) -> adbc_driver_manager.Error:
     return info.value
 
 
-def still_serving(srv) -> None:
-    srv.assert_alive()
-    with connect(srv.uri) as c:
-        assert scalar(c, "SELECT 1") == 1, srv.log()
-
-
 # Huge and deeply nested SQL --------------------------------------------------------------
 
 
@@ -272,14 +264,14 @@ def test_long_operator_chains_are_refused_not_a_stack_overflow(fresh, terms):
     sql = "SELECT " + "+".join(["1"] * terms) + " AS s"
     text = check(refused_on(fresh, sql), "INVALID_ARGUMENT")
     assert DEPTH_MESSAGE.search(text), text[:2000]
-    still_serving(fresh)
+    fresh.assert_serving()
 
 
 def test_a_long_chain_of_or_conditions_is_refused_not_a_stack_overflow(fresh):
     sql = f"SELECT count(*) FROM {ALL} WHERE " + " OR ".join(f"log_stream = 's{i}'" for i in range(5_000))
     text = check(refused_on(fresh, sql), "INVALID_ARGUMENT")
     assert DEPTH_MESSAGE.search(text), text[:2000]
-    still_serving(fresh)
+    fresh.assert_serving()
 
 
 def test_moderate_operator_chains_still_run(conn):

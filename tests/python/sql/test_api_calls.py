@@ -16,7 +16,7 @@ import pytest
 
 from faultproxy import FaultProxy
 from helpers import connect, run, scalar, ts_lit
-from loader import logs_client
+from loader import create_group, logs_client
 from servers import pacing_args, running, scrape, start_logflight
 
 GROUP = "/calls/Big-Group"
@@ -30,18 +30,13 @@ EVENT_APIS = ("GetLogEvents", "FilterLogEvents")
 def spans(own_moto):
     """Loads the group into this module's own moto (the shared one's group
     listing is asserted exactly elsewhere); returns {stream: (first_ms, last_ms)}."""
-    client = logs_client(own_moto)
-    client.create_log_group(logGroupName=GROUP)
     base = int(time.time() * 1000) - 3 * 3_600_000
-    spans = {}
-    for i, stream in enumerate(STREAMS):
-        client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-        start = base + i * PER_STREAM * STEP_MS
-        events = [{"timestamp": start + j * STEP_MS, "message": f"{stream} event {j}"} for j in range(PER_STREAM)]
-        for k in range(0, PER_STREAM, 5_000):
-            client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events[k : k + 5_000])
-        spans[stream] = (start, start + (PER_STREAM - 1) * STEP_MS)
-    return spans
+    starts = {stream: base + i * PER_STREAM * STEP_MS for i, stream in enumerate(STREAMS)}
+    create_group(logs_client(own_moto), GROUP, {
+        stream: [(start + j * STEP_MS, f"{stream} event {j}") for j in range(PER_STREAM)]
+        for stream, start in starts.items()
+    })
+    return {stream: (start, start + (PER_STREAM - 1) * STEP_MS) for stream, start in starts.items()}
 
 
 @pytest.fixture(scope="module")
