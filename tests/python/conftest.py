@@ -7,6 +7,7 @@ Environment (set by tests/run.sh; defaults suit a repository checkout):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -100,23 +101,27 @@ def start_moto(log_path: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(workdir):
-    proc, url = start_moto(workdir / "moto.log")
+@contextlib.contextmanager
+def moto(log_path: Path):
+    """`with moto(log_path) as url:` start_moto's server, stopped when the block ends."""
+    proc, url = start_moto(log_path)
     try:
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(workdir):
+    with moto(workdir / "moto.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def own_moto(workdir, request):
     """A moto of the test module's own, for data that must not show in the shared one."""
-    proc, url = start_moto(workdir / f"moto-{request.module.__name__}.log")
-    try:
+    with moto(workdir / f"moto-{request.module.__name__}.log") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -131,20 +136,15 @@ def data(moto_endpoint) -> loader.Dataset:
 @pytest.fixture(scope="session")
 def server(moto_endpoint, data, workdir):
     """The real `logflight serve` against the session's moto (see servers.py)."""
-    srv = servers.start_logflight(moto_endpoint, workdir / "logflight.log")
-    try:
+    with servers.running(servers.start_logflight(moto_endpoint, workdir / "logflight.log")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _server_survives_module(server):
     """After every test module, the server process must still be up and serving."""
     yield
-    server.assert_alive()
-    with helpers.connect(server.uri) as conn:
-        assert helpers.scalar(conn, "SELECT 1") == 1
+    server.assert_serving()
 
 
 # Per-test fixtures -------------------------------------------------------------------

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import http.server
 import json
@@ -395,6 +396,17 @@ class FaultProxy:
         with self._lock:
             self._stats = {}
             self._requests = []
+
+    @contextlib.contextmanager
+    def session(self, **faults: Any):
+        """`with proxy.session(**faults):` every fault off, then `faults` (keyword arguments
+        of configure), and fresh counters; every fault off again when the block ends."""
+        self.configure(clear=True, **faults)
+        self.reset_stats()
+        try:
+            yield self
+        finally:
+            self.configure(clear=True)
 
     def requests(self, *operations: str) -> list[dict[str, Any]]:
         """The requests received since the last reset (optionally of these

@@ -75,12 +75,7 @@ def expect_error(conn, sql: str, *, contains=(), status=None, parameters=None) -
     error message; `status` is an AdbcStatusCode (or a tuple of them).
     """
     with pytest.raises(adbc_driver_manager.Error) as info:
-        with conn.cursor() as cur:
-            if parameters is None:
-                cur.execute(sql)
-            else:
-                cur.execute(sql, parameters=parameters)
-            cur.fetch_arrow_table()
+        run(conn, sql, parameters)
     err = info.value
     text = str(err)
     for piece in contains:

@@ -238,22 +238,51 @@ def generate(now_ms: int | None = None, seed: int = SEED) -> Dataset:
 # Loading ------------------------------------------------------------------------
 
 
-def logs_client(endpoint_url: str, attempts: int | None = None):
-    """A boto3 client for moto; `attempts` caps botocore's retries (1: none)."""
+def logs_client(endpoint_url: str, attempts: int | None = None, *, region: str = "us-east-1",
+                credentials: dict | None = None):
+    """A boto3 client for moto; `attempts` caps botocore's retries (1: none). `credentials`
+    (aws_access_key_id, aws_secret_access_key, aws_session_token) default to moto's."""
     import boto3
     import botocore.config
 
     config = None
     if attempts is not None:
         config = botocore.config.Config(retries={"total_max_attempts": attempts, "mode": "standard"})
-    return boto3.client(
-        "logs",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=config,
-    )
+    keys = credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return boto3.client("logs", endpoint_url=endpoint_url, region_name=region, config=config, **keys)
+
+
+def put_events(client, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    """PutLogEvents of (timestamp ms, message) pairs, PUT_BATCH a call; every event must be
+    accepted."""
+    for start in range(0, len(events), PUT_BATCH):
+        resp = client.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": ts, "message": message} for ts, message in events[start : start + PUT_BATCH]],
+        )
+        if "rejectedLogEventsInfo" in resp:
+            raise RuntimeError(f"moto rejected events for {group}/{stream}: {resp['rejectedLogEventsInfo']}")
+
+
+def create_group(client, group: str, streams: dict[str, list[tuple[int, str]]] | list[str] = (), *,
+                 tags: dict[str, str] | None = None, kms_key_id: str | None = None,
+                 retention_days: int | None = None) -> None:
+    """A log group (with its tags, KMS key and retention when given) and its streams:
+    `streams` maps each stream to its (timestamp ms, message) events, or names streams
+    to leave empty."""
+    args = {"logGroupName": group}
+    if kms_key_id:
+        args["kmsKeyId"] = kms_key_id
+    if tags:
+        args["tags"] = tags
+    client.create_log_group(**args)
+    if retention_days:
+        client.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
+    events = streams if isinstance(streams, dict) else {}
+    for stream in streams:
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+        put_events(client, group, stream, events.get(stream, []))
 
 
 def load(client, data: Dataset) -> None:
@@ -269,17 +298,7 @@ def load(client, data: Dataset) -> None:
         by_stream.setdefault((e.group, e.stream), []).append(e)
 
     for (group, stream), evs in by_stream.items():
-        evs = sorted(evs, key=lambda e: e.ts)
-        for start in range(0, len(evs), PUT_BATCH):
-            chunk = evs[start : start + PUT_BATCH]
-            resp = client.put_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                logEvents=[{"timestamp": e.ts, "message": e.message} for e in chunk],
-            )
-            rejected = resp.get("rejectedLogEventsInfo")
-            if rejected:
-                raise RuntimeError(f"moto rejected events for {group}/{stream}: {rejected}")
+        put_events(client, group, stream, [(e.ts, e.message) for e in sorted(evs, key=lambda e: e.ts)])
     data.load_finished_ms = int(time.time() * 1000)
 
 

@@ -26,6 +26,7 @@ class LogflightServer:
     port: int
     log_path: Path
     scheme: str = "grpc"
+    metrics_port: int | None = None  # its --metrics-listen port, if started with metrics=True
 
     @property
     def uri(self) -> str:
@@ -39,6 +40,12 @@ class LogflightServer:
 
     def assert_alive(self) -> None:
         assert self.proc.poll() is None, f"logflight exited with {self.proc.returncode}; log:\n{self.log()}"
+
+    def assert_serving(self) -> None:
+        """The process is up and a brand-new plain ADBC connection answers SELECT 1."""
+        self.assert_alive()
+        with connect(self.uri) as conn:
+            assert scalar(conn, "SELECT 1") == 1, self.log()
 
 
 def free_port() -> int:
@@ -98,16 +105,9 @@ def logflight_behind_proxy(endpoint: str, log_path: Path, seed: int, *extra: str
     `serve` flags, keyword arguments go to start_serve."""
     from faultproxy import FaultProxy
 
-    proxy = FaultProxy(endpoint, seed=seed)
-    proxy.start()
-    try:
-        srv = start_logflight(proxy.url, log_path, *pacing_args(), *extra, **kwargs)
-        try:
+    with FaultProxy(endpoint, seed=seed) as proxy:
+        with running(start_logflight(proxy.url, log_path, *pacing_args(), *extra, **kwargs)) as srv:
             yield srv, proxy
-        finally:
-            stop(srv.proc)
-    finally:
-        proxy.stop()
 
 
 def answers_select_1(srv: LogflightServer) -> bool:
@@ -116,16 +116,19 @@ def answers_select_1(srv: LogflightServer) -> bool:
 
 
 def start_serve(log_path: Path, *args: str, ready=answers_select_1, scheme: str = "grpc",
-                env: dict[str, str] | None = None) -> LogflightServer:
+                env: dict[str, str] | None = None, metrics: bool = False) -> LogflightServer:
     """`logflight serve *args` on a free loopback port; returns once `ready(server)` is true
-    (by default: it answers SELECT 1 over plain ADBC). `env` adds to the child's environment."""
+    (by default: it answers SELECT 1 over plain ADBC). `env` adds to the child's environment;
+    `metrics=True` adds `--metrics-listen` on another free port, kept in `metrics_port`."""
     port = free_port()
     child = child_env()
     child.update(env or {})
-    cmd = [exe(), "serve", "--listen", f"127.0.0.1:{port}", *args]
+    metrics_port = free_port() if metrics else None
+    metrics_args = ["--metrics-listen", f"127.0.0.1:{metrics_port}"] if metrics else []
+    cmd = [exe(), "serve", "--listen", f"127.0.0.1:{port}", *metrics_args, *args]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child)
-    srv = LogflightServer(proc, port, log_path, scheme)
+    srv = LogflightServer(proc, port, log_path, scheme, metrics_port)
     deadline = time.monotonic() + START_TIMEOUT_S
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -141,6 +144,16 @@ def start_serve(log_path: Path, *args: str, ready=answers_select_1, scheme: str 
     pytest.fail(f"logflight did not answer SELECT 1 (last error: {last!r}): {' '.join(cmd)}\n{srv.log()}")
 
 
+@contextlib.contextmanager
+def running(srv: LogflightServer):
+    """`with running(start_serve(...)) as srv:` (or start_logflight): the server, stopped
+    when the block ends."""
+    try:
+        yield srv
+    finally:
+        stop(srv.proc)
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -149,6 +162,12 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def run_cli(*args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
+    """`logflight *args` to its end in the hermetic environment, text output captured."""
+    return subprocess.run([exe(), *args], input=input, capture_output=True, text=True, timeout=timeout,
+                          env=child_env())
 
 
 def scrape(port: int) -> dict[str, float]:

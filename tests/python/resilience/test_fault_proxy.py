@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+import faultproxy
 import loader
 from faultproxy import READ_OPERATIONS, FaultProxy
 from loader import CASE_GROUP, LAMBDA_GROUP, QUIET_GROUP
 
-HERE = Path(__file__).resolve().parent
+# The proxy as a script: the file the tests import it from.
+FAULTPROXY_SCRIPT = Path(faultproxy.__file__).resolve()
 
 
 def logs_client(endpoint_url: str, attempts: int = 1):
@@ -27,18 +29,14 @@ def logs_client(endpoint_url: str, attempts: int = 1):
 
 @pytest.fixture(scope="module")
 def running_proxy(moto_endpoint, data):
-    proxy = FaultProxy(moto_endpoint, seed=7)
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with FaultProxy(moto_endpoint, seed=7) as proxy:
+        yield proxy
 
 
 @pytest.fixture
 def proxy(running_proxy):
-    running_proxy.configure(clear=True, seed=7)
-    running_proxy.reset_stats()
-    yield running_proxy
-    running_proxy.configure(clear=True)
+    with running_proxy.session(seed=7):
+        yield running_proxy
 
 
 @pytest.fixture
@@ -427,7 +425,7 @@ def test_rate_limit_sustained_rate(proxy, via):
 
 def test_runs_as_a_script(moto_endpoint, data):
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "faultproxy.py"), "--upstream", moto_endpoint, "--port", "0",
+        [sys.executable, str(FAULTPROXY_SCRIPT), "--upstream", moto_endpoint, "--port", "0",
          "--throttle-rate", "1.0", "--operations", "DescribeLogGroups", "--rate-limit", "FilterLogEvents=1000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -22,8 +22,8 @@ import pyarrow.flight as flight
 import pytest
 
 from helpers import expect_error, qi, run, scalar
-from loader import logs_client
-from servers import exe, logflight_behind_proxy, start_logflight, stop
+from loader import create_group, logs_client
+from servers import exe, logflight_behind_proxy, running, start_logflight
 
 Status = adbc_driver_manager.AdbcStatusCode
 NOW_MS = int(time.time() * 1000)
@@ -104,14 +104,8 @@ def login(uri: str, user: str, password: str, **kwargs):
 def setup(own_moto, workdir):
     client = logs_client(own_moto)
     for name, (tags, streams) in GROUPS.items():
-        client.create_log_group(logGroupName=name, **({"tags": tags} if tags else {}))
-        for s in streams:
-            client.create_log_stream(logGroupName=name, logStreamName=s)
-            client.put_log_events(
-                logGroupName=name,
-                logStreamName=s,
-                logEvents=[{"timestamp": NOW_MS - 60_000 + i, "message": f'{{"n": {i}, "group": "{name}"}}'} for i in range(EVENTS)],
-            )
+        events = [(NOW_MS - 60_000 + i, f'{{"n": {i}, "group": "{name}"}}') for i in range(EVENTS)]
+        create_group(client, name, {s: events for s in streams}, tags=tags)
     token, digest = new_token()
     users = "".join(
         f'[[users]]\nname = "{u}"\npassword_hash = "{hash_password(p)}"\nroles = {json.dumps(ROLES[u])}\n\n'
@@ -279,12 +273,11 @@ def test_a_static_token_sees_only_its_grant(srv, setup):
 
 
 def test_tokens_expire(setup, workdir):
-    short = start_logflight(
+    with running(start_logflight(
         setup["moto"], workdir / "logflight-short-token.log",
         "--config", str(setup["config"]), "--token-ttl-secs", "2",
         ready=authed_ready("audra", PASSWORDS["audra"]),
-    )
-    try:
+    )) as short:
         client = flight.FlightClient(short.uri)
         header = client.authenticate_basic_token("audra", PASSWORDS["audra"])
         opts = flight.FlightCallOptions(headers=[header])
@@ -297,8 +290,6 @@ def test_tokens_expire(setup, workdir):
         opts = flight.FlightCallOptions(headers=[client.authenticate_basic_token("audra", PASSWORDS["audra"])])
         assert client.do_get(flight.Ticket(b"SELECT 1 AS x"), opts).read_all().num_rows == 1
         client.close()
-    finally:
-        stop(short.proc)
 
 
 # Authorization ------------------------------------------------------------------------

@@ -13,8 +13,10 @@ import time
 import boto3
 import pytest
 
-from helpers import connect, expect_error, run, scalar
-from servers import pacing_args, start_serve, stop
+from fixtures import connection
+from helpers import expect_error, run, scalar
+from loader import create_group, logs_client
+from servers import pacing_args, running, start_serve
 
 # An hour ago: CloudWatch (and moto) reject events older than 14 days.
 BASE_MS = (int(time.time()) // 60 - 60) * 60_000
@@ -26,11 +28,6 @@ PARTNER_ROLE = "arn:aws:iam::111111111111:role/LogReader"
 US = [("alice", "ok"), ("bob", "ok"), ("carol", "denied"), ("alice", "ok"), ("dave", "ok")]
 EU = [("bob", "ok"), ("erin", "denied"), ("alice", "denied"), ("frank", "ok")]
 PARTNER = [("zoe", "ok"), ("yann", "ok")]
-
-
-def _client(endpoint: str, region: str, creds: dict | None = None):
-    keys = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    return boto3.client("logs", endpoint_url=endpoint, region_name=region, **keys)
 
 
 def _partner_creds(endpoint: str) -> dict:
@@ -47,24 +44,14 @@ def _partner_creds(endpoint: str) -> dict:
 
 
 def _load(client, group: str, rows: list[tuple[str, str]]) -> None:
-    client.create_log_group(logGroupName=group)
-    client.create_log_stream(logGroupName=group, logStreamName="web")
-    answer = client.put_log_events(
-        logGroupName=group,
-        logStreamName="web",
-        logEvents=[
-            {"timestamp": BASE_MS + i * 1000, "message": f"login user={u} outcome={o}"}
-            for i, (u, o) in enumerate(rows)
-        ],
-    )
-    assert "rejectedLogEventsInfo" not in answer, answer
+    create_group(client, group, {"web": [(BASE_MS + i * 1000, f"login user={u} outcome={o}") for i, (u, o) in enumerate(rows)]})
 
 
 @pytest.fixture(scope="module")
 def multi(own_moto, workdir):
-    _load(_client(own_moto, "us-east-1"), GROUP, US)
-    _load(_client(own_moto, "eu-west-1"), GROUP, EU)
-    _load(_client(own_moto, "us-east-1", _partner_creds(own_moto)), PARTNER_GROUP, PARTNER)
+    _load(logs_client(own_moto), GROUP, US)
+    _load(logs_client(own_moto, region="eu-west-1"), GROUP, EU)
+    _load(logs_client(own_moto, credentials=_partner_creds(own_moto)), PARTNER_GROUP, PARTNER)
     config = workdir / "catalogs.toml"
     config.write_text(
         f"""
@@ -85,17 +72,11 @@ external_id = "audit-2026"
 role_session_name = "logflight-test"
 """
     )
-    srv = start_serve(workdir / "logflight-catalogs.log", "--config", str(config), *pacing_args())
-    try:
+    with running(start_serve(workdir / "logflight-catalogs.log", "--config", str(config), *pacing_args())) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
-@pytest.fixture
-def mconn(multi):
-    with connect(multi.uri) as c:
-        yield c
+mconn = connection("multi")
 
 
 def test_get_catalogs_lists_every_catalog(mconn):

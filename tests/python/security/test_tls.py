@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from helpers import scalar
-from servers import start_serve, stop
+from servers import run_cli, running, start_serve
 
 SQL = b"SELECT count(*) AS n FROM \"/aws/lambda/orders-api\".all_log_streams"
 
@@ -64,29 +64,28 @@ def ready_with(pki, cert=None):
     return ready
 
 
+def serve_tls(log_path, pki, *extra: str, client_cert=None):
+    """`logflight serve` on the demo source with the server certificate of `pki`; ready once a
+    client trusting pki's CA (presenting `client_cert`, if given) reads from it."""
+    p = pki["paths"]
+    return start_serve(
+        log_path, "--source", "demo",
+        "--tls-cert", str(p["server_cert"]), "--tls-key", str(p["server_key"]), *extra,
+        ready=ready_with(pki, client_cert), scheme="grpc+tls",
+    )
+
+
 @pytest.fixture(scope="module")
 def tls_server(pki, workdir):
-    p = pki["paths"]
-    srv = start_serve(
-        workdir / "logflight-tls.log", "--source", "demo",
-        "--tls-cert", str(p["server_cert"]), "--tls-key", str(p["server_key"]),
-        ready=ready_with(pki), scheme="grpc+tls",
-    )
-    yield srv
-    stop(srv.proc)
+    with running(serve_tls(workdir / "logflight-tls.log", pki)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def mtls_server(pki, workdir):
-    p = pki["paths"]
-    srv = start_serve(
-        workdir / "logflight-mtls.log", "--source", "demo",
-        "--tls-cert", str(p["server_cert"]), "--tls-key", str(p["server_key"]),
-        "--tls-client-ca", str(p["ca"]),
-        ready=ready_with(pki, pki["client"]), scheme="grpc+tls",
-    )
-    yield srv
-    stop(srv.proc)
+    with running(serve_tls(workdir / "logflight-mtls.log", pki, "--tls-client-ca", str(pki["paths"]["ca"]),
+                           client_cert=pki["client"])) as srv:
+        yield srv
 
 
 def test_tls_serves_pyarrow_and_adbc(tls_server, pki):
@@ -137,18 +136,9 @@ def test_mutual_tls_needs_a_client_certificate_from_the_ca(mtls_server, pki):
 
 
 def test_tls_files_that_cannot_be_read_stop_the_start(workdir, pki):
-    import subprocess
-    from servers import child_env, exe
-
-    out = subprocess.run(
-        [exe(), "serve", "--source", "demo", "--listen", "127.0.0.1:0",
-         "--tls-cert", str(workdir / "missing.pem"), "--tls-key", str(pki["paths"]["server_key"])],
-        capture_output=True, text=True, timeout=60, env=child_env(),
-    )
+    out = run_cli("serve", "--source", "demo", "--listen", "127.0.0.1:0",
+                  "--tls-cert", str(workdir / "missing.pem"), "--tls-key", str(pki["paths"]["server_key"]))
     assert out.returncode != 0
     assert "cannot read the TLS certificate" in out.stderr and "missing.pem" in out.stderr, out.stderr
-    out = subprocess.run(
-        [exe(), "serve", "--source", "demo", "--listen", "127.0.0.1:0", "--tls-cert", str(pki["paths"]["server_cert"])],
-        capture_output=True, text=True, timeout=60, env=child_env(),
-    )
+    out = run_cli("serve", "--source", "demo", "--listen", "127.0.0.1:0", "--tls-cert", str(pki["paths"]["server_cert"]))
     assert out.returncode != 0 and "go together" in out.stderr, out.stderr

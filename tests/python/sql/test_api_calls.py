@@ -16,8 +16,8 @@ import pytest
 
 from faultproxy import FaultProxy
 from helpers import connect, run, scalar, ts_lit
-from loader import logs_client
-from servers import free_port, pacing_args, scrape, start_logflight, stop
+from loader import create_group, logs_client
+from servers import pacing_args, running, scrape, start_logflight
 
 GROUP = "/calls/Big-Group"
 STREAMS = [f"app/{i:02d}" for i in range(10)]
@@ -30,37 +30,25 @@ EVENT_APIS = ("GetLogEvents", "FilterLogEvents")
 def spans(own_moto):
     """Loads the group into this module's own moto (the shared one's group
     listing is asserted exactly elsewhere); returns {stream: (first_ms, last_ms)}."""
-    client = logs_client(own_moto)
-    client.create_log_group(logGroupName=GROUP)
     base = int(time.time() * 1000) - 3 * 3_600_000
-    spans = {}
-    for i, stream in enumerate(STREAMS):
-        client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-        start = base + i * PER_STREAM * STEP_MS
-        events = [{"timestamp": start + j * STEP_MS, "message": f"{stream} event {j}"} for j in range(PER_STREAM)]
-        for k in range(0, PER_STREAM, 5_000):
-            client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events[k : k + 5_000])
-        spans[stream] = (start, start + (PER_STREAM - 1) * STEP_MS)
-    return spans
+    starts = {stream: base + i * PER_STREAM * STEP_MS for i, stream in enumerate(STREAMS)}
+    create_group(logs_client(own_moto), GROUP, {
+        stream: [(start + j * STEP_MS, f"{stream} event {j}") for j in range(PER_STREAM)]
+        for stream, start in starts.items()
+    })
+    return {stream: (start, start + (PER_STREAM - 1) * STEP_MS) for stream, start in starts.items()}
 
 
 @pytest.fixture(scope="module")
 def proxy(own_moto, spans):
-    p = FaultProxy(own_moto, seed=3)
-    p.start()
-    yield p
-    p.stop()
+    with FaultProxy(own_moto, seed=3) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
 def calls_server(proxy, workdir):
-    metrics_port = free_port()
-    srv = start_logflight(
-        proxy.url, workdir / "logflight-calls.log", "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args()
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+    with running(start_logflight(proxy.url, workdir / "logflight-calls.log", *pacing_args(), metrics=True)) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -160,16 +148,13 @@ def test_metrics_count_what_the_api_saw(conn, proxy, calls_server):
 @pytest.fixture(scope="module")
 def slow_server(proxy, workdir):
     """A server paced at 2 calls a second, so a full scan takes many seconds."""
-    metrics_port = free_port()
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-slow.log",
-        "--metrics-listen", f"127.0.0.1:{metrics_port}",
         "--api-tps", "FilterLogEvents=2,GetLogEvents=2,DescribeLogStreams=50,DescribeLogGroups=50",
         "--scan-partitions", "1",
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+        metrics=True,
+    )) as srv:
+        yield srv
 
 
 def test_a_client_that_goes_away_stops_the_api_calls(slow_server, proxy):

@@ -29,12 +29,8 @@ LINE = re.compile(
 @pytest.fixture
 def slow_endpoint(moto_endpoint, data):
     """A fresh proxy per test, so each test sees the same seeded faults."""
-    p = FaultProxy(moto_endpoint, seed=1, throttle_rate={"GetLogEvents": 0.2})
-    port = p.start()
-    try:
-        yield f"http://127.0.0.1:{port}", p
-    finally:
-        p.stop()
+    with FaultProxy(moto_endpoint, seed=1, throttle_rate={"GetLogEvents": 0.2}) as p:
+        yield p.url, p
 
 
 def slow_query(data) -> str:

@@ -7,15 +7,15 @@ server, so the test sees what really crossed the connection.
 
 from __future__ import annotations
 
+import contextlib
 import socket
-import subprocess
 import threading
 
 import pyarrow.flight as flight
 import pytest
 
 from helpers import connect, run
-from servers import child_env, exe, start_serve, stop
+from servers import run_cli, running, start_serve
 
 EVENTS = 60_000
 QUERY = 'SELECT log_stream, time, message FROM "/synthetic/app".all_log_streams ORDER BY time'
@@ -68,20 +68,18 @@ class CountingRelay:
 
 @pytest.fixture(scope="module")
 def servers(workdir):
-    started = {}
-    try:
+    with contextlib.ExitStack() as stack:
+        started = {}
         for codec in ("none", "lz4", "zstd"):
-            srv = start_serve(
+            srv = stack.enter_context(running(start_serve(
                 workdir / f"logflight-{codec}.log",
                 "--source", "synthetic", "--synthetic-events", str(EVENTS),
                 "--ipc-compression", codec,
-            )
-            started[codec] = (srv, CountingRelay(srv.port))
+            )))
+            relay = CountingRelay(srv.port)
+            stack.callback(relay.close)
+            started[codec] = (srv, relay)
         yield started
-    finally:
-        for srv, relay in started.values():
-            relay.close()
-            stop(srv.proc)
 
 
 def test_compressed_results_are_identical_and_smaller(servers):
@@ -113,9 +111,6 @@ def test_adbc_reads_compressed_results(servers):
 
 
 def test_an_unknown_codec_is_refused(workdir):
-    done = subprocess.run(
-        [exe(), "serve", "--source", "demo", "--ipc-compression", "brotli"],
-        capture_output=True, text=True, timeout=30, env=child_env(),
-    )
+    done = run_cli("serve", "--source", "demo", "--ipc-compression", "brotli", timeout=30)
     assert done.returncode != 0
     assert "brotli" in done.stderr and "zstd" in done.stderr, done.stderr

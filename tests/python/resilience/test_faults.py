@@ -18,7 +18,8 @@ import pyarrow.flight as flight
 import pytest
 
 from faultproxy import FaultProxy
-from servers import free_port, pacing_args, scrape, start_logflight, stop
+from fixtures import connection
+from servers import pacing_args, running, scrape, start_logflight
 from helpers import expected_rows, table_rows, connect, ms_list, run, scalar, table, ts_lit
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP
 
@@ -36,60 +37,45 @@ EVENT_APIS = ("FilterLogEvents", "GetLogEvents")
 
 @pytest.fixture(scope="module")
 def proxy(moto_endpoint, data):
-    p = FaultProxy(moto_endpoint, seed=1)
-    p.start()
-    yield p
-    p.stop()
+    with FaultProxy(moto_endpoint, seed=1) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
 def tolerant_server(proxy, workdir):
     # --cache-ttl-secs 0: every query lists groups and streams again, so the
     # listing calls go through the faults too.
-    metrics_port = free_port()
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-faults.log",
-        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0",
-        "--metrics-listen", f"127.0.0.1:{metrics_port}", *pacing_args(),
-    )
-    srv.metrics_port = metrics_port
-    yield srv
-    stop(srv.proc)
+        "--max-attempts", str(TOLERANT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
+        metrics=True,
+    )) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def strict_server(proxy, workdir):
-    srv = start_logflight(
+    with running(start_logflight(
         proxy.url, workdir / "logflight-faults-strict.log",
         "--max-attempts", str(STRICT_ATTEMPTS), "--cache-ttl-secs", "0", *pacing_args(),
-    )
-    yield srv
-    stop(srv.proc)
+    )) as srv:
+        yield srv
 
 
 @pytest.fixture
 def faulty(request, proxy):
     """The proxy injecting FAULTS, seeded per test; checks afterwards that faults happened."""
-    seed = zlib.crc32(request.node.name.encode())
-    proxy.configure(clear=True, seed=seed, **FAULTS)
-    proxy.reset_stats()
-    yield proxy
-    proxy.configure(clear=True)
+    with proxy.session(seed=zlib.crc32(request.node.name.encode()), **FAULTS):
+        yield proxy
 
 
 @pytest.fixture
 def quiet_proxy(proxy):
-    proxy.configure(clear=True)
-    proxy.reset_stats()
-    yield proxy
-    proxy.configure(clear=True)
+    with proxy.session():
+        yield proxy
 
 
-@pytest.fixture
-def fconn(tolerant_server):
-    with connect(tolerant_server.uri) as c:
-        yield c
-    tolerant_server.assert_alive()
+fconn = connection("tolerant_server", check_alive=True)
 
 
 def assert_faults_injected(proxy: FaultProxy) -> dict:

@@ -10,11 +10,10 @@ import time
 
 import adbc_driver_manager
 import pyarrow as pa
-import pytest
 
-from helpers import connect, expect_error, run
-from loader import logs_client
-from servers import logflight_behind_proxy
+from fixtures import connection, server_behind_proxy
+from helpers import expect_error, run
+from loader import create_group
 
 GROUP = "/insights/app"
 NOW_MS = int(time.time() * 1000)
@@ -22,21 +21,8 @@ EVENTS = [(NOW_MS - 3_600_000 + i * 1000, f"request {i} status={200 if i % 4 els
 WINDOW = "now() - INTERVAL '3 hours', now()"
 
 
-@pytest.fixture(scope="module")
-def insights_server(own_moto, workdir):
-    client = logs_client(own_moto)
-    client.create_log_group(logGroupName=GROUP)
-    client.create_log_stream(logGroupName=GROUP, logStreamName="web")
-    client.put_log_events(logGroupName=GROUP, logStreamName="web",
-                          logEvents=[{"timestamp": t, "message": m} for t, m in EVENTS])
-    with logflight_behind_proxy(own_moto, workdir / "logflight-insights.log", seed=9) as pair:
-        yield pair
-
-
-@pytest.fixture
-def iconn(insights_server):
-    with connect(insights_server[0].uri) as c:
-        yield c
+insights_server = server_behind_proxy("insights", seed=9, load=lambda client: create_group(client, GROUP, {"web": EVENTS}))
+iconn = connection("insights_server")
 
 
 def test_insights_rows_are_typed(iconn):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
-from helpers import connect, expect_error, run, scalar
-from loader import logs_client
-from servers import logflight_behind_proxy
+from fixtures import connection, server_behind_proxy
+from helpers import expect_error, run, scalar
+from loader import create_group, put_events
 
 META = "logflight$meta"
 NOW_MS = int(time.time() * 1000)
@@ -27,31 +26,15 @@ GROUPS = {
 EVENT_MS = NOW_MS - 3_600_000
 
 
-@pytest.fixture(scope="module")
-def meta_server(own_moto, workdir):
-    client = logs_client(own_moto)
+def load_groups(client) -> None:
     for name, (retention, kms, tags, streams) in GROUPS.items():
-        args = {"logGroupName": name}
-        if kms:
-            args["kmsKeyId"] = kms
-        if tags:
-            args["tags"] = tags
-        client.create_log_group(**args)
-        if retention:
-            client.put_retention_policy(logGroupName=name, retentionInDays=retention)
-        for s in streams:
-            client.create_log_stream(logGroupName=name, logStreamName=s)
+        create_group(client, name, streams, tags=tags, kms_key_id=kms, retention_days=retention)
     for i, s in enumerate(GROUPS["/meta/app/Orders"][3]):
-        client.put_log_events(logGroupName="/meta/app/Orders", logStreamName=s,
-                              logEvents=[{"timestamp": EVENT_MS + i, "message": "x"}])
-    with logflight_behind_proxy(own_moto, workdir / "logflight-meta.log", seed=5) as pair:
-        yield pair
+        put_events(client, "/meta/app/Orders", s, [(EVENT_MS + i, "x")])
 
 
-@pytest.fixture
-def mconn(meta_server):
-    with connect(meta_server[0].uri) as c:
-        yield c
+meta_server = server_behind_proxy("meta", seed=5, load=load_groups)
+mconn = connection("meta_server")
 
 
 def test_log_groups_reports_every_setting(mconn):

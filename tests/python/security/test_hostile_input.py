@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
+from fixtures import connection
 from helpers import connect, qi, run, scalar
-from servers import start_serve, stop
+from servers import running, start_serve
 
 GROUP = "/aws/lambda/orders-api"
 ALL = f"{qi(GROUP)}.all_log_streams"
@@ -33,17 +34,11 @@ CASE_BUDGET_S = 20.0
 # so conftest's after-module check (alive, answers SELECT 1) runs against it.
 @pytest.fixture(scope="module")
 def server(workdir):
-    srv = start_serve(workdir / "logflight-hostile.log", "--source", "demo")
-    try:
+    with running(start_serve(workdir / "logflight-hostile.log", "--source", "demo")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
-@pytest.fixture(scope="module")
-def conn(server):
-    with connect(server.uri) as c:
-        yield c
+conn = connection("server", scope="module")
 
 
 @pytest.fixture
@@ -59,9 +54,7 @@ def survives(server):
     started = time.monotonic()
     yield
     elapsed = time.monotonic() - started
-    server.assert_alive()
-    with connect(server.uri) as c:
-        assert scalar(c, "SELECT 1") == 1, server.log()
+    server.assert_serving()
     assert "panicked" not in server.log(), f"the server logged a panic:\n{server.log()}"
     assert elapsed < CASE_BUDGET_S, f"the case took {elapsed:.1f} s"
 
@@ -204,11 +197,8 @@ def ipc_row(**values) -> bytes:
 def fresh(workdir, request):
     """A server of the test's own, for inputs that might bring a server down: a crash
     then fails only that test, not the rest of the module."""
-    srv = start_serve(workdir / f"logflight-hostile-{request.node.name[:60]}.log", "--source", "demo")
-    try:
+    with running(start_serve(workdir / f"logflight-hostile-{request.node.name[:60]}.log", "--source", "demo")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 def refused_on(srv, sql: str) -> adbc_driver_manager.Error:
@@ -219,12 +209,6 @@ def refused_on(srv, sql: str) -> adbc_driver_manager.Error:
     time.sleep(0.2)
     srv.assert_alive()
     return info.value
-
-
-def still_serving(srv) -> None:
-    srv.assert_alive()
-    with connect(srv.uri) as c:
-        assert scalar(c, "SELECT 1") == 1, srv.log()
 
 
 # Huge and deeply nested SQL --------------------------------------------------------------
@@ -280,14 +264,14 @@ def test_long_operator_chains_are_refused_not_a_stack_overflow(fresh, terms):
     sql = "SELECT " + "+".join(["1"] * terms) + " AS s"
     text = check(refused_on(fresh, sql), "INVALID_ARGUMENT")
     assert DEPTH_MESSAGE.search(text), text[:2000]
-    still_serving(fresh)
+    fresh.assert_serving()
 
 
 def test_a_long_chain_of_or_conditions_is_refused_not_a_stack_overflow(fresh):
     sql = f"SELECT count(*) FROM {ALL} WHERE " + " OR ".join(f"log_stream = 's{i}'" for i in range(5_000))
     text = check(refused_on(fresh, sql), "INVALID_ARGUMENT")
     assert DEPTH_MESSAGE.search(text), text[:2000]
-    still_serving(fresh)
+    fresh.assert_serving()
 
 
 def test_moderate_operator_chains_still_run(conn):

@@ -9,7 +9,7 @@ import pyarrow.flight as flight
 import pytest
 
 from helpers import connect, expect_error, scalar
-from servers import start_serve, stop
+from servers import running, start_serve
 
 # ADBC has no RESOURCE_EXHAUSTED status; the gRPC code shows in its message.
 EXHAUSTED = "(ResourceExhausted;"
@@ -19,23 +19,17 @@ BIG = 'SELECT * FROM "/synthetic/app".all_log_streams'
 
 @pytest.fixture(scope="module")
 def demo_limited(workdir):
-    srv = start_serve(workdir / "logflight-limits-demo.log", "--source", "demo",
-                      "--max-result-rows", "100", "--query-memory-mb", "1")
-    try:
+    with running(start_serve(workdir / "logflight-limits-demo.log", "--source", "demo",
+                             "--max-result-rows", "100", "--query-memory-mb", "1")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 @pytest.fixture(scope="module")
 def busy(workdir):
-    srv = start_serve(workdir / "logflight-limits-busy.log", "--source", "synthetic",
-                      "--synthetic-events", "20000000", "--max-concurrent-queries", "1",
-                      "--max-queued-queries", "0", "--query-timeout-secs", "2")
-    try:
+    with running(start_serve(workdir / "logflight-limits-busy.log", "--source", "synthetic",
+                             "--synthetic-events", "20000000", "--max-concurrent-queries", "1",
+                             "--max-queued-queries", "0", "--query-timeout-secs", "2")) as srv:
         yield srv
-    finally:
-        stop(srv.proc)
 
 
 def test_a_result_past_max_result_rows_fails(demo_limited):

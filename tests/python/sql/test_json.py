@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
-from helpers import connect, run, scalar
-from loader import logs_client
-from servers import logflight_behind_proxy
+from fixtures import connection, server_behind_proxy
+from helpers import run, scalar
+from loader import create_group
 
 GROUP = "/json/trail"
 NOW_MS = int(time.time() * 1000)
@@ -32,21 +31,12 @@ RECORDS = [
 MESSAGES = [json.dumps(r) for r in RECORDS] + ["plain text, not JSON"]
 
 
-@pytest.fixture(scope="module")
-def json_server(own_moto, workdir):
-    client = logs_client(own_moto)
-    client.create_log_group(logGroupName=GROUP)
-    client.create_log_stream(logGroupName=GROUP, logStreamName="trail")
-    client.put_log_events(logGroupName=GROUP, logStreamName="trail",
-                          logEvents=[{"timestamp": NOW_MS - 600_000 + i, "message": m} for i, m in enumerate(MESSAGES)])
-    with logflight_behind_proxy(own_moto, workdir / "logflight-json.log", seed=13) as pair:
-        yield pair
+def load_trail(client) -> None:
+    create_group(client, GROUP, {"trail": [(NOW_MS - 600_000 + i, m) for i, m in enumerate(MESSAGES)]})
 
 
-@pytest.fixture
-def jconn(json_server):
-    with connect(json_server[0].uri) as c:
-        yield c
+json_server = server_behind_proxy("json", seed=13, load=load_trail)
+jconn = connection("json_server")
 
 
 def test_json_functions_read_nested_fields(jconn):
