@@ -24,8 +24,12 @@ export LOGFLIGHT_PYTHON="$VENV/bin/python"
 export LOGFLIGHT_MOTO_SERVER="$VENV/bin/moto_server"
 [ -x "$LOGFLIGHT_MOTO_SERVER" ] || { echo "missing $LOGFLIGHT_MOTO_SERVER" >&2; exit 1; }
 
-step "cargo build --workspace --bins"
-cargo build --workspace --bins
+# One build for every target: tests enable dev-dependencies (proptest),
+# which change the features of shared crates (getrandom, tempfile, and so
+# DataFusion); building the binaries alone and then `cargo test` built all
+# of DataFusion twice.
+step "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
 export LOGFLIGHT_BIN="$ROOT/target/debug/logflight"
 [ -x "$LOGFLIGHT_BIN" ] || { echo "missing $LOGFLIGHT_BIN after build" >&2; exit 1; }
 

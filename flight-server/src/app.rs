@@ -248,10 +248,15 @@ impl Application {
 
     /// Prints the start-up lines, then serves until Ctrl-C.
     pub async fn run_until_stopped(self) -> Result<()> {
-        for line in &self.banner {
-            println!("{line}");
+        {
+            // A closed stdout (`serve | head -1`) must not stop the server.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for line in &self.banner {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = out.flush();
         }
-        std::io::Write::flush(&mut std::io::stdout()).ok();
         if let Some((listener, metrics, engine)) = self.metrics {
             tokio::spawn(metrics::serve(listener, metrics, engine));
         }

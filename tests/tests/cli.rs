@@ -314,6 +314,44 @@ fn first_line_of_serve(args: &[&str]) -> String {
 }
 
 #[test]
+fn serve_keeps_serving_when_its_stdout_is_closed() {
+    // `logflight serve | head -1`: the banner meets a closed pipe.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(logflight_bin())
+        .args(["serve", "--source", "demo", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let connected = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve exited with {status} when its stdout was closed");
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let alive = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().ok();
+    assert!(connected && alive, "connected: {connected}, alive: {alive}");
+}
+
+#[test]
 fn hash_password_and_new_token_make_config_entries_that_serve_accepts() {
     let mut child = Command::new(logflight_bin())
         .arg("hash-password")
