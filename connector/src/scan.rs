@@ -23,11 +23,11 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tracing::{debug, Instrument};
 
 use crate::batch::BatchBuilder;
+use crate::counters::ReadCounters;
 use crate::error::ConnectorError;
 use crate::listing::{is_listing_read, read_listed, ListingHub};
-use crate::source::{
-    EventPage, LogEvent, ReadCounters, ReadRequest, SharedSource, StreamSelection,
-};
+use crate::model::{EventPage, LogEvent, ReadRequest, StreamSelection};
+use crate::source::SharedSource;
 
 /// Totals over every scan of a catalog since start, for the server's metrics.
 #[derive(Debug, Default)]

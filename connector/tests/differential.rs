@@ -10,7 +10,9 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
-use logflight_connector::source::{LogSource, ReadCounters, ReadRequest};
+use logflight_connector::counters::ReadCounters;
+use logflight_connector::model::ReadRequest;
+use logflight_connector::source::LogSource;
 use logflight_connector::{DemoSource, LogCatalog, ScanOptions};
 
 const ANCHOR: i64 = 1_795_000_000_000;

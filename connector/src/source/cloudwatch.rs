@@ -23,14 +23,15 @@ use aws_sdk_cloudwatchlogs::Client;
 use futures::stream::{self, BoxStream, StreamExt};
 use tracing::debug;
 
-use super::{
-    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadApi, ReadCounters,
-    ReadRequest, SharedSource, StreamSelection,
-};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::insights::{InsightsOutput, InsightsRequest, QueryLanguage, MAX_ROWS};
 use crate::listing::{self, ListingHub};
+use crate::model::{
+    EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadApi, ReadRequest, StreamSelection,
+};
 use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
+use crate::source::{LogSource, SharedSource};
 
 /// Both read APIs return at most this many events per page.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{
-    civil_from_days, iso8601, EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream,
-    ReadCounters, ReadRequest, DAY_MS, HOUR_MS,
-};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
+use crate::model::{EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest};
+use crate::source::LogSource;
+use crate::time::{civil_from_days, iso8601, DAY_MS, HOUR_MS};
 
 const PAGE_SIZE: usize = 10_000;
 const STREAM_PAGE_SIZE: usize = 50;
@@ -46,7 +46,7 @@ pub struct DemoSource {
 impl DemoSource {
     /// Sample data ending at the current minute.
     pub fn new() -> Self {
-        let now = super::now_ms();
+        let now = crate::time::now_ms();
         Self::generate(now - now.rem_euclid(60_000))
     }
 
@@ -723,6 +723,7 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TimeRange;
     use futures::TryStreamExt;
 
     #[test]
@@ -816,7 +817,7 @@ mod tests {
             .unwrap();
         let pivot = all[all.len() / 2].timestamp_ms;
         let mut req = ReadRequest::whole_group(group);
-        req.time = super::super::TimeRange::new(Some(pivot), Some(pivot));
+        req.time = TimeRange::new(Some(pivot), Some(pivot));
         let exact: Vec<LogEvent> = source
             .read_events(&req, &ReadCounters::default())
             .map_ok(|p| p.events)
@@ -826,7 +827,7 @@ mod tests {
         let want = all.iter().filter(|e| e.timestamp_ms == pivot).count();
         assert!(want >= 1);
         assert_eq!(exact.len(), want);
-        req.time = super::super::TimeRange::ALL;
+        req.time = TimeRange::ALL;
         req.limit = Some(3);
         let pages: Vec<EventPage> = source
             .read_events(&req, &ReadCounters::default())
