@@ -13,7 +13,6 @@ pub mod counters;
 pub mod error;
 pub mod insights;
 pub mod json_fields;
-pub mod listing;
 pub mod meta_schema;
 pub mod model;
 pub mod names;

@@ -25,8 +25,8 @@ use tracing::{debug, Instrument};
 use crate::batch::BatchBuilder;
 use crate::counters::ReadCounters;
 use crate::error::ConnectorError;
-use crate::listing::{is_listing_read, read_listed, ListingHub};
 use crate::model::{EventPage, LogEvent, ReadRequest, StreamSelection};
+use crate::source::listing::{is_listing_read, read_listed, ListingHub};
 use crate::source::SharedSource;
 
 /// Totals over every scan of a catalog since start, for the server's metrics.

@@ -26,11 +26,11 @@ use tracing::debug;
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::insights::{InsightsOutput, InsightsRequest, QueryLanguage, MAX_ROWS};
-use crate::listing::{self, ListingHub};
 use crate::model::{
     EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadApi, ReadRequest, StreamSelection,
 };
 use crate::quota::{Api, ApiQuota, CallFailure, QuotaConfig, RetryClass, Retryable};
+use crate::source::listing::{self, ListingHub};
 use crate::source::{LogSource, SharedSource};
 
 /// Both read APIs return at most this many events per page.

@@ -3,10 +3,12 @@
 //! The catalog and the scans know only the [`LogSource`] trait (the data it
 //! speaks is in [`crate::model`]); `cloudwatch` implements it over the AWS
 //! SDK, `demo` over generated, in-process sample data and `synthetic` over
-//! events computed from their index.
+//! events computed from their index. `listing` reads a stream prefix or an
+//! Infrequent Access group over any source, by listing its streams.
 
 pub mod cloudwatch;
 pub mod demo;
+pub mod listing;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
