@@ -19,6 +19,7 @@ pub mod names;
 pub mod pushdown;
 pub mod quota;
 pub mod read_plan;
+pub mod rng;
 pub mod scan;
 pub mod source;
 pub mod table;

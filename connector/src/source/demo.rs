@@ -15,6 +15,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::model::{EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest};
+use crate::rng::SplitMix64;
 use crate::source::LogSource;
 use crate::time::{civil_from_days, iso8601, DAY_MS, HOUR_MS};
 
@@ -313,34 +314,19 @@ impl LogSource for DemoSource {
     }
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64): no dependency, and the
-/// same sequence on every platform.
-struct Rng(u64);
+/// The identifiers the sample logs are full of (request ids, ENIs, client
+/// addresses), drawn from the shared sequence.
+trait SampleIds {
+    fn hex(&mut self, len: usize) -> String;
+    fn uuid(&mut self) -> String;
+    fn ipv4_public(&mut self) -> String;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo).max(1) as u64) as i64
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+impl SampleIds for SplitMix64 {
     fn hex(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);
         while s.len() < len {
-            let _ = write!(s, "{:016x}", self.next());
+            let _ = write!(s, "{:016x}", self.next_u64());
         }
         s.truncate(len);
         s
@@ -368,7 +354,7 @@ impl Rng {
 }
 
 struct Generator {
-    rng: Rng,
+    rng: SplitMix64,
     anchor: i64,
 }
 
@@ -413,7 +399,7 @@ impl StreamBuilder {
 impl Generator {
     fn new(anchor: i64) -> Self {
         Self {
-            rng: Rng(0x6c6f_6766_6c69_6768),
+            rng: SplitMix64::new(0x6c6f_6766_6c69_6768),
             anchor,
         }
     }
