@@ -23,12 +23,12 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::insights::{InsightsOutput, InsightsRequest, QueryLanguage};
+use crate::model::{EventPage, LogGroup, LogStream, ReadRequest};
 use crate::names::not_found_hint;
-use crate::source::{
-    EventPage, LogGroup, LogSource, LogStream, ReadCounters, ReadRequest, SharedSource,
-};
+use crate::source::{LogSource, SharedSource};
 
 /// Tag lookups run at once while a listing is filtered.
 const TAG_CONCURRENCY: usize = 8;

@@ -7,7 +7,7 @@ use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 
-use crate::source::LogEvent;
+use crate::model::LogEvent;
 
 pub const LOG_GROUP: &str = "log_group";
 pub const LOG_STREAM: &str = "log_stream";

@@ -19,11 +19,13 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::debug;
 
 use crate::access::{GroupAccess, RestrictedSource};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::meta_schema::{check_meta_table, is_meta_schema, MetaSchema, META_SCHEMA};
+use crate::model::{LogGroup, LogStream};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
 use crate::scan::ScanTotals;
-use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource};
+use crate::source::SharedSource;
 use crate::table::{LogTable, ScanOptions, TableScope};
 
 /// The virtual table over every stream of a group.

@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::error::ArrowError;
 
 use crate::error::{ConnectorError, Result};
-use crate::source::{civil_from_days, DAY_MS};
+use crate::time::{civil_from_days, DAY_MS};
 
 /// GetQueryResults returns at most this many rows.
 pub const MAX_ROWS: usize = 10_000;

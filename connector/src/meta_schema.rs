@@ -29,9 +29,11 @@ use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
+use crate::model::{LogGroup, LogStream, StreamSelection};
 use crate::pushdown::name_selection;
-use crate::source::{LogGroup, LogStream, ReadCounters, SharedSource, StreamSelection};
+use crate::source::SharedSource;
 
 /// The schema holding the metadata tables in every catalog.
 pub const META_SCHEMA: &str = "logflight$meta";

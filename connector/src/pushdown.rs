@@ -26,7 +26,7 @@ use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 
 use crate::batch::Column;
-use crate::source::{StreamSelection, TimeRange};
+use crate::model::{StreamSelection, TimeRange};
 
 /// What a set of filters says about the events to read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::source::ReadCounters;
+use crate::counters::ReadCounters;
 
 /// The CloudWatch Logs APIs logflight calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,7 +15,7 @@
 //!   reads each with GetLogEvents, starting after the first listing page;
 //!   the partitions share the listing and take streams from it in turn.
 
-use crate::source::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
+use crate::model::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
 
 /// A slice narrower than this is not worth its own API calls.
 const MIN_SLICE_MS: i64 = 60_000;

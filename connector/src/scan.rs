@@ -23,11 +23,11 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tracing::{debug, Instrument};
 
 use crate::batch::BatchBuilder;
+use crate::counters::ReadCounters;
 use crate::error::ConnectorError;
-use crate::listing::{is_listing_read, read_listed, ListingHub};
-use crate::source::{
-    EventPage, LogEvent, ReadCounters, ReadRequest, SharedSource, StreamSelection,
-};
+use crate::model::{EventPage, LogEvent, ReadRequest, StreamSelection};
+use crate::source::listing::{is_listing_read, read_listed, ListingHub};
+use crate::source::SharedSource;
 
 /// Totals over every scan of a catalog since start, for the server's metrics.
 #[derive(Debug, Default)]
@@ -120,7 +120,7 @@ impl DisplayAs for LogScanExec {
         let r = &self.request;
         write!(
             f,
-            "CloudWatchScan: source={}, group={:?}",
+            "LogScan: source={}, group={:?}",
             self.source.describe(),
             r.group
         )?;
@@ -233,7 +233,7 @@ impl ScanState {
 
 impl ExecutionPlan for LogScanExec {
     fn name(&self) -> &str {
-        "CloudWatchScan"
+        "LogScan"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -266,7 +266,7 @@ impl ExecutionPlan for LogScanExec {
         let schema: SchemaRef = self.builder.schema();
         let request = self.reads.get(partition).cloned().ok_or_else(|| {
             datafusion::error::DataFusionError::Internal(format!(
-                "CloudWatchScan has {} partitions, asked for {partition}",
+                "LogScan has {} partitions, asked for {partition}",
                 self.reads.len()
             ))
         })?;

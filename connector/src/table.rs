@@ -12,10 +12,11 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::batch::log_schema;
+use crate::model::{LogGroup, ReadRequest, StreamSelection};
 use crate::pushdown::{filter_support, translate};
 use crate::read_plan::{plan_reads, PlanOptions};
 use crate::scan::{LogScanExec, ScanTotals};
-use crate::source::{LogGroup, ReadRequest, SharedSource, StreamSelection};
+use crate::source::SharedSource;
 
 /// What a table covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +130,7 @@ impl TableProvider for LogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let request = self.read_request(filters, limit);
-        let now_ms = crate::source::now_ms();
+        let now_ms = crate::time::now_ms();
         let reads = plan_reads(
             request.clone(),
             &self.group,

@@ -10,28 +10,14 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
-use logflight_connector::source::{LogSource, ReadCounters, ReadRequest};
+use logflight_connector::counters::ReadCounters;
+use logflight_connector::model::ReadRequest;
+use logflight_connector::rng::SplitMix64;
+use logflight_connector::source::LogSource;
 use logflight_connector::{DemoSource, LogCatalog, ScanOptions};
 
 const ANCHOR: i64 = 1_795_000_000_000;
 const GROUPS: [&str; 3] = ["/vpc/flow-logs", "/var/log/secure", "/ecs/Payments-Service"];
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// What a group holds, to aim predicates at real boundaries.
 struct GroupFacts {
@@ -68,7 +54,7 @@ fn ts(ms: i64) -> String {
     format!("to_timestamp_millis({ms})")
 }
 
-fn time_predicate(rng: &mut Rng, g: &GroupFacts) -> String {
+fn time_predicate(rng: &mut SplitMix64, g: &GroupFacts) -> String {
     let mut x = *rng.pick(&g.times) + *rng.pick(&[-1, 0, 0, 1]);
     if rng.below(10) == 0 {
         x = *rng.pick(&[-1_000, 0, ANCHOR + 3_600_000, 4_102_444_800_000]);
@@ -92,7 +78,7 @@ fn time_predicate(rng: &mut Rng, g: &GroupFacts) -> String {
     }
 }
 
-fn stream_predicate(rng: &mut Rng, g: &GroupFacts) -> String {
+fn stream_predicate(rng: &mut SplitMix64, g: &GroupFacts) -> String {
     let s = rng.pick(&g.streams).clone();
     match rng.below(6) {
         0 => format!("log_stream = '{s}'"),
@@ -100,14 +86,17 @@ fn stream_predicate(rng: &mut Rng, g: &GroupFacts) -> String {
             "log_stream IN ('{s}', '{}', 'no-such-stream')",
             rng.pick(&g.streams)
         ),
-        2 => format!("log_stream LIKE '{}%'", &s[..1 + rng.below(s.len())]),
+        2 => format!(
+            "log_stream LIKE '{}%'",
+            &s[..1 + rng.below(s.len() as u64) as usize]
+        ),
         3 => format!("log_stream = '{s}' OR log_stream = 'nope'"),
         4 => format!("log_stream <> '{s}'"),
         _ => format!("log_group = '{}'", rng.pick(&[g.name.as_str(), "/other"])),
     }
 }
 
-fn message_predicate(rng: &mut Rng) -> String {
+fn message_predicate(rng: &mut SplitMix64) -> String {
     let terms = [
         "ERROR",
         "WARN",
@@ -129,7 +118,7 @@ fn message_predicate(rng: &mut Rng) -> String {
     }
 }
 
-fn predicate(rng: &mut Rng, g: &GroupFacts, depth: u32) -> String {
+fn predicate(rng: &mut SplitMix64, g: &GroupFacts, depth: u32) -> String {
     match rng.below(if depth > 1 { 3 } else { 6 }) {
         0 => time_predicate(rng, g),
         1 => stream_predicate(rng, g),
@@ -186,7 +175,7 @@ async fn pushdown_on_and_off_agree() {
     for g in GROUPS {
         groups.push(facts(&source, g).await);
     }
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     let mut checked = 0;
     let mut non_empty = 0;
     for _ in 0..1_500 {
@@ -232,7 +221,7 @@ fn rng_shape(i: usize) -> usize {
 
 /// A predicate on a JSON field of the CloudTrail or Lambda demo messages,
 /// pushed as a JSON filter pattern that the demo source evaluates.
-fn json_predicate(rng: &mut Rng) -> String {
+fn json_predicate(rng: &mut SplitMix64) -> String {
     let events = [
         "ConsoleLogin",
         "CreateUser",
@@ -279,7 +268,7 @@ async fn json_pushdown_on_and_off_agree() {
     let mut ctx = SessionContext::new();
     datafusion_functions_json::register_all(&mut ctx).unwrap();
     register_on_and_off(&ctx, &source).await;
-    let mut rng = Rng(11);
+    let mut rng = SplitMix64::new(11);
     let mut non_empty = 0;
     let mut pushed = 0;
     for i in 0..300 {

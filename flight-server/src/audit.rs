@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use logflight_connector::source::{iso8601, now_ms};
+use logflight_connector::time::{iso8601, now_ms};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

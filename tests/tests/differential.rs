@@ -6,6 +6,7 @@ use arrow::array::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use futures::TryStreamExt;
+use logflight_connector::rng::SplitMix64;
 use logflight_e2e::{
     lambda_streams, load, now_ms, start_logflight, start_moto, AUDIT_GROUP, CASE_GROUP,
     LAMBDA_GROUP,
@@ -46,20 +47,6 @@ async fn answer(client: &mut Client, sql: &str) -> String {
     pretty_format_batches(&batches).unwrap().to_string()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushdown_on_and_off_agree_over_moto() {
     let moto = start_moto();
@@ -71,7 +58,7 @@ async fn pushdown_on_and_off_agree_over_moto() {
     let off = start_logflight(&endpoint, &off_args);
     let (mut on_client, mut off_client) = (connect(on.port).await, connect(off.port).await);
 
-    let mut rng = Rng(11);
+    let mut rng = SplitMix64::new(11);
     let groups = [LAMBDA_GROUP, AUDIT_GROUP, CASE_GROUP];
     let mut non_empty = 0;
     let rounds = 150;
@@ -81,8 +68,8 @@ async fn pushdown_on_and_off_agree_over_moto() {
         let mut streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
         streams.sort();
         streams.dedup();
-        let t = |rng: &mut Rng| rng.pick(&events).time + *rng.pick(&[-1i64, 0, 0, 1]);
-        let clause = |rng: &mut Rng| -> String {
+        let t = |rng: &mut SplitMix64| rng.pick(&events).time + *rng.pick(&[-1i64, 0, 0, 1]);
+        let clause = |rng: &mut SplitMix64| -> String {
             match rng.below(8) {
                 0 => format!(
                     "time {} to_timestamp_millis({})",
@@ -105,7 +92,10 @@ async fn pushdown_on_and_off_agree_over_moto() {
                 ),
                 4 => {
                     let s = rng.pick(&streams);
-                    format!("log_stream LIKE '{}%'", &s[..1 + rng.below(s.len())])
+                    format!(
+                        "log_stream LIKE '{}%'",
+                        &s[..1 + rng.below(s.len() as u64) as usize]
+                    )
                 }
                 5 => format!(
                     "message LIKE '%{}%'",

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{
-    civil_from_days, iso8601, EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream,
-    ReadCounters, ReadRequest, DAY_MS, HOUR_MS,
-};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
+use crate::model::{EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest};
+use crate::rng::SplitMix64;
+use crate::source::LogSource;
+use crate::time::{civil_from_days, iso8601, DAY_MS, HOUR_MS};
 
 const PAGE_SIZE: usize = 10_000;
 const STREAM_PAGE_SIZE: usize = 50;
@@ -46,7 +47,7 @@ pub struct DemoSource {
 impl DemoSource {
     /// Sample data ending at the current minute.
     pub fn new() -> Self {
-        let now = super::now_ms();
+        let now = crate::time::now_ms();
         Self::generate(now - now.rem_euclid(60_000))
     }
 
@@ -313,34 +314,19 @@ impl LogSource for DemoSource {
     }
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64): no dependency, and the
-/// same sequence on every platform.
-struct Rng(u64);
+/// The identifiers the sample logs are full of (request ids, ENIs, client
+/// addresses), drawn from the shared sequence.
+trait SampleIds {
+    fn hex(&mut self, len: usize) -> String;
+    fn uuid(&mut self) -> String;
+    fn ipv4_public(&mut self) -> String;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo).max(1) as u64) as i64
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+impl SampleIds for SplitMix64 {
     fn hex(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);
         while s.len() < len {
-            let _ = write!(s, "{:016x}", self.next());
+            let _ = write!(s, "{:016x}", self.next_u64());
         }
         s.truncate(len);
         s
@@ -368,7 +354,7 @@ impl Rng {
 }
 
 struct Generator {
-    rng: Rng,
+    rng: SplitMix64,
     anchor: i64,
 }
 
@@ -413,7 +399,7 @@ impl StreamBuilder {
 impl Generator {
     fn new(anchor: i64) -> Self {
         Self {
-            rng: Rng(0x6c6f_6766_6c69_6768),
+            rng: SplitMix64::new(0x6c6f_6766_6c69_6768),
             anchor,
         }
     }
@@ -723,6 +709,7 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TimeRange;
     use futures::TryStreamExt;
 
     #[test]
@@ -816,7 +803,7 @@ mod tests {
             .unwrap();
         let pivot = all[all.len() / 2].timestamp_ms;
         let mut req = ReadRequest::whole_group(group);
-        req.time = super::super::TimeRange::new(Some(pivot), Some(pivot));
+        req.time = TimeRange::new(Some(pivot), Some(pivot));
         let exact: Vec<LogEvent> = source
             .read_events(&req, &ReadCounters::default())
             .map_ok(|p| p.events)
@@ -826,7 +813,7 @@ mod tests {
         let want = all.iter().filter(|e| e.timestamp_ms == pivot).count();
         assert!(want >= 1);
         assert_eq!(exact.len(), want);
-        req.time = super::super::TimeRange::ALL;
+        req.time = TimeRange::ALL;
         req.limit = Some(3);
         let pages: Vec<EventPage> = source
             .read_events(&req, &ReadCounters::default())

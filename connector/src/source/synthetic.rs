@@ -16,11 +16,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{
-    EventPage, LogEvent, LogGroup, LogGroupClass, LogSource, LogStream, ReadCounters, ReadRequest,
-    StreamSelection,
-};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
+use crate::model::{
+    EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest, StreamSelection,
+};
+use crate::source::LogSource;
 
 /// The one group's name.
 pub const SYNTHETIC_GROUP: &str = "/synthetic/app";
@@ -272,7 +273,7 @@ impl LogSource for SyntheticSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::TimeRange;
+    use crate::model::TimeRange;
     use futures::TryStreamExt;
 
     async fn read(source: &SyntheticSource, request: ReadRequest) -> Vec<LogEvent> {

@@ -26,8 +26,10 @@ use futures::{stream, TryStreamExt};
 use serde_json::Value;
 
 use crate::catalog::{find_catalog, LogCatalog};
+use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
-use crate::source::{now_ms, LogGroupClass, ReadApi, ReadCounters, ReadRequest, TimeRange};
+use crate::model::{LogGroupClass, ReadApi, ReadRequest, TimeRange};
+use crate::time::now_ms;
 
 /// Events sampled when the call does not say.
 pub const DEFAULT_SAMPLE: usize = 1_000;

@@ -16,7 +16,7 @@ def explain(conn, text: str) -> str:
 
 
 def physical_scan_lines(plan: str) -> list[str]:
-    return [line for line in plan.splitlines() if "CloudWatchScan" in line]
+    return [line for line in plan.splitlines() if "LogScan" in line]
 
 
 def test_explain_shows_pushed_time_range(conn, data):

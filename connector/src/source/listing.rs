@@ -15,11 +15,10 @@ use std::sync::Arc;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::Mutex;
 
+use crate::counters::ReadCounters;
 use crate::error::Result;
-use crate::source::{
-    EventPage, LogStream, ReadApi, ReadCounters, ReadRequest, SharedSource, StreamSelection,
-    TimeRange,
-};
+use crate::model::{EventPage, LogStream, ReadApi, ReadRequest, StreamSelection, TimeRange};
+use crate::source::SharedSource;
 
 /// Events can be stamped up to two hours after they are ingested; a stream
 /// whose last ingestion is older than the range start by more than this has

@@ -1,0 +1,77 @@
+//! [`LogSource`] over the real CloudWatch Logs API (aws-sdk-cloudwatchlogs).
+//!
+//! Every listing and read is paged to its end. Reads of named streams use
+//! GetLogEvents stream by stream (ordered, and the only read allowed on
+//! Infrequent Access groups); reads of a whole group use FilterLogEvents.
+//! Every call goes through the source's [`ApiQuota`], which owns the retries.
+//!
+//! The parts, each over the one [`CloudWatchSource`] that `connect` builds:
+//! `listings` (groups, stream pages, tags), `reads` (events), `insights`
+//! (Logs Insights queries), and `errors`, what a failed call means.
+
+mod connect;
+mod errors;
+mod insights;
+mod listings;
+mod reads;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub use connect::{AssumeRole, CloudWatchOptions, CloudWatchSource};
+
+use crate::counters::ReadCounters;
+use crate::error::Result;
+use crate::insights::{InsightsOutput, InsightsRequest};
+use crate::model::{EventPage, LogGroup, LogStream, ReadRequest};
+use crate::quota::ApiQuota;
+use crate::source::LogSource;
+
+#[async_trait]
+impl LogSource for CloudWatchSource {
+    fn describe(&self) -> String {
+        match &self.role {
+            Some(role) => format!("cloudwatch({}, role {role})", self.region),
+            None => format!("cloudwatch({})", self.region),
+        }
+    }
+
+    fn quota(&self) -> Option<&ApiQuota> {
+        Some(&self.quota)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<LogGroup>> {
+        self.describe_groups(None).await
+    }
+
+    async fn list_groups_with_prefix(&self, prefix: &str) -> Result<Vec<LogGroup>> {
+        self.describe_groups(Some(prefix)).await
+    }
+
+    async fn run_insights(&self, request: &InsightsRequest) -> Result<InsightsOutput> {
+        self.insights(request).await
+    }
+
+    async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {
+        self.tags_of(group).await
+    }
+
+    fn list_streams(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        counters: &ReadCounters,
+    ) -> BoxStream<'static, Result<Vec<LogStream>>> {
+        listings::stream_pages(self, group, prefix, counters)
+    }
+
+    fn read_events(
+        &self,
+        request: &ReadRequest,
+        counters: &ReadCounters,
+    ) -> BoxStream<'static, Result<EventPage>> {
+        reads::read_events(self, request, counters)
+    }
+}
