@@ -187,7 +187,7 @@ pub struct Application {
     service: LogflightService,
     gate: Gate,
     tls: Option<tonic::transport::ServerTlsConfig>,
-    metrics: Option<(TcpListener, Arc<QueryMetrics>, QueryEngine)>,
+    metrics: Option<(TcpListener, Arc<QueryMetrics>, Vec<LogCatalog>)>,
     /// The start-up lines `run_until_stopped` prints first.
     banner: Vec<String>,
 }
@@ -224,7 +224,11 @@ impl Application {
                     .local_addr()
                     .map_err(|e| ServerError::Internal(e.to_string()))?;
                 banner.push(format!("metrics: http://{bound}/metrics"));
-                Some((listener, Arc::clone(&query_metrics), engine.clone()))
+                Some((
+                    listener,
+                    Arc::clone(&query_metrics),
+                    engine.catalogs().cloned().collect(),
+                ))
             }
         };
         let log = QueryLog::new(query_metrics, audit.clone());
@@ -257,8 +261,8 @@ impl Application {
             }
             let _ = out.flush();
         }
-        if let Some((listener, metrics, engine)) = self.metrics {
-            tokio::spawn(metrics::serve(listener, metrics, engine));
+        if let Some((listener, metrics, catalogs)) = self.metrics {
+            tokio::spawn(metrics::serve(listener, metrics, catalogs));
         }
         let service = FlightServiceServer::new(self.service)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

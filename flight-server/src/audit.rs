@@ -18,7 +18,6 @@ use logflight_connector::time::{iso8601, now_ms};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::secrets::hex;
 use crate::config::AuditSql;
 use crate::error::{Result, ServerError};
 
@@ -84,6 +83,14 @@ impl AuditEntry {
     }
 }
 
+/// A statement's SHA-256, as lowercase hex.
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The open audit log file.
 pub struct AuditLog {
     path: PathBuf,
@@ -123,7 +130,7 @@ impl AuditLog {
     pub fn statement(&self, entry: &mut AuditEntry, sql: &str) {
         match self.sql {
             AuditSql::Text => entry.sql = Some(sql.to_string()),
-            AuditSql::Hash => entry.sql_sha256 = Some(hex(&Sha256::digest(sql.as_bytes()))),
+            AuditSql::Hash => entry.sql_sha256 = Some(sha256_hex(sql)),
         }
     }
 
@@ -153,7 +160,7 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::AuthError;
+    use crate::error::AuthError;
 
     #[test]
     fn lines_are_json_with_text_or_digest() {
@@ -193,7 +200,7 @@ mod tests {
                     assert!(lines[0].get("sql").is_none());
                     assert_eq!(
                         lines[0]["sql_sha256"],
-                        hex(&Sha256::digest("SELECT 'line\nbreak'".as_bytes()))
+                        "3701ff9cf87dfcd7849a32c474e256b789917900960875099ac0d2b0a8a07524"
                     );
                 }
             }

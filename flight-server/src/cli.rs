@@ -1,9 +1,9 @@
 //! The command line: `logflight serve | query | hash-password | new-token`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::commands::output::Format;
-use crate::config::{ServeSettings, SourceArgs};
+use crate::commands::query::QueryArgs;
+use crate::commands::serve::ServeArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,23 +28,4 @@ pub enum Command {
     /// Print a new random bearer token and the SHA-256 a [[tokens]] entry
     /// stores
     NewToken,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub serve: ServeSettings,
-}
-
-#[derive(Debug, Args)]
-pub struct QueryArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Output format
-    #[arg(long, env = "LOGFLIGHT_FORMAT", value_enum, default_value = "table")]
-    pub format: Format,
-    /// The SQL statement
-    pub sql: String,
 }

@@ -12,9 +12,29 @@ use datafusion::error::DataFusionError;
 use logflight_connector::ConnectorError;
 use tonic::{Code, Status};
 
-use crate::auth::AuthError;
-
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
+
+/// Why a caller was not let in. Messages never repeat the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials: authenticate with a Flight Handshake (username and password) or send `authorization: Bearer <token>`")]
+    Missing,
+    /// A request that reached a server with authentication on without
+    /// passing the authentication layer.
+    #[error("authentication required: authenticate with a Flight Handshake (username and password) or send `authorization: Bearer <token>`")]
+    Required,
+    #[error("malformed authorization header: {0}")]
+    Malformed(&'static str),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("invalid bearer token")]
+    BadToken,
+    #[error("bearer token expired; authenticate again")]
+    Expired,
+    /// A valid token naming a principal the server has no engine for.
+    #[error("unknown principal")]
+    UnknownPrincipal,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

@@ -14,8 +14,6 @@ use tokio::net::TcpListener;
 
 use logflight_connector::LogCatalog;
 
-use crate::query::QueryEngine;
-
 /// Upper bounds of the query duration histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0];
 
@@ -60,11 +58,11 @@ impl QueryMetrics {
     }
 
     /// The Prometheus text exposition of these and the engine's counters.
-    pub fn render(&self, engine: &QueryEngine) -> String {
+    pub fn render(&self, catalogs: &[LogCatalog]) -> String {
         let mut out = Exposition::default();
         self.render_queries(&mut out);
-        render_scans(&mut out, engine);
-        render_api_calls(&mut out, engine);
+        render_scans(&mut out, catalogs);
+        render_api_calls(&mut out, catalogs);
         out.text
     }
 
@@ -120,14 +118,14 @@ impl QueryMetrics {
 }
 
 /// Events and bytes the catalogs' scans fetched.
-fn render_scans(out: &mut Exposition, engine: &QueryEngine) {
+fn render_scans(out: &mut Exposition, catalogs: &[LogCatalog]) {
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     out.family(
         "logflight_events_scanned_total",
         "counter",
         "Log events fetched from the source.",
     );
-    for c in engine.catalogs() {
+    for c in catalogs {
         let events = load(&c.scan_totals().events_fetched);
         out.sample("logflight_events_scanned_total", &catalog_label(c), events);
     }
@@ -136,20 +134,20 @@ fn render_scans(out: &mut Exposition, engine: &QueryEngine) {
         "counter",
         "Message bytes fetched from the source.",
     );
-    for c in engine.catalogs() {
+    for c in catalogs {
         let bytes = load(&c.scan_totals().bytes_fetched);
         out.sample("logflight_bytes_scanned_total", &catalog_label(c), bytes);
     }
 }
 
 /// The CloudWatch calls of the catalogs' sources, from their quotas.
-fn render_api_calls(out: &mut Exposition, engine: &QueryEngine) {
+fn render_api_calls(out: &mut Exposition, catalogs: &[LogCatalog]) {
     out.family(
         "logflight_api_calls_total",
         "counter",
         "CloudWatch Logs API calls, by API and outcome.",
     );
-    for c in engine.catalogs() {
+    for c in catalogs {
         for (api, outcome, n) in c
             .source()
             .quota()
@@ -169,7 +167,7 @@ fn render_api_calls(out: &mut Exposition, engine: &QueryEngine) {
         "counter",
         "CloudWatch Logs API calls retried.",
     );
-    for c in engine.catalogs() {
+    for c in catalogs {
         if let Some(quota) = c.source().quota() {
             out.sample(
                 "logflight_api_retries_total",
@@ -206,13 +204,13 @@ impl Exposition {
 }
 
 /// Serves `GET /metrics` (any other path is 404) until the process ends.
-pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, engine: QueryEngine) {
+pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, catalogs: Vec<LogCatalog>) {
     loop {
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
         };
         let metrics = Arc::clone(&metrics);
-        let engine = engine.clone();
+        let catalogs = catalogs.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             let n = match tokio::time::timeout(
@@ -227,7 +225,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, engine: Qu
             let request = String::from_utf8_lossy(&buf[..n]);
             let (status, body) =
                 if request.starts_with("GET /metrics ") || request.starts_with("GET /metrics?") {
-                    ("200 OK", metrics.render(&engine))
+                    ("200 OK", metrics.render(&catalogs))
                 } else {
                     ("404 Not Found", "try GET /metrics\n".to_string())
                 };
@@ -257,18 +255,17 @@ mod tests {
 
     #[test]
     fn the_exposition_counts_outcomes_rows_and_durations() {
-        let engine = QueryEngine::new(vec![LogCatalog::new(
+        let catalogs = vec![LogCatalog::new(
             "cloudwatch",
             std::sync::Arc::new(DemoSource::new()),
             Duration::from_secs(60),
-        )])
-        .unwrap();
+        )];
         let metrics = QueryMetrics::default();
         let now = Instant::now();
         metrics.record(Outcome::Ok, 10, now);
         metrics.record(Outcome::Ok, 5, now);
         metrics.record(Outcome::Failed, 0, now - Duration::from_secs(3));
-        let text = metrics.render(&engine);
+        let text = metrics.render(&catalogs);
         assert_eq!(value(&text, "logflight_queries_total{outcome=\"ok\"}"), 2.0);
         assert_eq!(
             value(&text, "logflight_queries_total{outcome=\"failed\"}"),

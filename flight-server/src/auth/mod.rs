@@ -17,6 +17,7 @@ pub mod secrets;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use crate::error::AuthError;
 pub use authenticator::{Authenticator, TokenEntry, UserEntry};
 
 /// An authenticated caller: a user of the config file or a static token's name.
@@ -38,26 +39,4 @@ impl Caller {
     pub fn name(&self) -> Option<String> {
         self.principal.as_ref().map(|p| p.name.clone())
     }
-}
-
-/// Why a caller was not let in. Messages never repeat the secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("no credentials: authenticate with a Flight Handshake (username and password) or send `authorization: Bearer <token>`")]
-    Missing,
-    /// A request that reached a server with authentication on without
-    /// passing the authentication layer.
-    #[error("authentication required: authenticate with a Flight Handshake (username and password) or send `authorization: Bearer <token>`")]
-    Required,
-    #[error("malformed authorization header: {0}")]
-    Malformed(&'static str),
-    #[error("wrong username or password")]
-    BadCredentials,
-    #[error("invalid bearer token")]
-    BadToken,
-    #[error("bearer token expired; authenticate again")]
-    Expired,
-    /// A valid token naming a principal the server has no engine for.
-    #[error("unknown principal")]
-    UnknownPrincipal,
 }

@@ -4,15 +4,27 @@ use std::io::{IsTerminal, Write};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use clap::Args;
 use futures::TryStreamExt;
 
 use super::{output, progress};
 use crate::app;
-use crate::cli::QueryArgs;
-use crate::config::{Config, ServeSettings};
+use crate::config::{Config, ServeSettings, SourceArgs};
 use crate::error::Result;
 use crate::logging;
 use crate::query::QueryEngine;
+
+#[derive(Debug, Args)]
+/// The arguments of `query`: where logs come from, the format, the statement.
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format
+    #[arg(long, env = "LOGFLIGHT_FORMAT", value_enum, default_value = "table")]
+    pub format: output::Format,
+    /// The SQL statement
+    pub sql: String,
+}
 
 pub async fn run(args: QueryArgs) -> Result<()> {
     let config = Config::resolve(&args.source, &ServeSettings::default())?;

@@ -1,10 +1,20 @@
 //! `logflight serve`: the Flight SQL server.
 
+use clap::Args;
+
 use crate::app::Application;
-use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{Config, ServeSettings, SourceArgs};
 use crate::error::Result;
 use crate::logging;
+
+#[derive(Debug, Args)]
+/// The arguments of `serve`: where logs come from, and how to serve them.
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub serve: ServeSettings,
+}
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let config = Config::resolve(&args.source, &args.serve)?;

@@ -24,7 +24,6 @@ pub use settings::{FileConfig, ServeSettings, SourceSettings};
 pub use tables::{CatalogEntry, GrantConfig};
 
 use crate::error::{Result, ServerError};
-use crate::query::limits::QueryLimits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_CATALOG: &str = "cloudwatch";
@@ -66,6 +65,30 @@ pub enum AuditSql {
     Text,
     /// Only its SHA-256, for statements that may hold sensitive literals.
     Hash,
+}
+
+/// The limits a query runs under (flags, variables or the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Planning and running together, and the longest wait for a run slot.
+    pub timeout: Duration,
+    pub max_rows: Option<u64>,
+    /// The memory pool of one query (sorts, joins, aggregations).
+    pub memory_bytes: usize,
+    pub max_concurrent: usize,
+    pub max_queued: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(600),
+            max_rows: None,
+            memory_bytes: 1024 << 20,
+            max_concurrent: 16,
+            max_queued: 64,
+        }
+    }
 }
 
 /// Where logs come from, on the command line of `serve` and `query`.

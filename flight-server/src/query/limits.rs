@@ -9,31 +9,8 @@ use arrow::array::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::{stream, Stream, StreamExt};
 
+pub use crate::config::QueryLimits;
 use crate::error::ServerError;
-
-/// The limits a query runs under (flags, variables or the config file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Planning and running together, and the longest wait for a run slot.
-    pub timeout: Duration,
-    pub max_rows: Option<u64>,
-    /// The memory pool of one query (sorts, joins, aggregations).
-    pub memory_bytes: usize,
-    pub max_concurrent: usize,
-    pub max_queued: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(600),
-            max_rows: None,
-            memory_bytes: 1024 << 20,
-            max_concurrent: 16,
-            max_queued: 64,
-        }
-    }
-}
 
 /// The error of a query that ran past `timeout`.
 pub fn timed_out(timeout: Duration) -> ServerError {

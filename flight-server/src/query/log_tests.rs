@@ -48,7 +48,8 @@ impl Fixture {
     }
 
     fn count(&self, outcome: &str) -> String {
-        let text = self.metrics.render(&self.engine);
+        let catalogs: Vec<_> = self.engine.catalogs().cloned().collect();
+        let text = self.metrics.render(&catalogs);
         let key = format!("logflight_queries_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&key))
