@@ -38,6 +38,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The run failed, and its error output says `wanted`; returns that output.
+fn failed_saying(out: &Output, wanted: &str) -> String {
+    let err = stderr(out);
+    assert!(!out.status.success(), "it succeeded: {}", stdout(out));
+    assert!(err.contains(wanted), "{wanted:?} not in: {err}");
+    err
+}
+
 const COUNT_LAMBDA: &str = "SELECT count(*) AS n FROM \"/aws/lambda/orders-api\".all_log_streams";
 
 #[test]
@@ -115,12 +123,7 @@ fn the_synthetic_source_has_the_size_it_is_given() {
         ],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("/other"),
-        "the error names the group: {}",
-        stderr(&out)
-    );
+    failed_saying(&out, "/other");
 }
 
 #[test]
@@ -182,20 +185,14 @@ fn environment_and_config_file_configure_the_source() {
         ],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("unknown catalog \"logs\""),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, "unknown catalog \"logs\"");
 
     std::fs::write(&config, "sorce = \"demo\"\n").unwrap();
     let out = logflight(
         &["query", "--config", config.to_str().unwrap(), "SELECT 1"],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("sorce"), "{}", stderr(&out));
+    failed_saying(&out, "sorce");
 }
 
 #[test]
@@ -262,12 +259,7 @@ fn several_catalogs_from_the_config_file() {
         &["query", "--config", config.to_str().unwrap(), "SELECT 1"],
         &[],
     );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("two [[catalogs]] entries are named \"a\""),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, "two [[catalogs]] entries are named \"a\"");
 }
 
 #[test]
@@ -449,10 +441,8 @@ fn cloudwatch_without_credentials_suggests_the_demo_source() {
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
         ],
     );
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(err.contains("no AWS credentials found"), "{err}");
-    assert!(err.contains("--source demo"), "{err}");
+    failed_saying(&out, "no AWS credentials found");
+    failed_saying(&out, "--source demo");
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ impl Gate {
 
     /// The caller of an RPC, or why it may not go on. Handshake passes
     /// without a principal: it is where credentials are checked.
-    pub fn admit(
+    pub fn caller(
         &self,
         rpc: &'static str,
         authorization: Option<&HeaderValue>,
@@ -164,7 +164,7 @@ where
         let addr = remote_addr(request.extensions());
         match self
             .gate
-            .admit(rpc, request.headers().get(AUTHORIZATION), addr)
+            .caller(rpc, request.headers().get(AUTHORIZATION), addr)
         {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
@@ -222,27 +222,34 @@ mod tests {
         let gate = gate();
         let addr = Some("127.0.0.1:9".parse().unwrap());
         let header = |v: &str| HeaderValue::from_str(v).unwrap();
-        let caller = gate.admit("Handshake", None, addr).unwrap();
+        let caller = gate.caller("Handshake", None, addr).unwrap();
         assert!(caller.principal.is_none() && caller.addr == addr);
         for rpc in RPCS.into_iter().filter(|r| *r != "Handshake") {
-            assert_eq!(gate.admit(rpc, None, addr).unwrap_err(), AuthError::Missing);
             assert_eq!(
-                gate.admit(rpc, Some(&header("Bearer nope")), addr)
+                gate.caller(rpc, None, addr).unwrap_err(),
+                AuthError::Missing
+            );
+            assert_eq!(
+                gate.caller(rpc, Some(&header("Bearer nope")), addr)
                     .unwrap_err(),
                 AuthError::BadToken
             );
             let caller = gate
-                .admit(rpc, Some(&header("Bearer static-token")), addr)
+                .caller(rpc, Some(&header("Bearer static-token")), addr)
                 .unwrap();
             assert_eq!(caller.name().as_deref(), Some("svc"));
         }
         let not_ascii = HeaderValue::from_bytes(b"Bearer \xff").unwrap();
         assert!(matches!(
-            gate.admit("DoGet", Some(&not_ascii), addr),
+            gate.caller("DoGet", Some(&not_ascii), addr),
             Err(AuthError::Malformed(_))
         ));
         let open = Gate::new(None, None);
-        assert!(open.admit("DoGet", None, addr).unwrap().principal.is_none());
+        assert!(open
+            .caller("DoGet", None, addr)
+            .unwrap()
+            .principal
+            .is_none());
     }
 
     /// An inner service that answers with the caller it was given.
