@@ -44,6 +44,11 @@ impl NamePattern {
         Self(pattern.chars().collect())
     }
 
+    /// The pattern as written.
+    pub fn text(&self) -> String {
+        self.0.iter().collect()
+    }
+
     pub fn matches(&self, name: &str) -> bool {
         let name: Vec<char> = name.chars().collect();
         glob_match(&self.0, &name)

@@ -199,6 +199,7 @@ mod tests {
             timestamp_ms: ts,
             ingestion_ms: if ts % 2 == 0 { Some(ts + 5) } else { None },
             message: msg.into(),
+            event_id: None,
         }
     }
 

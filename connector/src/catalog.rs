@@ -19,6 +19,8 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::debug;
 
 use crate::access::{GroupAccess, RestrictedSource};
+use crate::archive::schema::{is_archive_schema, resolve_archived, ArchiveSchema, ARCHIVE_SCHEMA};
+use crate::archive::table::ArchiveView;
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::meta_schema::{check_meta_table, is_meta_schema, MetaSchema, META_SCHEMA};
@@ -53,6 +55,8 @@ struct CatalogState {
     /// query names its stream table at planning and again at scan time, and
     /// dashboards repeat queries; each would otherwise cost a listing call.
     exact_streams: RwLock<HashMap<(String, String), Instant>>,
+    /// The catalog's archive, if it has one.
+    archive: Option<Arc<ArchiveView>>,
 }
 
 /// The catalog named `name`, or an error listing the catalogs there are;
@@ -98,8 +102,32 @@ impl LogCatalog {
                 groups: RwLock::new(None),
                 streams: RwLock::new(HashMap::new()),
                 exact_streams: RwLock::new(HashMap::new()),
+                archive: None,
             }),
         }
+    }
+
+    /// The same catalog with an archive, which answers the days it holds
+    /// and its own schema `logflight$archive`.
+    pub fn with_archive(self, archive: ArchiveView) -> Self {
+        let state = &self.state;
+        Self {
+            state: Arc::new(CatalogState {
+                name: state.name.clone(),
+                source: Arc::clone(&state.source),
+                ttl: state.ttl,
+                scan: state.scan,
+                totals: Arc::clone(&state.totals),
+                groups: RwLock::new(None),
+                streams: RwLock::new(HashMap::new()),
+                exact_streams: RwLock::new(HashMap::new()),
+                archive: Some(Arc::new(archive)),
+            }),
+        }
+    }
+
+    pub fn archive(&self) -> Option<&Arc<ArchiveView>> {
+        self.state.archive.as_ref()
     }
 
     pub fn name(&self) -> &str {
@@ -111,6 +139,7 @@ impl LogCatalog {
     /// per view; scan totals are shared with `self`, so server metrics
     /// count every principal's reads.
     pub fn restricted(&self, access: GroupAccess) -> LogCatalog {
+        let access_copy = access.clone();
         let source: SharedSource = Arc::new(RestrictedSource::new(
             Arc::clone(&self.state.source),
             access,
@@ -126,6 +155,11 @@ impl LogCatalog {
                 groups: RwLock::new(None),
                 streams: RwLock::new(HashMap::new()),
                 exact_streams: RwLock::new(HashMap::new()),
+                archive: self
+                    .state
+                    .archive
+                    .as_ref()
+                    .map(|a| Arc::new(a.restricted(access_copy))),
             }),
         }
     }
@@ -325,6 +359,9 @@ impl LogCatalog {
         if is_meta_schema(schema) {
             return check_meta_table(table).map(|_| None);
         }
+        if let (true, Some(archive)) = (is_archive_schema(schema), self.archive()) {
+            return resolve_archived(archive, table).await.map(Some);
+        }
         let group = self.resolve_group(schema).await?;
         self.resolve_table(&group.name, table).await?;
         Ok(Some(group.name))
@@ -367,12 +404,22 @@ impl CatalogProvider for LogCatalog {
             .map(|g| g.iter().map(|g| g.name.clone()).collect())
             .unwrap_or_default();
         names.push(META_SCHEMA.to_string());
+        if self.archive().is_some() {
+            names.push(ARCHIVE_SCHEMA.to_string());
+        }
         names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if is_meta_schema(name) {
             return Some(Arc::new(MetaSchema::new(Arc::clone(self.source()))));
+        }
+        if is_archive_schema(name) {
+            let archive = self.archive()?;
+            return Some(Arc::new(ArchiveSchema::new(
+                Arc::clone(archive),
+                self.state.scan,
+            )));
         }
         let groups = self.cached_groups(false)?;
         match resolve_name(name, groups.iter().map(|g| g.name.as_str())) {
@@ -403,13 +450,15 @@ impl SchemaProvider for GroupSchema {
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let scope = self.catalog.resolve_table(&self.group.name, name).await?;
-        Ok(Some(Arc::new(LogTable::new(
+        let table = LogTable::new(
             Arc::clone(self.catalog.source()),
             Arc::clone(&self.catalog.state.totals),
             self.group.clone(),
             scope,
             self.catalog.state.scan,
-        ))))
+        )
+        .with_archive(self.catalog.archive().cloned());
+        Ok(Some(Arc::new(table)))
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -57,6 +57,10 @@ pub enum ConnectorError {
     #[error("access denied: {0}")]
     AccessDenied(String),
 
+    /// The archive's store failed, or holds something it should not.
+    #[error("archive: {0}")]
+    Archive(String),
+
     #[error("AWS configuration: {0}")]
     Config(String),
 }

@@ -7,9 +7,11 @@
 //! record batches.
 
 pub mod access;
+pub mod archive;
 pub mod batch;
 pub mod catalog;
 pub mod counters;
+pub mod crypto;
 pub mod error;
 pub mod insights;
 pub mod meta_schema;

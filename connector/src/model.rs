@@ -258,6 +258,9 @@ pub struct LogEvent {
     pub timestamp_ms: i64,
     pub ingestion_ms: Option<i64>,
     pub message: String,
+    /// CloudWatch's id of the event; FilterLogEvents returns it,
+    /// GetLogEvents does not. The archive tells events apart by it.
+    pub event_id: Option<String>,
 }
 
 /// One page of events as a read API returned it (it may be empty while more

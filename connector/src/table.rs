@@ -11,7 +11,13 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::batch::log_schema;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::limit::GlobalLimitExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::{col, lit};
+
+use crate::archive::table::{archived_days, live_ranges, ArchiveView};
+use crate::batch::{log_schema, LOG_STREAM};
 use crate::model::{LogGroup, ReadRequest, StreamSelection};
 use crate::pushdown::{filter_support, translate};
 use crate::read_plan::{plan_reads, PlanOptions};
@@ -51,6 +57,8 @@ pub struct LogTable {
     group: LogGroup,
     scope: TableScope,
     options: ScanOptions,
+    /// The catalog's archive, which answers the days it holds final.
+    archive: Option<Arc<ArchiveView>>,
 }
 
 impl LogTable {
@@ -67,7 +75,92 @@ impl LogTable {
             group,
             scope,
             options,
+            archive: None,
         }
+    }
+
+    pub fn with_archive(mut self, archive: Option<Arc<ArchiveView>>) -> Self {
+        self.archive = archive;
+        self
+    }
+
+    /// The scan of CloudWatch for `request`.
+    fn live_scan(
+        &self,
+        request: ReadRequest,
+        projection: Option<&Vec<usize>>,
+        now_ms: i64,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let reads = plan_reads(
+            request.clone(),
+            &self.group,
+            PlanOptions {
+                max_partitions: self.options.max_partitions,
+                now_ms,
+            },
+        );
+        Ok(Arc::new(LogScanExec::try_new(
+            Arc::clone(&self.source),
+            Arc::clone(&self.totals),
+            request,
+            reads,
+            projection.map(Vec::as_slice),
+        )?))
+    }
+
+    /// The days the archive holds come from it, the rest from CloudWatch,
+    /// as one plan; `None` when the archive holds none of the range.
+    async fn archive_and_live(
+        &self,
+        archive: &ArchiveView,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        request: &ReadRequest,
+        now_ms: i64,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let days = archive.days(&self.group.name).await?;
+        let archived = archived_days(request.time, &days, self.group.retention_in_days, now_ms);
+        if archived.is_empty() {
+            return Ok(None);
+        }
+        // Every filter given to the scan is applied to archived rows: those
+        // pushed exactly are not checked again above the scan.
+        let mut exact: Vec<Expr> = if self.options.pushdown {
+            filters.to_vec()
+        } else {
+            Vec::new()
+        };
+        if let TableScope::Stream(name) = &self.scope {
+            exact.push(col(LOG_STREAM).eq(lit(name.clone())));
+        }
+        let chosen: Vec<_> = archived.iter().map(|d| (*d, days[d].clone())).collect();
+        let mut inputs = vec![
+            archive
+                .scan(
+                    state,
+                    &self.group.name,
+                    &chosen,
+                    projection,
+                    &exact,
+                    self.options.max_partitions,
+                )
+                .await?,
+        ];
+        for range in live_ranges(request.time, &archived) {
+            let mut live = request.clone();
+            live.time = range;
+            inputs.push(self.live_scan(live, projection, now_ms)?);
+        }
+        let union = UnionExec::try_new(inputs)?;
+        Ok(Some(match request.limit {
+            Some(limit) => Arc::new(GlobalLimitExec::new(
+                Arc::new(CoalescePartitionsExec::new(union)),
+                0,
+                Some(limit),
+            )),
+            None => union,
+        }))
     }
 
     /// The request a scan with these filters and limit will send.
@@ -124,27 +217,21 @@ impl TableProvider for LogTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let request = self.read_request(filters, limit);
         let now_ms = crate::time::now_ms();
-        let reads = plan_reads(
-            request.clone(),
-            &self.group,
-            PlanOptions {
-                max_partitions: self.options.max_partitions,
-                now_ms,
-            },
-        );
-        Ok(Arc::new(LogScanExec::try_new(
-            Arc::clone(&self.source),
-            Arc::clone(&self.totals),
-            request,
-            reads,
-            projection.map(Vec::as_slice),
-        )?))
+        if let Some(archive) = &self.archive {
+            let both = self
+                .archive_and_live(archive, state, projection, filters, &request, now_ms)
+                .await?;
+            if let Some(plan) = both {
+                return Ok(plan);
+            }
+        }
+        self.live_scan(request, projection, now_ms)
     }
 }

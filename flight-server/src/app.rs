@@ -157,9 +157,6 @@ fn tls(files: &TlsFiles) -> Result<tonic::transport::ServerTlsConfig> {
             ))
         })
     };
-    // The AWS SDK and tonic both link rustls; name the provider once so
-    // neither has to guess.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let identity = tonic::transport::Identity::from_pem(
         read(&files.cert, "certificate")?,
         read(&files.key, "key")?,

@@ -180,7 +180,7 @@ fn connector_code(err: &ConnectorError) -> Code {
             Code::PermissionDenied
         }
         ConnectorError::Throttled { .. } => Code::ResourceExhausted,
-        ConnectorError::Api { .. } => Code::Unavailable,
+        ConnectorError::Api { .. } | ConnectorError::Archive(_) => Code::Unavailable,
         ConnectorError::InsightsEnded { .. } => Code::Aborted,
         ConnectorError::Config(_) => Code::FailedPrecondition,
     }

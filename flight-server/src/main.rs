@@ -25,6 +25,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     allocator::tune();
+    logflight_connector::crypto::install();
     let cli = Cli::parse();
     // Planning recurses over a statement's expressions (at most
     // query::checks::MAX_EXPRESSION_DEPTH deep) and dropping a parsed tree

@@ -376,6 +376,7 @@ impl StreamBuilder {
             timestamp_ms: ts,
             ingestion_ms: Some(ts + delay),
             message,
+            event_id: None,
         });
     }
     fn finish(mut self) -> DemoStream {

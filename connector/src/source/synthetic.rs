@@ -258,6 +258,7 @@ impl LogSource for SyntheticSource {
                             timestamp_ms: t,
                             ingestion_ms: Some(t + 500),
                             message: messages[(i % MESSAGES) as usize].clone(),
+                            event_id: None,
                         });
                     }
                     i += 1;

@@ -54,6 +54,7 @@ impl CloudWatchSource {
     /// Builds a client from the standard chain plus explicit options, and
     /// checks up front that a region and credentials can be found.
     pub async fn connect(options: &CloudWatchOptions) -> Result<Self> {
+        crate::crypto::install();
         let config = load_config(options).await;
         let region = config
             .region()

@@ -185,6 +185,7 @@ impl ReadCursor {
                 timestamp_ms: e.timestamp.unwrap_or_default(),
                 ingestion_ms: e.ingestion_time,
                 message: e.message.unwrap_or_default(),
+                event_id: None,
             })
             .collect();
         // The end of a stream: no token, or the token we sent came back.
@@ -300,6 +301,7 @@ fn shared_stream_names(
                 timestamp_ms: e.timestamp.unwrap_or_default(),
                 ingestion_ms: e.ingestion_time,
                 message: e.message.unwrap_or_default(),
+                event_id: e.event_id,
             }
         })
         .collect()

@@ -1,0 +1,574 @@
+//! One archiving run: for each group, every day that is not final yet is
+//! read again, its new events written to one part, and committed. See
+//! docs/archive.md for the protocol and why it is exactly-once.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+use tracing::{debug, info, warn};
+
+use super::commit::{self, CommitRecord, ContentHash, Created};
+use super::groups::{self, GroupRecord};
+use super::layout::{part_path, staged_path, staging, Day};
+use super::part::{ids_in, with_ids, ArchivedEvent, PartWriter};
+use super::store::ArchiveRoot;
+use crate::counters::ReadCounters;
+use crate::error::{ConnectorError, Result};
+use crate::model::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
+use crate::source::SharedSource;
+use crate::time::{iso8601, now_ms, DAY_MS, HOUR_MS};
+
+/// CloudWatch accepts events this old at most (PutLogEvents).
+pub const MAX_LATENESS_MS: i64 = 14 * DAY_MS;
+/// Kept on top of the lateness, for clocks and slow ingestion.
+pub const MARGIN_MS: i64 = HOUR_MS;
+/// A slice read holding more events than this is read again in quarters,
+/// so a run's memory does not grow with the group.
+pub const SLICE_EVENTS: usize = 200_000;
+const CONFLICT_RETRIES: usize = 3;
+/// Staged parts no commit names are removed once this old.
+const ORPHAN_AGE_MS: i64 = DAY_MS;
+
+/// What a run covers.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Days starting before this are not read (a backfill's start).
+    pub since_ms: Option<i64>,
+    /// Days ending after this are not read.
+    pub until_ms: Option<i64>,
+}
+
+/// Counters a run keeps as it goes, for progress and metrics.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub days_total: AtomicU64,
+    pub days_done: AtomicU64,
+    pub events_read: AtomicU64,
+    pub events_written: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub commits: AtomicU64,
+    pub conflicts: AtomicU64,
+}
+
+/// A day that could not be archived whole, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete {
+    pub log_group: String,
+    pub day: Day,
+    pub reason: String,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub groups: usize,
+    pub days_read: u64,
+    pub events_written: u64,
+    pub incomplete: Vec<Incomplete>,
+    /// Days left to a later run because other runs kept committing them.
+    pub contended: Vec<(String, Day)>,
+}
+
+/// Archives groups of one catalog's source into a root.
+pub struct Archiver {
+    root: ArchiveRoot,
+    catalog: String,
+    source: SharedSource,
+    run: String,
+    progress: Arc<Progress>,
+    counters: ReadCounters,
+}
+
+/// A run id: sortable by start time, unique between runs.
+fn run_id(started: i64) -> String {
+    let mut random = [0u8; 4];
+    // Collisions need two runs in one millisecond drawing the same 32 bits.
+    let _ = getrandom::fill(&mut random);
+    format!(
+        "{}-{}",
+        iso8601(started).replace([':', '.', '-'], ""),
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// The latest time an event of `day` may still arrive.
+fn final_after(day: Day, group: &LogGroup) -> i64 {
+    day.end_ms() + lateness(group) + MARGIN_MS
+}
+
+fn lateness(group: &LogGroup) -> i64 {
+    match group.retention_in_days {
+        Some(days) if days > 0 => (i64::from(days) * DAY_MS).min(MAX_LATENESS_MS),
+        _ => MAX_LATENESS_MS,
+    }
+}
+
+/// The first day that can hold events: none are older than the group,
+/// less the lateness CloudWatch allows, or than its retention.
+fn first_day(group: &LogGroup, now: i64, since: Option<i64>) -> Day {
+    let created = group.creation_time_ms.unwrap_or(0) - MAX_LATENESS_MS;
+    let retained = group
+        .retention_in_days
+        .filter(|d| *d > 0)
+        .map_or(i64::MIN, |d| now - i64::from(d) * DAY_MS - 3 * DAY_MS);
+    Day::of_ms(created.max(retained).max(since.unwrap_or(i64::MIN)).max(0))
+}
+
+impl Archiver {
+    pub fn new(root: ArchiveRoot, catalog: impl Into<String>, source: SharedSource) -> Self {
+        Self {
+            root,
+            catalog: catalog.into(),
+            source,
+            run: run_id(now_ms()),
+            progress: Arc::default(),
+            counters: ReadCounters::default(),
+        }
+    }
+
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    /// The API calls the run has made.
+    pub fn api_calls(&self) -> usize {
+        self.counters.api_calls.value()
+    }
+
+    /// Archives `groups`; a group's failure ends the run with that error
+    /// (what was committed before stays committed).
+    pub async fn run(&self, groups: &[LogGroup], options: &RunOptions) -> Result<RunReport> {
+        let started = now_ms();
+        self.finish_stopped_runs(started).await?;
+        let mut report = RunReport {
+            groups: groups.len(),
+            ..Default::default()
+        };
+        let mut plans = Vec::new();
+        for group in groups {
+            let latest = commit::latest(&self.root, &self.catalog, &group.name).await?;
+            let days = self.days_to_read(group, &latest, started, options);
+            self.progress
+                .days_total
+                .fetch_add(days.len() as u64, Ordering::Relaxed);
+            plans.push((group, latest, days));
+        }
+        for (group, latest, days) in plans {
+            self.remember(group).await?;
+            for day in days {
+                let previous = latest.get(&day).cloned();
+                self.archive_day(group, day, previous, started, &mut report)
+                    .await?;
+                report.days_read += 1;
+                self.progress.days_done.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        report.events_written = self.progress.events_written.load(Ordering::Relaxed);
+        Ok(report)
+    }
+
+    fn days_to_read(
+        &self,
+        group: &LogGroup,
+        latest: &BTreeMap<Day, CommitRecord>,
+        now: i64,
+        options: &RunOptions,
+    ) -> Vec<Day> {
+        let mut day = first_day(group, now, options.since_ms);
+        let last = Day::of_ms(options.until_ms.unwrap_or(now).min(now));
+        let mut days = Vec::new();
+        while day <= last {
+            if latest.get(&day).is_none_or(|r| !r.is_final && !r.pruned) {
+                days.push(day);
+            }
+            day = day.next();
+        }
+        days
+    }
+
+    /// Writes what the archive remembers of a group (its tags for grants).
+    async fn remember(&self, group: &LogGroup) -> Result<()> {
+        let tags = self.source.group_tags(group).await?;
+        groups::write(&self.root, &GroupRecord::of(&self.catalog, group, tags)).await
+    }
+
+    /// Reads a day again and commits what it has new, retrying when
+    /// another run commits the day first.
+    async fn archive_day(
+        &self,
+        group: &LogGroup,
+        day: Day,
+        mut previous: Option<CommitRecord>,
+        started: i64,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let base = previous
+                .clone()
+                .unwrap_or_else(|| CommitRecord::empty(&self.catalog, &group.name, day));
+            match self.commit_day(group, day, &base, started).await? {
+                Created::Yes => return self.note_incomplete(group, day, &base, started, report),
+                Created::Taken => {
+                    self.progress.conflicts.fetch_add(1, Ordering::Relaxed);
+                    info!(group = %group.name, day = %day.text(), attempt, "another run committed the day first; reading it again");
+                    let latest = commit::latest(&self.root, &self.catalog, &group.name).await?;
+                    previous = latest.get(&day).cloned();
+                    if previous.as_ref().is_some_and(|r| r.is_final) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        report.contended.push((group.name.clone(), day));
+        Ok(())
+    }
+
+    fn note_incomplete(
+        &self,
+        group: &LogGroup,
+        day: Day,
+        base: &CommitRecord,
+        started: i64,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        if base.version == 0 && !first_read_complete(group, day, started) {
+            let reason = format!(
+                "CloudWatch keeps this group's events {} days and had begun expiring them before the first archive run",
+                group.retention_in_days.unwrap_or_default()
+            );
+            warn!(group = %group.name, day = %day.text(), "{reason}");
+            report.incomplete.push(Incomplete {
+                log_group: group.name.clone(),
+                day,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// One attempt: read, diff, stage, commit, publish.
+    async fn commit_day(
+        &self,
+        group: &LogGroup,
+        day: Day,
+        base: &CommitRecord,
+        started: i64,
+    ) -> Result<Created> {
+        let staged = staged_path(&self.catalog, &group.name, day, &self.run);
+        let final_path = part_path(&self.catalog, &group.name, day, &self.run);
+        let mut part = PartWriter::new(&self.root, staged.clone(), final_path.clone());
+        let mut queue = vec![TimeRange::new(Some(day.start_ms()), Some(day.end_ms()))];
+        while let Some(slice) = queue.pop() {
+            match self.read_slice(group, slice).await? {
+                Slice::Events(events) => {
+                    let known = ids_in(&self.root, &base.parts, slice).await?;
+                    let new: Vec<ArchivedEvent> = events
+                        .into_iter()
+                        .filter(|e| !known.contains(&e.id))
+                        .collect();
+                    self.progress
+                        .events_written
+                        .fetch_add(new.len() as u64, Ordering::Relaxed);
+                    part.write(&new).await?;
+                }
+                // Quarters, earliest last on the stack so it is read first.
+                Slice::TooLarge => queue.extend(quarters(slice).into_iter().rev()),
+            }
+        }
+        let written = part.finish().await?;
+        let is_final = started > final_after(day, group);
+        if written.is_none() && base.version > 0 && !is_final {
+            return Ok(Created::Yes); // nothing new, still open: no new version
+        }
+        let mut record = base.clone();
+        record.version = base.version + 1;
+        record.read_started_ms = started;
+        record.is_final = is_final;
+        record.run = self.run.clone();
+        record.committed_at = iso8601(now_ms());
+        if base.version == 0 {
+            record.complete = first_read_complete(group, day, started);
+        }
+        if let Some((file, content)) = &written {
+            record.rows += file.rows;
+            record.content_hash = ContentHash::parse(&base.content_hash)
+                .unwrap_or_default()
+                .combine(*content)
+                .hex();
+            record.parts.push(file.clone());
+            self.progress
+                .bytes_written
+                .fetch_add(file.bytes, Ordering::Relaxed);
+        }
+        match commit::create(&self.root, &record).await? {
+            Created::Yes => {
+                self.progress.commits.fetch_add(1, Ordering::Relaxed);
+                debug!(group = %group.name, day = %day.text(), version = record.version, rows = record.rows, "committed");
+                if written.is_some() {
+                    self.publish(&staged, &final_path).await?;
+                }
+                Ok(Created::Yes)
+            }
+            Created::Taken => {
+                if written.is_some() {
+                    self.delete_quietly(&staged).await;
+                }
+                Ok(Created::Taken)
+            }
+        }
+    }
+
+    /// Reads one slice of a day with event ids, or gives up on it when it
+    /// holds more than [`SLICE_EVENTS`] (the reads stop at once).
+    async fn read_slice(&self, group: &LogGroup, slice: TimeRange) -> Result<Slice> {
+        let request = ReadRequest {
+            group: group.name.clone(),
+            streams: StreamSelection::All,
+            time: slice,
+            filter_pattern: None,
+            limit: None,
+            require_streams: false,
+            // FilterLogEvents returns event ids; Infrequent Access groups
+            // only allow GetLogEvents (ids are then derived).
+            api: match group.class {
+                LogGroupClass::InfrequentAccess => ReadApi::GetLogEvents,
+                _ => ReadApi::FilterLogEvents,
+            },
+        };
+        let mut pages = self.source.read_events(&request, &self.counters);
+        let mut events = Vec::new();
+        while let Some(page) = pages.try_next().await? {
+            self.progress
+                .events_read
+                .fetch_add(page.events.len() as u64, Ordering::Relaxed);
+            events.extend(
+                page.events
+                    .into_iter()
+                    .filter(|e| slice.contains(e.timestamp_ms)),
+            );
+            let splittable = slice.end.zip(slice.start).is_some_and(|(e, s)| e > s);
+            if events.len() > SLICE_EVENTS && splittable {
+                return Ok(Slice::TooLarge);
+            }
+        }
+        let mut events = with_ids(events);
+        events.sort_by(|a, b| (a.event.timestamp_ms, &a.id).cmp(&(b.event.timestamp_ms, &b.id)));
+        Ok(Slice::Events(events))
+    }
+
+    /// Copies a committed part to its final path, then drops the staged copy.
+    async fn publish(&self, staged: &Path, final_path: &Path) -> Result<()> {
+        self.root
+            .store()
+            .copy(staged, final_path)
+            .await
+            .map_err(|e| self.root.error("publish a part", &e))?;
+        self.delete_quietly(staged).await;
+        Ok(())
+    }
+
+    async fn delete_quietly(&self, location: &Path) {
+        if let Err(e) = self.root.store().delete(location).await {
+            warn!(path = %location, error = %e, "could not delete a staged part; a later run removes it");
+        }
+    }
+
+    /// Finishes what stopped runs left: staged parts a commit names are
+    /// published; staged parts no commit names are removed once a day old.
+    async fn finish_stopped_runs(&self, now: i64) -> Result<()> {
+        let staged: Vec<_> = self
+            .root
+            .store()
+            .list(Some(&staging()))
+            .try_collect()
+            .await
+            .map_err(|e| self.root.error("list staged parts", &e))?;
+        let mut commits: BTreeMap<(String, String), BTreeMap<Day, CommitRecord>> = BTreeMap::new();
+        for meta in staged {
+            let Some((catalog, group, day)) = parse_staged(&meta.location) else {
+                continue;
+            };
+            let key = (catalog.clone(), group.clone());
+            if !commits.contains_key(&key) {
+                let latest = commit::latest(&self.root, &catalog, &group).await?;
+                commits.insert(key.clone(), latest);
+            }
+            let named = commits[&key].get(&day).and_then(|record| {
+                record
+                    .parts
+                    .iter()
+                    .find(|p| p.staged == meta.location.as_ref())
+                    .cloned()
+            });
+            match named {
+                Some(part) => {
+                    info!(part = %part.path, "publishing a part a stopped run committed");
+                    let final_path = Path::parse(&part.path)
+                        .map_err(|e| ConnectorError::Archive(format!("bad part path: {e}")))?;
+                    self.publish(&meta.location, &final_path).await?;
+                }
+                None if now - meta.last_modified.timestamp_millis() > ORPHAN_AGE_MS => {
+                    self.delete_quietly(&meta.location).await;
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Slice {
+    Events(Vec<ArchivedEvent>),
+    TooLarge,
+}
+
+/// A slice cut in four (at least a millisecond each).
+fn quarters(slice: TimeRange) -> Vec<TimeRange> {
+    let (Some(start), Some(end)) = (slice.start, slice.end) else {
+        return vec![slice];
+    };
+    let width = ((end - start + 1) / 4).max(1);
+    let mut out = Vec::new();
+    let mut at = start;
+    while at <= end {
+        let stop = if out.len() == 3 {
+            end
+        } else {
+            (at + width - 1).min(end)
+        };
+        out.push(TimeRange::new(Some(at), Some(stop)));
+        at = stop + 1;
+    }
+    out
+}
+
+/// False when CloudWatch may already have expired events of `day` when
+/// the run that first read it started.
+fn first_read_complete(group: &LogGroup, day: Day, started: i64) -> bool {
+    match group.retention_in_days {
+        Some(days) if days > 0 => started < day.start_ms() + i64::from(days) * DAY_MS,
+        _ => true,
+    }
+}
+
+/// (catalog, group, day) of a staged part's path.
+fn parse_staged(location: &Path) -> Option<(String, String, Day)> {
+    use super::layout::decode_name;
+    let parts: Vec<&str> = location.as_ref().split('/').collect();
+    let [_, _, _run, catalog, group, day] = parts.as_slice() else {
+        return None;
+    };
+    Some((
+        decode_name(catalog.strip_prefix("catalog=")?)?,
+        decode_name(group.strip_prefix("log_group=")?)?,
+        Day::parse(day.strip_prefix("day=")?.strip_suffix(".parquet")?)?,
+    ))
+}
+
+/// The groups a run covers, by name pattern and tags.
+pub async fn select_groups(
+    source: &SharedSource,
+    matches: impl Fn(&str, &BTreeMap<String, String>) -> bool,
+    need_tags: bool,
+) -> Result<Vec<LogGroup>> {
+    let groups = source.list_groups().await?;
+    let mut selected = Vec::new();
+    let checked = futures::stream::iter(groups)
+        .map(|group| async move {
+            let tags = if need_tags {
+                source.group_tags(&group).await?
+            } else {
+                BTreeMap::new()
+            };
+            Ok::<_, ConnectorError>((group, tags))
+        })
+        .buffered(4)
+        .try_collect::<Vec<_>>()
+        .await?;
+    for (group, tags) in checked {
+        if matches(&group.name, &tags) {
+            selected.push(group);
+        }
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::layout::Day;
+
+    #[test]
+    fn days_close_after_their_lateness() {
+        let mut group = LogGroup::named("/g");
+        let day = Day::parse("2026-11-01").unwrap();
+        assert_eq!(
+            final_after(day, &group),
+            day.end_ms() + 14 * DAY_MS + HOUR_MS
+        );
+        group.retention_in_days = Some(3);
+        assert_eq!(
+            final_after(day, &group),
+            day.end_ms() + 3 * DAY_MS + HOUR_MS
+        );
+        assert!(first_read_complete(
+            &group,
+            day,
+            day.start_ms() + 2 * DAY_MS
+        ));
+        assert!(!first_read_complete(
+            &group,
+            day,
+            day.start_ms() + 3 * DAY_MS
+        ));
+        group.retention_in_days = None;
+        assert!(first_read_complete(&group, day, i64::MAX));
+    }
+
+    #[test]
+    fn the_first_day_is_bounded_by_creation_retention_and_since() {
+        let now = Day::parse("2026-12-01").unwrap().start_ms();
+        let mut group = LogGroup::named("/g");
+        group.creation_time_ms = Some(Day::parse("2026-11-20").unwrap().start_ms());
+        assert_eq!(first_day(&group, now, None).text(), "2026-11-06");
+        group.retention_in_days = Some(1);
+        assert_eq!(first_day(&group, now, None).text(), "2026-11-27");
+        let since = Day::parse("2026-11-29").unwrap().start_ms();
+        assert_eq!(first_day(&group, now, Some(since)).text(), "2026-11-29");
+    }
+
+    #[test]
+    fn slices_split_in_quarters_that_cover_them() {
+        let slice = TimeRange::new(Some(0), Some(99));
+        let parts = quarters(slice);
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[0], TimeRange::new(Some(0), Some(24)));
+        assert_eq!(parts[3], TimeRange::new(Some(75), Some(99)));
+        let tiny = quarters(TimeRange::new(Some(5), Some(6)));
+        assert_eq!(
+            tiny,
+            [
+                TimeRange::new(Some(5), Some(5)),
+                TimeRange::new(Some(6), Some(6))
+            ]
+        );
+    }
+
+    #[test]
+    fn staged_paths_parse_back() {
+        let day = Day::parse("2026-11-24").unwrap();
+        let path = staged_path("c", "/a/B$", day, "r1");
+        assert_eq!(parse_staged(&path), Some(("c".into(), "/a/B$".into(), day)));
+    }
+}

@@ -1,0 +1,365 @@
+//! Reading the archive: which days of a query it answers, and the plan
+//! that reads their parts.
+//!
+//! The plan reads exactly the files the newest commit records name (no
+//! directory listing decides what a day holds), as Parquet with the
+//! query's filters for row-group pruning, and re-applies every filter
+//! the table pushed down exactly, so archived rows are held to the same
+//! predicates as live ones.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::catalog::Session;
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::expressions::Column as ColumnExpr;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::ExecutionPlan;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::ObjectMeta;
+
+use super::commit::{self, CommitRecord};
+use super::groups::{self, GroupRecord};
+use super::layout::{commits_of, Day};
+use super::part::PART_SCHEMA;
+use super::store::ArchiveRoot;
+use crate::access::GroupAccess;
+use crate::batch::log_schema;
+use crate::error::{ConnectorError, Result};
+use crate::model::TimeRange;
+use crate::time::DAY_MS;
+
+/// The partition column a part's group comes from.
+static GROUP_FIELD: LazyLock<FieldRef> =
+    LazyLock::new(|| Arc::new(Field::new("log_group", DataType::Utf8, false)));
+
+/// The days of a query's range the archive answers: those whose newest
+/// record is final, and those CloudWatch no longer holds in full (older
+/// than the group's retention). Pruned days are CloudWatch's, if anyone's.
+pub fn archived_days(
+    range: TimeRange,
+    days: &BTreeMap<Day, CommitRecord>,
+    retention_in_days: Option<i32>,
+    now: i64,
+) -> Vec<Day> {
+    let expired_before = retention_in_days
+        .filter(|d| *d > 0)
+        .map(|d| now - i64::from(d) * DAY_MS);
+    days.iter()
+        .filter(|(day, record)| {
+            let span = TimeRange::new(Some(day.start_ms()), Some(day.end_ms()));
+            !record.pruned
+                && !span.intersect(&range).is_empty()
+                && (record.is_final || expired_before.is_some_and(|t| day.start_ms() < t))
+        })
+        .map(|(day, _)| *day)
+        .collect()
+}
+
+/// `range` without the archived days: what CloudWatch answers, as ranges.
+pub fn live_ranges(range: TimeRange, archived: &[Day]) -> Vec<TimeRange> {
+    let mut out = Vec::new();
+    let mut start = range.start;
+    for day in archived {
+        let before = TimeRange::new(start, Some(day.start_ms() - 1)).intersect(&range);
+        if !before.is_empty() {
+            out.push(before);
+        }
+        start = Some(day.end_ms() + 1);
+    }
+    let rest = TimeRange::new(start, range.end).intersect(&range);
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Cached<T> {
+    at: Instant,
+    value: Arc<T>,
+}
+
+/// A catalog's archive as one principal sees it.
+#[derive(Debug)]
+pub struct ArchiveView {
+    root: ArchiveRoot,
+    catalog: String,
+    /// `None`: every archived group.
+    access: Option<GroupAccess>,
+    ttl: Duration,
+    groups: RwLock<Option<Cached<BTreeMap<String, GroupRecord>>>>,
+    days: RwLock<HashMap<String, Cached<BTreeMap<Day, CommitRecord>>>>,
+    published: RwLock<HashMap<String, Cached<HashSet<String>>>>,
+}
+
+impl ArchiveView {
+    pub fn new(root: ArchiveRoot, catalog: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            root,
+            catalog: catalog.into(),
+            access: None,
+            ttl,
+            groups: RwLock::default(),
+            days: RwLock::default(),
+            published: RwLock::default(),
+        }
+    }
+
+    /// The same archive through `access` (tags as archived).
+    pub fn restricted(&self, access: GroupAccess) -> Self {
+        Self {
+            access: Some(access),
+            ..Self::new(self.root.clone(), self.catalog.clone(), self.ttl)
+        }
+    }
+
+    pub fn root(&self) -> &ArchiveRoot {
+        &self.root
+    }
+
+    fn fresh<T>(&self, cached: Option<&Cached<T>>) -> Option<Arc<T>> {
+        cached
+            .filter(|c| c.at.elapsed() < self.ttl)
+            .map(|c| Arc::clone(&c.value))
+    }
+
+    /// The archived groups this view may see.
+    pub async fn groups(&self) -> Result<Arc<BTreeMap<String, GroupRecord>>> {
+        if let Some(g) = self.fresh(self.groups.read().expect("lock").as_ref()) {
+            return Ok(g);
+        }
+        let mut all = groups::list(&self.root, &self.catalog).await?;
+        if let Some(access) = &self.access {
+            all.retain(|name, record| access.allows(name, &record.tags));
+        }
+        let all = Arc::new(all);
+        *self.groups.write().expect("lock") = Some(Cached {
+            at: Instant::now(),
+            value: Arc::clone(&all),
+        });
+        Ok(all)
+    }
+
+    /// The groups as last listed, for DataFusion's sync calls.
+    pub fn cached_groups(&self) -> Option<Arc<BTreeMap<String, GroupRecord>>> {
+        self.groups
+            .read()
+            .expect("lock")
+            .as_ref()
+            .map(|c| Arc::clone(&c.value))
+    }
+
+    /// The newest record of each day of a group; empty for a group this
+    /// view may not see.
+    pub async fn days(&self, group: &str) -> Result<Arc<BTreeMap<Day, CommitRecord>>> {
+        if self.access.is_some() && !self.groups().await?.contains_key(group) {
+            return Ok(Arc::default());
+        }
+        if let Some(d) = self.fresh(self.days.read().expect("lock").get(group)) {
+            return Ok(d);
+        }
+        let days = Arc::new(commit::latest(&self.root, &self.catalog, group).await?);
+        self.days.write().expect("lock").insert(
+            group.to_string(),
+            Cached {
+                at: Instant::now(),
+                value: Arc::clone(&days),
+            },
+        );
+        Ok(days)
+    }
+
+    /// The part files at their final paths (one listing of the group's
+    /// data folder), so parts a stopped run did not publish yet are read
+    /// from their staged copies.
+    async fn published(&self, group: &str) -> Result<Arc<HashSet<String>>> {
+        if let Some(p) = self.fresh(self.published.read().expect("lock").get(group)) {
+            return Ok(p);
+        }
+        let commits = commits_of(&self.catalog, group);
+        // catalog=.../log_group=... under the root: the commit folder without its first two segments.
+        let data = Path::parse(commits.as_ref().splitn(3, '/').nth(2).unwrap_or_default())
+            .map_err(|e| ConnectorError::Archive(format!("bad data path: {e}")))?;
+        let listed: Vec<ObjectMeta> = self
+            .root
+            .store()
+            .list(Some(&data))
+            .try_collect()
+            .await
+            .map_err(|e| self.root.error("list the archived parts", &e))?;
+        let found = Arc::new(listed.into_iter().map(|m| m.location.to_string()).collect());
+        self.published.write().expect("lock").insert(
+            group.to_string(),
+            Cached {
+                at: Instant::now(),
+                value: Arc::clone(&found),
+            },
+        );
+        Ok(found)
+    }
+
+    /// The plan reading `days` of `group` with the log table's schema
+    /// (projected), `filters` applied exactly.
+    pub async fn scan(
+        &self,
+        state: &dyn Session,
+        group: &str,
+        days: &[(Day, CommitRecord)],
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        partitions: usize,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let published = self.published(group).await?;
+        let mut files = Vec::new();
+        for (_, record) in days {
+            for part in &record.parts {
+                let path = if published.contains(&part.path) {
+                    &part.path
+                } else {
+                    &part.staged
+                };
+                let location = Path::parse(path)
+                    .map_err(|e| ConnectorError::Archive(format!("bad part path {path}: {e}")))?;
+                let meta = ObjectMeta {
+                    location,
+                    last_modified: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    size: part.bytes,
+                    e_tag: None,
+                    version: None,
+                };
+                files.push(
+                    PartitionedFile::new_from_meta(meta)
+                        .with_partition_values(vec![ScalarValue::Utf8(Some(group.to_string()))]),
+                );
+            }
+        }
+        let groups = spread(files, partitions.max(1));
+        let table_schema = TableSchema::builder(Arc::clone(&PART_SCHEMA))
+            .with_table_partition_cols(vec![Arc::clone(&GROUP_FIELD)])
+            .build();
+        let filter = conjunction(filters.iter().cloned());
+        let mut source = ParquetSource::new(table_schema.clone());
+        if let Some(filter) = &filter {
+            // Row groups are pruned by `time` statistics; the columns are
+            // bound by position, so against the files' own schema.
+            let files = DFSchema::try_from(table_schema.table_schema().as_ref().clone())?;
+            source = source.with_predicate(state.create_physical_expr(filter.clone(), &files)?);
+        }
+        let config = FileScanConfigBuilder::new(self.root.url().clone(), Arc::new(source))
+            .with_file_groups(groups)
+            .build();
+        let files: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        let full = log_schema();
+        let names: Vec<String> = full.fields().iter().map(|f| f.name().clone()).collect();
+        let as_table = project(files, &names)?;
+        let filtered = match filter {
+            Some(filter) => {
+                let table = DFSchema::try_from(full.as_ref().clone())?;
+                let predicate = state.create_physical_expr(filter, &table)?;
+                Arc::new(FilterExec::try_new(predicate, as_table)?) as Arc<dyn ExecutionPlan>
+            }
+            None => as_table,
+        };
+        match projection {
+            Some(indices) => {
+                let wanted: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
+                project(filtered, &wanted)
+            }
+            None => Ok(filtered),
+        }
+    }
+}
+
+/// Files spread over at most `n` groups, read in parallel.
+fn spread(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let mut groups: Vec<Vec<PartitionedFile>> =
+        (0..n.min(files.len().max(1))).map(|_| Vec::new()).collect();
+    let count = groups.len();
+    for (i, file) in files.into_iter().enumerate() {
+        groups[i % count].push(file);
+    }
+    groups.into_iter().map(FileGroup::new).collect()
+}
+
+/// The columns of `input` named `names`, in that order.
+fn project(input: Arc<dyn ExecutionPlan>, names: &[String]) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let exprs = names
+        .iter()
+        .map(|name| {
+            let column: Arc<dyn PhysicalExpr> =
+                Arc::new(ColumnExpr::new(name, schema.index_of(name)?));
+            Ok((column, name.clone()))
+        })
+        .collect::<DfResult<Vec<_>>>()?;
+    Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(is_final: bool, pruned: bool) -> CommitRecord {
+        let mut r = CommitRecord::empty("c", "/g", Day(0));
+        r.version = 1;
+        r.is_final = is_final;
+        r.pruned = pruned;
+        r
+    }
+
+    #[test]
+    fn final_days_come_from_the_archive_and_the_rest_is_live() {
+        let d = |s: &str| Day::parse(s).unwrap();
+        let days = BTreeMap::from([
+            (d("2026-11-01"), record(true, false)),
+            (d("2026-11-02"), record(true, false)),
+            (d("2026-11-03"), record(false, false)),
+            (d("2026-11-04"), record(true, true)),
+            (d("2026-11-05"), record(true, false)),
+        ]);
+        let now = d("2026-12-01").start_ms();
+        let all = TimeRange::ALL;
+        let archived = archived_days(all, &days, None, now);
+        assert_eq!(
+            archived,
+            [d("2026-11-01"), d("2026-11-02"), d("2026-11-05")]
+        );
+        let live = live_ranges(all, &archived);
+        assert_eq!(
+            live,
+            [
+                TimeRange::new(None, Some(d("2026-11-01").start_ms() - 1)),
+                TimeRange::new(
+                    Some(d("2026-11-03").start_ms()),
+                    Some(d("2026-11-04").end_ms())
+                ),
+                TimeRange::new(Some(d("2026-11-06").start_ms()), None),
+            ]
+        );
+        // A range inside one archived day has no live part.
+        let inside = TimeRange::new(
+            Some(d("2026-11-02").start_ms() + 5),
+            Some(d("2026-11-02").start_ms() + 9),
+        );
+        let archived = archived_days(inside, &days, None, now);
+        assert_eq!(archived, [d("2026-11-02")]);
+        assert!(live_ranges(inside, &archived).is_empty());
+        // A day CloudWatch no longer holds whole comes from the archive,
+        // final or not.
+        let short = archived_days(all, &days, Some(20), now);
+        assert!(short.contains(&d("2026-11-03")));
+    }
+}
