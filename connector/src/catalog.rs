@@ -383,6 +383,9 @@ impl LogCatalog {
         .buffer_unordered(LISTING_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
+        if let Some(archive) = self.archive() {
+            archive.groups().await?;
+        }
         Ok(())
     }
 

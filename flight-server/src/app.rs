@@ -10,6 +10,8 @@ use arrow::ipc::writer::IpcWriteOptions;
 use arrow::ipc::CompressionType;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use futures::StreamExt;
+use logflight_connector::archive::table::ArchiveView;
+use logflight_connector::archive::ArchiveRoot;
 use logflight_connector::{
     CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
 };
@@ -39,21 +41,32 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub async fn engine(config: &Config) -> Result<QueryEngine> {
     let sources =
         futures::future::try_join_all(config.catalogs.iter().map(|c| source(config, c))).await?;
-    QueryEngine::new(
-        config
-            .catalogs
-            .iter()
-            .zip(sources)
-            .map(|(catalog, source)| {
-                LogCatalog::with_scan_options(
-                    catalog.name.clone(),
-                    source,
-                    config.cache_ttl,
-                    config.scan,
-                )
-            })
-            .collect(),
-    )
+    let mut catalogs = Vec::new();
+    for (catalog, source) in config.catalogs.iter().zip(sources) {
+        let mut log_catalog = LogCatalog::with_scan_options(
+            catalog.name.clone(),
+            source,
+            config.cache_ttl,
+            config.scan,
+        );
+        if let Some(root) = archive_root(catalog).await? {
+            let view = ArchiveView::new(root, catalog.name.clone(), config.cache_ttl);
+            log_catalog = log_catalog.with_archive(view);
+        }
+        catalogs.push(log_catalog);
+    }
+    QueryEngine::new(catalogs)
+}
+
+/// The archive root of a catalog, opened; `None` without one.
+pub async fn archive_root(catalog: &CatalogConfig) -> Result<Option<ArchiveRoot>> {
+    let Some(archive) = &catalog.archive else {
+        return Ok(None);
+    };
+    let root = ArchiveRoot::open(&archive.root, &archive.options)
+        .await
+        .map_err(|e| ServerError::Config(format!("catalog {:?}: {e}", catalog.name)))?;
+    Ok(Some(root))
 }
 
 async fn source(config: &Config, catalog: &CatalogConfig) -> Result<SharedSource> {

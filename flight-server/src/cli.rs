@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::archive::ArchiveArgs;
 use crate::commands::query::QueryArgs;
 use crate::commands::serve::ServeArgs;
 
@@ -22,6 +23,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Run one SQL statement in-process and print the result
     Query(Box<QueryArgs>),
+    /// Copy log groups into Parquet (and `archive verify`, `archive prune`); see docs/archive.md
+    Archive(Box<ArchiveArgs>),
     /// Read a password from standard input and print its Argon2 hash, for
     /// a [[users]] entry's password_hash
     HashPassword,

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve::run(*args).await,
             Command::Query(args) => commands::query::run(*args).await,
+            Command::Archive(args) => commands::archive::run(*args).await,
             Command::HashPassword => commands::secrets::hash_password_command(),
             Command::NewToken => commands::secrets::new_token_command(),
         }

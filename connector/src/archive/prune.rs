@@ -96,7 +96,7 @@ pub async fn prune(
             if record.pruned {
                 // A prune stopped after this tombstone may have left files.
                 delete_parts(root, &record.parts).await?;
-            } else if day.end_ms() < cutoff {
+            } else if day.end_ms() < cutoff && !record.parts.is_empty() {
                 victims.push((group.log_group.clone(), day, record));
             }
         }

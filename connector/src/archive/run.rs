@@ -111,14 +111,12 @@ fn lateness(group: &LogGroup) -> i64 {
 }
 
 /// The first day that can hold events: none are older than the group,
-/// less the lateness CloudWatch allows, or than its retention.
-fn first_day(group: &LogGroup, now: i64, since: Option<i64>) -> Day {
+/// less the lateness CloudWatch allows. Retention does not bound it:
+/// CloudWatch deletes expired events some time after they expire, and
+/// what it still holds is archived.
+fn first_day(group: &LogGroup, since: Option<i64>) -> Day {
     let created = group.creation_time_ms.unwrap_or(0) - MAX_LATENESS_MS;
-    let retained = group
-        .retention_in_days
-        .filter(|d| *d > 0)
-        .map_or(i64::MIN, |d| now - i64::from(d) * DAY_MS - 3 * DAY_MS);
-    Day::of_ms(created.max(retained).max(since.unwrap_or(i64::MIN)).max(0))
+    Day::of_ms(created.max(since.unwrap_or(i64::MIN)).max(0))
 }
 
 impl Archiver {
@@ -185,7 +183,7 @@ impl Archiver {
         now: i64,
         options: &RunOptions,
     ) -> Vec<Day> {
-        let mut day = first_day(group, now, options.since_ms);
+        let mut day = first_day(group, options.since_ms);
         let last = Day::of_ms(options.until_ms.unwrap_or(now).min(now));
         let mut days = Vec::new();
         while day <= last {
@@ -218,8 +216,10 @@ impl Archiver {
                 .clone()
                 .unwrap_or_else(|| CommitRecord::empty(&self.catalog, &group.name, day));
             match self.commit_day(group, day, &base, started).await? {
-                Created::Yes => return self.note_incomplete(group, day, &base, started, report),
-                Created::Taken => {
+                (Created::Yes, rows) => {
+                    return self.note_incomplete(group, day, &base, rows, started, report)
+                }
+                (Created::Taken, _) => {
                     self.progress.conflicts.fetch_add(1, Ordering::Relaxed);
                     info!(group = %group.name, day = %day.text(), attempt, "another run committed the day first; reading it again");
                     let latest = commit::latest(&self.root, &self.catalog, &group.name).await?;
@@ -239,15 +239,18 @@ impl Archiver {
         group: &LogGroup,
         day: Day,
         base: &CommitRecord,
+        rows: u64,
         started: i64,
         report: &mut RunReport,
     ) -> Result<()> {
-        if base.version == 0 && !first_read_complete(group, day, started) {
+        // A day past retention that held nothing when read has nothing
+        // known to be lost; one that held events may have lost older ones.
+        if base.version == 0 && rows > 0 && !first_read_complete(group, day, started) {
             let reason = format!(
                 "CloudWatch keeps this group's events {} days and had begun expiring them before the first archive run",
                 group.retention_in_days.unwrap_or_default()
             );
-            warn!(group = %group.name, day = %day.text(), "{reason}");
+            info!(group = %group.name, day = %day.text(), "{reason}");
             report.incomplete.push(Incomplete {
                 log_group: group.name.clone(),
                 day,
@@ -264,7 +267,7 @@ impl Archiver {
         day: Day,
         base: &CommitRecord,
         started: i64,
-    ) -> Result<Created> {
+    ) -> Result<(Created, u64)> {
         let staged = staged_path(&self.catalog, &group.name, day, &self.run);
         let final_path = part_path(&self.catalog, &group.name, day, &self.run);
         let mut part = PartWriter::new(&self.root, staged.clone(), final_path.clone());
@@ -287,9 +290,10 @@ impl Archiver {
             }
         }
         let written = part.finish().await?;
+        let rows = written.as_ref().map_or(0, |(file, _)| file.rows);
         let is_final = started > final_after(day, group);
         if written.is_none() && base.version > 0 && !is_final {
-            return Ok(Created::Yes); // nothing new, still open: no new version
+            return Ok((Created::Yes, 0)); // nothing new, still open: no new version
         }
         let mut record = base.clone();
         record.version = base.version + 1;
@@ -318,13 +322,13 @@ impl Archiver {
                 if written.is_some() {
                     self.publish(&staged, &final_path).await?;
                 }
-                Ok(Created::Yes)
+                Ok((Created::Yes, rows))
             }
             Created::Taken => {
                 if written.is_some() {
                     self.delete_quietly(&staged).await;
                 }
-                Ok(Created::Taken)
+                Ok((Created::Taken, 0))
             }
         }
     }
@@ -537,15 +541,14 @@ mod tests {
     }
 
     #[test]
-    fn the_first_day_is_bounded_by_creation_retention_and_since() {
-        let now = Day::parse("2026-12-01").unwrap().start_ms();
+    fn the_first_day_is_bounded_by_creation_and_since() {
         let mut group = LogGroup::named("/g");
         group.creation_time_ms = Some(Day::parse("2026-11-20").unwrap().start_ms());
-        assert_eq!(first_day(&group, now, None).text(), "2026-11-06");
+        assert_eq!(first_day(&group, None).text(), "2026-11-06");
         group.retention_in_days = Some(1);
-        assert_eq!(first_day(&group, now, None).text(), "2026-11-27");
+        assert_eq!(first_day(&group, None).text(), "2026-11-06");
         let since = Day::parse("2026-11-29").unwrap().start_ms();
-        assert_eq!(first_day(&group, now, Some(since)).text(), "2026-11-29");
+        assert_eq!(first_day(&group, Some(since)).text(), "2026-11-29");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The commands of the command line, one module each.
 
+pub mod archive;
 pub mod output;
 pub mod progress;
 pub mod query;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde::Deserialize;
 
+use logflight_connector::archive::ArchiveOptions;
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
 use logflight_connector::{AssumeRole, ScanOptions};
 
@@ -110,6 +111,14 @@ pub struct CatalogConfig {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub role: Option<AssumeRole>,
+    pub archive: Option<ArchiveConfig>,
+}
+
+/// Where a catalog's archive is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    pub root: String,
+    pub options: ArchiveOptions,
 }
 
 /// The merged configuration.
@@ -243,6 +252,9 @@ fn catalogs(source: &SourceSettings, entries: &[CatalogEntry]) -> Result<Vec<Cat
         role_arn: source.role_arn.clone(),
         external_id: source.external_id.clone(),
         role_session_name: source.role_session_name.clone(),
+        archive_root: source.archive_root.clone(),
+        archive_endpoint_url: source.archive_endpoint_url.clone(),
+        archive_kms_key_id: source.archive_kms_key_id.clone(),
     };
     if entries.is_empty() {
         return Ok(vec![resolve_entry(&top, &top)?]);
@@ -301,6 +313,15 @@ fn resolve_entry(entry: &CatalogEntry, top: &CatalogEntry) -> Result<CatalogConf
         profile: pick(&entry.profile, &top.profile),
         endpoint_url: pick(&entry.endpoint_url, &top.endpoint_url),
         role,
+        archive: pick(&entry.archive_root, &top.archive_root).map(|root| ArchiveConfig {
+            root,
+            options: ArchiveOptions {
+                region: pick(&entry.region, &top.region),
+                profile: pick(&entry.profile, &top.profile),
+                endpoint_url: pick(&entry.archive_endpoint_url, &top.archive_endpoint_url),
+                sse_kms_key_id: pick(&entry.archive_kms_key_id, &top.archive_kms_key_id),
+            },
+        }),
     })
 }
 

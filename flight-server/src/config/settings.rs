@@ -111,6 +111,13 @@ settings! {
         synthetic_streams: u64 = "LOGFLIGHT_SYNTHETIC_STREAMS";
         /// Log filter, e.g. info or logflight=debug (else RUST_LOG) [default: info]
         log_level: String = "LOGFLIGHT_LOG_LEVEL";
+        /// The archive of the catalog: a directory or s3://bucket/prefix
+        /// (see docs/archive.md) [default: none]
+        archive_root: String = "LOGFLIGHT_ARCHIVE_ROOT";
+        /// S3-compatible endpoint of the archive, e.g. a local emulator (else AWS_ENDPOINT_URL_S3)
+        archive_endpoint_url: String = "LOGFLIGHT_ARCHIVE_ENDPOINT_URL";
+        /// KMS key that encrypts archived objects (SSE-KMS) [default: the bucket's own encryption]
+        archive_kms_key_id: String = "LOGFLIGHT_ARCHIVE_KMS_KEY_ID";
     }
 
     /// The settings only `serve` has: listening, limits and security.
@@ -175,7 +182,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 32);
+        assert_eq!(seen, 35);
     }
 
     #[test]

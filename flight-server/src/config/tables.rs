@@ -82,4 +82,7 @@ pub struct CatalogEntry {
     pub role_arn: Option<String>,
     pub external_id: Option<String>,
     pub role_session_name: Option<String>,
+    pub archive_root: Option<String>,
+    pub archive_endpoint_url: Option<String>,
+    pub archive_kms_key_id: Option<String>,
 }

@@ -77,6 +77,8 @@ impl PlannedQuery {
     /// is off: no query writes files on the server.
     pub fn execute_with_memory(&self, bytes: usize) -> Result<SendableRecordBatchStream> {
         let runtime = RuntimeEnvBuilder::new()
+            // The archives' object stores, which the session registered.
+            .with_object_store_registry(Arc::clone(&self.ctx.runtime_env().object_store_registry))
             .with_memory_limit(bytes, 1.0)
             .with_disk_manager_builder(
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
@@ -104,6 +106,11 @@ impl QueryEngine {
         InsightsFunctions::register_placeholders(&ctx);
         let mut by_name = BTreeMap::new();
         for catalog in catalogs {
+            if let Some(archive) = catalog.archive() {
+                let root = archive.root();
+                ctx.runtime_env()
+                    .register_object_store(root.url().as_ref(), Arc::clone(root.store()));
+            }
             ctx.register_catalog(catalog.name(), Arc::new(catalog.clone()));
             by_name.insert(catalog.name().to_string(), catalog);
         }

@@ -1,0 +1,342 @@
+//! `logflight archive`, `archive verify`, `archive prune`: the archive of
+//! each configured catalog that has one (docs/archive.md).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use logflight_connector::archive::layout::Day;
+use logflight_connector::archive::prune::{prune, PruneOptions};
+use logflight_connector::archive::run::{select_groups, Progress};
+use logflight_connector::archive::verify::verify_group;
+use logflight_connector::archive::{groups, ArchiveRoot, Archiver, RunOptions};
+use logflight_connector::model::TimeRange;
+use logflight_connector::{AccessRule, GroupAccess, LogCatalog, NamePattern};
+
+use super::progress::{group_thousands, human_bytes};
+use crate::app;
+use crate::config::{Config, ServeSettings, SourceArgs};
+use crate::error::{Result, ServerError};
+use crate::logging;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ArchiveArgs {
+    #[command(subcommand)]
+    pub command: Option<ArchiveCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Copy new events into the archive (what `logflight archive` does)
+    Run(RunArgs),
+    /// Compare each archived day with its records and with CloudWatch
+    Verify(RunArgs),
+    /// Delete archived days past their retention, on the record
+    Prune(PruneArgs),
+}
+
+/// Which catalogs, groups and days.
+#[derive(Debug, Clone, Args)]
+pub struct Scope {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Log group name patterns (`*`, `?`), comma-separated [default: *]
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_GROUPS", value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// Tags a group must carry, e.g. team=payments,env=prod
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    /// First day to read, YYYY-MM-DD (a backfill) [default: all CloudWatch has]
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_SINCE")]
+    pub since: Option<String>,
+    /// Last day to read, YYYY-MM-DD [default: today]
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_UNTIL")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Delete days that ended more than this many days ago
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_OLDER_THAN")]
+    pub older_than: u32,
+    /// Never delete groups matching these patterns (legal holds), comma-separated
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_HOLD", value_delimiter = ',')]
+    pub hold: Vec<String>,
+}
+
+pub async fn run(args: ArchiveArgs) -> Result<()> {
+    match args.command {
+        None => archive(args.run).await,
+        Some(ArchiveCommand::Run(run)) => archive(run).await,
+        Some(ArchiveCommand::Verify(run)) => verify(run).await,
+        Some(ArchiveCommand::Prune(prune)) => prune_days(prune).await,
+    }
+}
+
+fn day_arg(text: &Option<String>, what: &str) -> Result<Option<Day>> {
+    text.as_deref()
+        .map(|t| {
+            Day::parse(t).ok_or_else(|| {
+                ServerError::Config(format!("--{what} {t:?}: expected a day as YYYY-MM-DD"))
+            })
+        })
+        .transpose()
+}
+
+/// The selection of groups as one access rule: names and tags.
+fn selection(scope: &Scope) -> Result<GroupAccess> {
+    let names = if scope.groups.is_empty() {
+        vec![NamePattern::new("*")]
+    } else {
+        scope.groups.iter().map(|p| NamePattern::new(p)).collect()
+    };
+    let mut tags = BTreeMap::new();
+    for tag in &scope.tags {
+        let (k, v) = tag
+            .split_once('=')
+            .ok_or_else(|| ServerError::Config(format!("--tags {tag:?}: expected key=value")))?;
+        tags.insert(k.to_string(), v.to_string());
+    }
+    Ok(GroupAccess::new(vec![AccessRule { names, tags }]))
+}
+
+/// The catalogs with an archive, each with its root and source.
+async fn archived_catalogs(scope: &Scope) -> Result<(Config, Vec<(LogCatalog, ArchiveRoot)>)> {
+    let config = Config::resolve(&scope.source, &ServeSettings::default())?;
+    logging::init(Some(config.log_level.as_deref().unwrap_or("warn")));
+    let engine = app::engine(&config).await?;
+    let mut out = Vec::new();
+    for (catalog, settings) in engine.catalogs().zip(&config.catalogs) {
+        if let Some(root) = app::archive_root(settings).await? {
+            out.push((catalog.clone(), root));
+        }
+    }
+    if out.is_empty() {
+        return Err(ServerError::Config(
+            "no archive: pass --archive-root DIR|s3://bucket/prefix (LOGFLIGHT_ARCHIVE_ROOT, or archive_root in the config file)".into(),
+        ));
+    }
+    Ok((config, out))
+}
+
+async fn archive(args: RunArgs) -> Result<()> {
+    let options = RunOptions {
+        since_ms: day_arg(&args.since, "since")?.map(Day::start_ms),
+        until_ms: day_arg(&args.until, "until")?.map(Day::end_ms),
+    };
+    let select = selection(&args.scope)?;
+    let need_tags = !args.scope.tags.is_empty();
+    let (_, catalogs) = archived_catalogs(&args.scope).await?;
+    for (catalog, root) in catalogs {
+        let source = Arc::clone(catalog.source());
+        let groups =
+            select_groups(&source, |name, tags| select.allows(name, tags), need_tags).await?;
+        let archiver = Archiver::new(root.clone(), catalog.name(), source);
+        let started = Instant::now();
+        let line = ProgressLine::start(archiver.progress(), std::io::stderr().is_terminal());
+        let report = archiver.run(&groups, &options).await;
+        line.finish().await;
+        let report = report?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let progress = archiver.progress();
+        println!(
+            "catalog {}: {} groups, {} days read, {} events written ({}), {} API calls, {elapsed:.1}s, run {} into {}",
+            catalog.name(),
+            report.groups,
+            report.days_read,
+            group_thousands(report.events_written),
+            human_bytes(progress.bytes_written.load(Ordering::Relaxed)),
+            group_thousands(archiver.api_calls() as u64),
+            archiver.run_id(),
+            root.uri(),
+        );
+        for incomplete in &report.incomplete {
+            println!(
+                "incomplete: {} {}: {}",
+                incomplete.log_group,
+                incomplete.day.text(),
+                incomplete.reason
+            );
+        }
+        for (group, day) in &report.contended {
+            println!(
+                "left to the next run (other runs kept committing it): {group} {}",
+                day.text()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn verify(args: RunArgs) -> Result<()> {
+    let range = TimeRange::new(
+        day_arg(&args.since, "since")?.map(Day::start_ms),
+        day_arg(&args.until, "until")?.map(Day::end_ms),
+    );
+    let select = selection(&args.scope)?;
+    let need_tags = !args.scope.tags.is_empty();
+    let (_, catalogs) = archived_catalogs(&args.scope).await?;
+    let mut bad = 0;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "catalog,log_group,day,archived,in_cloudwatch,missing_from_archive,gone_from_cloudwatch,status");
+    for (catalog, root) in catalogs {
+        let source = Arc::clone(catalog.source());
+        let groups =
+            select_groups(&source, |name, tags| select.allows(name, tags), need_tags).await?;
+        for group in groups {
+            for check in verify_group(&root, catalog.name(), &source, &group, range).await? {
+                let status = if !check.damaged_parts.is_empty() {
+                    format!("damaged: {}", check.damaged_parts.join("; "))
+                } else if check.missing_from_archive > 0 {
+                    "missing from the archive".to_string()
+                } else if check.gone_from_cloudwatch > 0 {
+                    "ok (CloudWatch no longer holds some)".to_string()
+                } else {
+                    "ok".to_string()
+                };
+                if !check.ok() {
+                    bad += 1;
+                }
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{}",
+                    catalog.name(),
+                    check.log_group,
+                    check.day.text(),
+                    check.archived,
+                    check.in_cloudwatch,
+                    check.missing_from_archive,
+                    check.gone_from_cloudwatch,
+                    status
+                );
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(ServerError::Internal(format!(
+            "verify found {bad} archived days that differ from CloudWatch or from their records"
+        )));
+    }
+    Ok(())
+}
+
+async fn prune_days(args: PruneArgs) -> Result<()> {
+    let select = selection(&args.scope)?;
+    let (_, catalogs) = archived_catalogs(&args.scope).await?;
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let options = PruneOptions {
+        older_than_days: args.older_than,
+        holds: args.hold.iter().map(|p| NamePattern::new(p)).collect(),
+        who: format!("{who} (logflight {})", env!("CARGO_PKG_VERSION")),
+        run: format!("prune-{}", logflight_connector::time::now_ms()),
+    };
+    for (catalog, root) in catalogs {
+        let archived: Vec<_> = groups::list(&root, catalog.name())
+            .await?
+            .into_values()
+            .filter(|g| select.allows(&g.log_group, &g.tags))
+            .collect();
+        let report = prune(
+            &root,
+            catalog.name(),
+            &archived,
+            logflight_connector::time::now_ms(),
+            &options,
+        )
+        .await?;
+        for (group, why) in &report.held {
+            println!("held: {group} ({why}); nothing of it is deleted");
+        }
+        match &report.record {
+            Some(record) => println!(
+                "catalog {}: deleted {} days, {} files, {} events older than {} days; deletion record {record}",
+                catalog.name(),
+                report.days,
+                report.files,
+                group_thousands(report.rows),
+                args.older_than
+            ),
+            None => println!("catalog {}: nothing older than {} days to delete", catalog.name(), args.older_than),
+        }
+    }
+    Ok(())
+}
+
+/// The line an archive run keeps on a terminal: days, events, rate, ETA.
+struct ProgressLine {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ProgressLine {
+    fn start(progress: Arc<Progress>, terminal: bool) -> Self {
+        if !terminal {
+            return Self {
+                stop: None,
+                task: None,
+            };
+        }
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let began = Instant::now();
+            let mut ticker = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = &mut stopped => break,
+                }
+                let text = render(&progress, began.elapsed());
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r{text}\x1b[K");
+                let _ = err.flush();
+            }
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+        });
+        Self {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn render(p: &Progress, elapsed: Duration) -> String {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let (done, total) = (load(&p.days_done), load(&p.days_total));
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = load(&p.events_read) as f64 / secs;
+    let eta = if done > 0 && total > done {
+        format!(", ETA {:.0}s", secs / done as f64 * (total - done) as f64)
+    } else {
+        String::new()
+    };
+    format!(
+        "archiving: day {done}/{total}, {} events read, {} written ({}), {:.0} events/s{eta}",
+        group_thousands(load(&p.events_read)),
+        group_thousands(load(&p.events_written)),
+        human_bytes(load(&p.bytes_written)),
+        rate
+    )
+}

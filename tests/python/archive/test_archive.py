@@ -1,0 +1,339 @@
+"""The archive end to end: `logflight archive` against moto's CloudWatch Logs, into a local
+directory and into moto's S3; read back by logflight, pyarrow and DuckDB; backfill, new and
+late events, a short-retention group, runs killed with SIGKILL and resumed, concurrent runs,
+verify finding planted differences, prune with and without a hold. Every expected answer
+comes from what the test loaded."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import botocore.config
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pytest
+
+from helpers import connect, qi, run, scalar
+from loader import create_group, logs_client, put_events
+from servers import child_env, exe, pacing_args, running, start_logflight
+
+DAY_MS = 86_400_000
+LONG = "/aws/lambda/Arch$ive-Orders"  # no retention
+SHORT = "/Short/Retention.#1"  # keeps events one day: its old days are final
+HELD = "/held/Case-42"  # retention one day, under a legal hold tag
+BIG = "/big/Kill-Me"  # for the kill and concurrency tests
+HOLD_TAG = "logflight:legal-hold"
+NOW = int(time.time() * 1000)
+
+
+def day_of(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+class Loaded:
+    """What the test put into CloudWatch: (group, day) -> messages."""
+
+    def __init__(self):
+        self.by_day: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+
+    def put(self, client, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        put_events(client, group, stream, sorted(events))
+        for ts, message in events:
+            self.by_day[(group, day_of(ts))].append(message)
+
+    def counts(self, group: str) -> dict[str, int]:
+        return {day: len(m) for (g, day), m in self.by_day.items() if g == group}
+
+
+def events(group: str, days_ago: list[float], per_day: int, tag: str = "") -> list[tuple[int, str]]:
+    out = []
+    for d in days_ago:
+        base = NOW - int(d * DAY_MS)
+        for i in range(per_day):
+            ts = base - i * 1_000
+            level = "ERROR" if i % 7 == 0 else "INFO"
+            out.append((ts, json.dumps({"group": group, "n": i, "d": d, "level": level, "tag": tag})))
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(own_moto, workdir):
+    client = logs_client(own_moto)
+    loaded = Loaded()
+    create_group(client, LONG, ["2026/11/24/[$LATEST]ab12", "Second"])
+    loaded.put(client, LONG, "2026/11/24/[$LATEST]ab12", events(LONG, [0.1, 1.2, 2.5, 4.5], 150))
+    loaded.put(client, LONG, "Second", events(LONG, [0.2, 3.5], 80, "second"))
+    create_group(client, SHORT, ["only"], retention_days=1)
+    loaded.put(client, SHORT, "only", events(SHORT, [0.3, 2.2, 3.2, 5.2], 120))
+    create_group(client, HELD, ["h"], retention_days=1, tags={HOLD_TAG: "case-42"})
+    loaded.put(client, HELD, "h", events(HELD, [3.5], 40))
+    s3 = boto3.client("s3", endpoint_url=own_moto, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing",
+                      config=botocore.config.Config(s3={"addressing_style": "path"}))
+    s3.create_bucket(Bucket="archive")
+    return {"client": client, "loaded": loaded, "endpoint": own_moto, "workdir": workdir, "s3": s3}
+
+
+def archive_cmd(setup, root: str, *args: str) -> list[str]:
+    return [exe(), "archive", *args, "--source", "cloudwatch", "--endpoint-url", setup["endpoint"],
+            "--region", "us-east-1", "--archive-root", root, "--archive-endpoint-url", setup["endpoint"],
+            *pacing_args()]
+
+
+def archive(setup, root: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(archive_cmd(setup, root, *args), capture_output=True, text=True, timeout=300,
+                          env=child_env())
+    if check:
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return done
+
+
+def fresh_dir(setup, name: str) -> str:
+    path = setup["workdir"] / f"archive-{name}-{uuid.uuid4().hex[:6]}"
+    return str(path)
+
+
+def hive(root: str) -> ds.Dataset:
+    part = ds.partitioning(pa.schema([("catalog", pa.string()), ("log_group", pa.string()),
+                                      ("day", pa.string())]), flavor="hive")
+    return ds.dataset(root, format="parquet", partitioning=part,
+                      exclude_invalid_files=True, ignore_prefixes=["_", "."])
+
+
+def counts_by_day(table: pa.Table, group: str) -> dict[str, int]:
+    out = collections.Counter()
+    for g, day in zip(table.column("log_group").to_pylist(), table.column("day").to_pylist()):
+        if g == group:
+            out[day] += 1
+    return dict(out)
+
+
+GROUPS = f"{LONG},{SHORT},{HELD}"
+
+
+def test_a_backfill_is_a_table_pyarrow_and_duckdb_read_whole(setup):
+    root = fresh_dir(setup, "backfill")
+    done = archive(setup, root, "--groups", GROUPS)
+    assert "3 groups" in done.stdout, done.stdout
+    loaded = setup["loaded"]
+    table = hive(root).to_table()
+    for group in (LONG, SHORT, HELD):
+        assert counts_by_day(table, group) == loaded.counts(group), group
+    assert table.column("event_id").null_count == 0
+    assert len(set(table.column("event_id").to_pylist())) == table.num_rows
+    # Files are sorted by time.
+    for fragment in hive(root).get_fragments():
+        times = fragment.to_table(columns=["time"]).column("time").to_pylist()
+        assert times == sorted(times), fragment.path
+    # DuckDB decodes the names the same way.
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT log_group, day, count(*), count(DISTINCT event_id) FROM read_parquet(?, hive_partitioning = true, "
+        "hive_types = {'catalog': VARCHAR, 'log_group': VARCHAR, 'day': VARCHAR}) GROUP BY ALL",
+        [f"{root}/catalog=*/log_group=*/day=*/*.parquet"],
+    ).fetchall()
+    got = {(g, d): (n, distinct) for g, d, n, distinct in rows}
+    want = {k: (len(v), len(v)) for k, v in loaded.by_day.items()}
+    assert got == want
+
+
+def test_an_s3_archive_is_the_same_table(setup):
+    done = archive(setup, "s3://archive/logs", "--groups", GROUPS)
+    assert "into s3://archive/logs" in done.stdout
+    s3fs = pafs.S3FileSystem(endpoint_override=setup["endpoint"], scheme="http", access_key="testing",
+                             secret_key="testing", region="us-east-1")
+    part = ds.partitioning(pa.schema([("catalog", pa.string()), ("log_group", pa.string()),
+                                      ("day", pa.string())]), flavor="hive")
+    table = ds.dataset("archive/logs", filesystem=s3fs, format="parquet", partitioning=part,
+                       ignore_prefixes=["_", "."]).to_table()
+    for group in (LONG, SHORT, HELD):
+        assert counts_by_day(table, group) == setup["loaded"].counts(group), group
+    keys = [o["Key"] for o in setup["s3"].list_objects_v2(Bucket="archive", Prefix="logs/_logflight/commits/")["Contents"]]
+    assert keys and all(k.endswith(".json") for k in keys)
+    # A second run finds nothing new.
+    again = archive(setup, "s3://archive/logs", "--groups", GROUPS)
+    assert " 0 events written" in again.stdout, again.stdout
+
+
+def test_new_and_late_events_are_added_once(setup):
+    root = fresh_dir(setup, "incremental")
+    archive(setup, root, "--groups", LONG)
+    client, loaded = setup["client"], setup["loaded"]
+    # New events now, and late ones three days in the past on an existing day.
+    loaded.put(client, LONG, "Second", [(NOW - 5_000 - i, f"new event {i}") for i in range(30)])
+    loaded.put(client, LONG, "Second", [(NOW - 3 * DAY_MS - i * 10, f"late event {i}") for i in range(20)])
+    done = archive(setup, root, "--groups", LONG)
+    assert " 50 events written" in done.stdout, done.stdout
+    table = hive(root).to_table()
+    assert counts_by_day(table, LONG) == loaded.counts(LONG)
+    assert len(set(table.column("event_id").to_pylist())) == table.num_rows
+    assert " 0 events written" in archive(setup, root, "--groups", LONG).stdout
+
+
+@pytest.fixture(scope="module")
+def big(setup):
+    """A group large enough that a run takes a while, so kills land inside it."""
+    client, loaded = setup["client"], setup["loaded"]
+    create_group(client, BIG, ["a", "b"])
+    for stream in ("a", "b"):
+        loaded.put(client, BIG, stream, events(BIG + stream, [0.5, 1.5, 2.5, 3.5, 4.5], 6_000))
+    return loaded.counts(BIG)
+
+
+def archived_ids(root: str, group: str) -> dict[str, list[str]]:
+    if not list(Path(root).glob("catalog=*/log_group=*/day=*/*.parquet")):
+        return {}
+    table = hive(root).to_table(filter=ds.field("log_group") == group)
+    out = collections.defaultdict(list)
+    for day, event_id in zip(table.column("day").to_pylist(), table.column("event_id").to_pylist()):
+        out[day].append(event_id)
+    return {day: sorted(ids) for day, ids in out.items()}
+
+
+def test_runs_killed_at_any_point_resume_to_the_same_archive(setup, big):
+    whole = fresh_dir(setup, "whole")
+    began = time.monotonic()
+    archive(setup, whole, "--groups", BIG)
+    took = time.monotonic() - began
+    expected = archived_ids(whole, BIG)
+    assert {d: len(ids) for d, ids in expected.items()} == big
+    root = fresh_dir(setup, "killed")
+    total = sum(big.values())
+    partial = []
+    # Kill points spread over the length of an uninterrupted run (on this machine, now).
+    for delay in [took * k / 12 for k in range(1, 13)]:
+        proc = subprocess.Popen(archive_cmd(setup, root, "--groups", BIG), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=child_env())
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        if Path(root).exists():
+            rows = sum(len(ids) for ids in archived_ids(root, BIG).values())
+            partial.append(rows)
+    # The kills landed inside runs: the archive was seen part-way.
+    assert any(0 < rows < total for rows in partial), (partial, total)
+    archive(setup, root, "--groups", BIG)
+    assert archived_ids(root, BIG) == expected
+    # Nothing staged remains published twice: every final part is named by a commit.
+    named = set()
+    for record in Path(root, "_logflight", "commits").rglob("*.json"):
+        named.update(p["path"] for p in json.loads(record.read_text())["parts"])
+    for part in Path(root).glob("catalog=*/log_group=*/day=*/*.parquet"):
+        assert str(part.relative_to(root)) in named, part
+
+
+def test_concurrent_runs_write_each_event_once(setup, big):
+    root = fresh_dir(setup, "concurrent")
+    procs = [subprocess.Popen(archive_cmd(setup, root, "--groups", BIG), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=child_env()) for _ in range(3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{out}\n{err}"
+    ids = archived_ids(root, BIG)
+    assert {d: len(v) for d, v in ids.items()} == big
+    assert all(len(v) == len(set(v)) for v in ids.values())
+
+
+def verify(setup, root: str, group: str) -> subprocess.CompletedProcess:
+    return archive(setup, root, "verify", "--groups", group, check=False)
+
+
+def test_verify_finds_what_differs(setup):
+    root = fresh_dir(setup, "verify")
+    archive(setup, root, "--groups", SHORT)
+    clean = verify(setup, root, SHORT)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert ",ok" in clean.stdout
+    # A late event (within the group's one-day retention, as CloudWatch requires) that
+    # CloudWatch has and the archive does not yet.
+    late = NOW - DAY_MS // 2 - 77
+    setup["loaded"].put(setup["client"], SHORT, "only", [(late, "planted late event")])
+    found = verify(setup, root, SHORT)
+    assert found.returncode != 0
+    planted = [line for line in found.stdout.splitlines() if day_of(late) in line]
+    assert planted and ",1,0,missing from the archive" in planted[0], found.stdout
+    archive(setup, root, "--groups", SHORT)
+    assert verify(setup, root, SHORT).returncode == 0
+    # A damaged part file is named.
+    part = next(Path(root).glob("catalog=*/log_group=*/day=*/*.parquet"))
+    with open(part, "ab") as f:
+        f.write(b"x")
+    damaged = verify(setup, root, SHORT)
+    assert damaged.returncode != 0 and "damaged" in damaged.stdout and part.name in damaged.stdout
+
+
+def test_prune_deletes_on_the_record_and_never_under_a_hold(setup):
+    root = fresh_dir(setup, "prune")
+    archive(setup, root, "--groups", GROUPS)
+    before = hive(root).to_table()
+    done = archive(setup, root, "prune", "--older-than", "2", "--groups", GROUPS, "--hold", "/aws/lambda/*")
+    assert f"held: {HELD} (tagged {HOLD_TAG}=case-42)" in done.stdout, done.stdout
+    assert f"held: {LONG} (held by the pattern /aws/lambda/*)" in done.stdout, done.stdout
+    after = hive(root).to_table()
+    cutoff = day_of(NOW - 2 * DAY_MS)
+    old_short = {d: n for d, n in counts_by_day(before, SHORT).items() if d < cutoff}
+    assert old_short, "the short group has days to prune"
+    assert counts_by_day(after, SHORT) == {d: n for d, n in counts_by_day(before, SHORT).items() if d >= cutoff}
+    assert counts_by_day(after, HELD) == counts_by_day(before, HELD)
+    assert counts_by_day(after, LONG) == counts_by_day(before, LONG)
+    records = list(Path(root, "_logflight", "deletions").glob("*.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["rows"] == sum(old_short.values())
+    assert {d["day"] for d in record["days"]} == set(old_short)
+    assert all(f["sha256"] and f["rows"] for d in record["days"] for f in d["files"])
+    # A later run does not archive the pruned days again, and a second prune has nothing.
+    archive(setup, root, "--groups", SHORT)
+    assert counts_by_day(hive(root).to_table(), SHORT) == counts_by_day(after, SHORT)
+    again = archive(setup, root, "prune", "--older-than", "2", "--groups", GROUPS, "--hold", "/aws/lambda/*")
+    assert "nothing older than 2 days" in again.stdout, again.stdout
+
+
+QUERIES = [
+    "SELECT count(*) AS n FROM {t}",
+    "SELECT log_stream, count(*) AS n, min(time) AS a, max(time) AS b FROM {t} GROUP BY log_stream ORDER BY log_stream",
+    "SELECT date_trunc('day', time) AS d, count(*) AS n FROM {t} GROUP BY d ORDER BY d",
+    "SELECT count(*) AS n FROM {t} WHERE json_get_str(message, 'level') = 'ERROR'",
+    "SELECT count(*) AS n FROM {t} WHERE message LIKE '%\"n\": 7,%'",
+    "SELECT log_stream, time, message FROM {t} ORDER BY time, message LIMIT 9",
+    "SELECT count(*) AS n FROM {t} WHERE time >= now() - INTERVAL '3 days' AND time < now() - INTERVAL '1 day'",
+]
+
+
+def test_one_table_over_archive_and_live(setup, workdir):
+    root = fresh_dir(setup, "served")
+    archive(setup, root, "--groups", f"{SHORT},{LONG}")
+    endpoint = setup["endpoint"]
+    with running(start_logflight(endpoint, workdir / "logflight-live.log", *pacing_args())) as live, \
+         running(start_logflight(endpoint, workdir / "logflight-archived.log", *pacing_args(),
+                                 "--archive-root", root)) as archived, \
+         running(start_logflight(endpoint, workdir / "logflight-archived-nopush.log", *pacing_args(),
+                                 "--archive-root", root, "--pushdown", "false")) as nopush:
+        with connect(live.uri) as a, connect(archived.uri) as b, connect(nopush.uri) as c:
+            for group in (SHORT, LONG):
+                t = f"{qi(group)}.all_log_streams"
+                for sql in QUERIES:
+                    q = sql.format(t=t)
+                    want = run(a, q)
+                    assert run(b, q).equals(want), q
+                    assert run(c, q).equals(want), q
+            # The short group's final days come from the archive, the rest from CloudWatch.
+            plan = "\n".join(run(b, f"EXPLAIN SELECT count(*) FROM {qi(SHORT)}.all_log_streams")
+                             .column(1).to_pylist())
+            assert "DataSourceExec" in plan and "LogScan" in plan, plan
+            # The archive alone, as its own schema.
+            n = scalar(b, f'SELECT count(*) FROM "logflight$archive".{qi(SHORT)}')
+            assert n == sum(setup["loaded"].counts(SHORT).values())
+            names = run(b, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'logflight$archive'")
+            assert sorted(names.column(0).to_pylist()) == sorted([SHORT, LONG])
