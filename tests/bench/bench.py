@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 import warnings  # noqa: E402
 
 import pyarrow as pa  # noqa: E402
+import pyarrow.compute  # noqa: E402,F401
 import pyarrow.flight as flight  # noqa: E402
 
 from conftest import start_moto  # noqa: E402
@@ -406,6 +407,179 @@ def bench_quota(ctx) -> None:
     report("quota", **figures)
 
 
+SMALL_GROUP = "/bench/app-small"  # a quarter of GROUP, for the archive's memory growth
+
+
+def load_small(endpoint: str) -> int:
+    """A copy of a quarter of GROUP's shape (5 streams of 10,000 events)."""
+    client = logs_client(endpoint)
+    client.create_log_group(logGroupName=SMALL_GROUP)
+    base = int(time.time() * 1000) - 10 * 3_600_000
+    window = 25 * MINUTE_MS
+    for s in range(STREAMS // 4):
+        name = f"app-{s:02d}"
+        client.create_log_stream(logGroupName=SMALL_GROUP, logStreamName=name)
+        step = window // PER_STREAM
+        events = [{"timestamp": base + s * window + i * step, "message": f"INFO small event {i} of {name}"}
+                  for i in range(PER_STREAM)]
+        for k in range(0, PER_STREAM, PAGE):
+            client.put_log_events(logGroupName=SMALL_GROUP, logStreamName=name, logEvents=events[k : k + PAGE])
+    return STREAMS // 4 * PER_STREAM
+
+
+def run_archive(ctx, root: Path, endpoint: str, group: str, api_tps: str) -> dict:
+    """One `logflight archive run` as a child; its wall time, CPU and peak RSS (rusage)."""
+    cmd = [os.environ.get("LOGFLIGHT_BIN", "logflight"), "archive", "run", "--archive-root", str(root),
+           "--source", "cloudwatch", "--endpoint-url", endpoint, "--region", "us-east-1",
+           "--groups", group, "--api-tps", api_tps]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"archive run failed:\n{out}")
+    return {"seconds": secs, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def bench_archive(ctx) -> None:
+    """6. The archive (issue 13): copy speed against the quota, memory against group size,
+    CPU against a plain read, and queries over the Parquet against DuckDB and pyarrow.flight."""
+    import shutil
+    import tempfile
+
+    import duckdb
+    import pyarrow.dataset as ds
+
+    log("\n[archive] logflight archive run, then queries over logflight$archive")
+    events = STREAMS * PER_STREAM
+    small = load_small(ctx.moto)
+    figures: dict = {}
+    work = Path(tempfile.mkdtemp(prefix="lf-bench-archive-"))
+    tps = {"FilterLogEvents": 2.0, "GetLogEvents": 4.0, "DescribeLogStreams": 10.0, "DescribeLogGroups": 4.0}
+    api_tps = ",".join(f"{k}={v:g}" for k, v in tps.items())
+    try:
+        # 1. Speed against the quota: through a proxy enforcing it, as the quota bench.
+        proxy = FaultProxy(ctx.moto, seed=0, rate_limits=tps)
+        proxy.start()
+        try:
+            run = run_archive(ctx, work / "paced", proxy.url, GROUP, api_tps)
+            reads = proxy.requests("FilterLogEvents")
+            stats = proxy.stats()["operations"].get("FilterLogEvents", {})
+        finally:
+            proxy.stop()
+        allowed = tps["FilterLogEvents"] * PAGE
+        figures.update(
+            quota=tps, events=events, seconds=round(run["seconds"], 2),
+            events_per_s=round(events / run["seconds"]), allowed_events_per_s=round(allowed),
+            share_of_quota=round(events / run["seconds"] / allowed, 3),
+            filter_calls=len(reads), ideal_filter_calls=-(-events // PAGE),
+            calls_per_s=round(len(reads) / run["seconds"], 2), throttled=stats.get("rate_limited", 0),
+            target_share=">= 0.90",
+        )
+
+        # 2. Memory against group size, and CPU per event against a plain read, unpaced.
+        free = "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000"
+        big = run_archive(ctx, work / "big", ctx.moto, GROUP, free)
+        little = run_archive(ctx, work / "small", ctx.moto, SMALL_GROUP, free)
+        srv = serve("archive-read", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
+                    "--api-tps", free)
+        try:
+            reads = []
+            for _ in range(3):
+                c0 = cpu_seconds(srv.proc.pid)
+                rows, _, _ = pull(srv.uri, f'SELECT * FROM "{GROUP}".all_log_streams')
+                assert rows == events, rows
+                reads.append(cpu_seconds(srv.proc.pid) - c0)
+        finally:
+            stop(srv.proc)
+        read_cpu = sum(reads) / len(reads)
+        figures.update(
+            peak_rss_mb_small=round(little["peak_rss_mb"], 1), small_events=small,
+            peak_rss_mb_big=round(big["peak_rss_mb"], 1),
+            rss_growth_ratio=round(big["peak_rss_mb"] / little["peak_rss_mb"], 3),
+            archive_cpu_us_per_event=round(big["cpu"] / events * 1e6, 3),
+            read_cpu_us_per_event=round(read_cpu / events * 1e6, 3),
+            cpu_ratio=round(big["cpu"] / read_cpu, 3), target_cpu="<= 1.2",
+        )
+
+        # 3. Queries over the archived Parquet: logflight (through ADBC) vs DuckDB in process.
+        root = work / "big"
+        parts = [str(p) for p in root.rglob("*.parquet") if "_logflight" not in p.parts]
+        table = ds.dataset(parts, format="parquet").to_table()
+        assert table.num_rows == events, table.num_rows
+        lo, hi = pa.compute.min(table["time"]).as_py(), pa.compute.max(table["time"]).as_py()
+        mid = lo + (hi - lo) / 2
+        queries = {
+            "range_and_filter": (
+                "SELECT log_stream, time, message FROM {t} WHERE time >= TIMESTAMP '{mid}' AND message LIKE '%status=500%'",
+            ),
+            "group_by": ("SELECT log_stream, count(*) AS n FROM {t} GROUP BY log_stream",),
+        }
+        srv = serve("archive-query", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
+                    "--archive-root", str(root))
+        con = duckdb.connect()
+        con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet({parts!r})")
+        lf_table = f'"logflight$archive"."{GROUP}"'
+        try:
+            for name, (sql,) in queries.items():
+                text = sql.format(mid=mid.strftime("%Y-%m-%d %H:%M:%S"), t="{t}")
+                lf_times, duck_times = [], []
+                for _ in range(5):
+                    rows, secs = pull_adbc(srv.uri, text.format(t=lf_table))
+                    lf_times.append(secs)
+                    t = time.perf_counter()
+                    duck_rows = len(con.execute(text.format(t="a")).to_arrow_table())
+                    duck_times.append(time.perf_counter() - t)
+                    assert rows == duck_rows, (name, rows, duck_rows)
+                figures[f"{name}_rows"] = rows
+                figures[f"{name}_logflight_events_per_s"] = round(events / min(lf_times))
+                figures[f"{name}_duckdb_events_per_s"] = round(events / min(duck_times))
+                figures[f"{name}_ratio"] = round(min(duck_times) / min(lf_times), 3)
+
+            # 4. Transfer: SELECT * of the archive vs a pyarrow.flight server holding the table.
+            floor = subprocess.Popen(
+                [sys.executable, "-c", ARROW_FLIGHT_SERVER, str(free_port()), *parts],
+                stdout=subprocess.PIPE, text=True)
+            uri = floor.stdout.readline().strip()
+            try:
+                lf, py = [], []
+                for _ in range(3):
+                    rows, _, secs = pull(srv.uri, f"SELECT * FROM {lf_table}")
+                    assert rows == events
+                    lf.append(secs)
+                    rows, _, secs = pull(uri, "all")
+                    assert rows == events
+                    py.append(secs)
+            finally:
+                floor.kill()
+            figures.update(
+                transfer_logflight_rows_per_s=round(events / min(lf)),
+                transfer_pyarrow_flight_rows_per_s=round(events / min(py)),
+                transfer_ratio=round(min(py) / min(lf), 3), target_queries=">= 1.0",
+            )
+        finally:
+            stop(srv.proc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report("archive", **figures)
+
+
+# A pyarrow.flight server streaming a Parquet table read into memory: any ticket.
+ARROW_FLIGHT_SERVER = """
+import sys, pyarrow.dataset as ds, pyarrow.flight as fl
+table = ds.dataset(sys.argv[2:], format="parquet").to_table()
+class S(fl.FlightServerBase):
+    def do_get(self, context, ticket):
+        return fl.RecordBatchStream(table)
+s = S(f"grpc://127.0.0.1:{sys.argv[1]}")
+print(f"grpc://127.0.0.1:{sys.argv[1]}", flush=True)
+s.serve()
+"""
+
+
 def athena_model(spans: dict, streams: list[str], lo: int | None, hi: int | None, table: str | None):
     """API calls and events fetched by the Athena CloudWatch connector's strategy
     (../shared/REFERENCE.md section 2, from its source): list every stream of the group
@@ -535,8 +709,9 @@ BENCHES = {
     "latency": bench_latency,
     "athena": bench_athena,
     "growth": bench_growth,
+    "archive": bench_archive,
 }
-NEEDS_MOTO = {"overhead", "quota", "latency", "athena"}
+NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive"}
 
 
 class Context:
