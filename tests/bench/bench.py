@@ -35,7 +35,7 @@ import pyarrow.flight as flight  # noqa: E402
 from conftest import start_moto  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 from loader import logs_client  # noqa: E402
-from servers import free_port, scrape, start_serve, stop  # noqa: E402
+from servers import child_env, exe, free_port, scrape, start_serve, stop  # noqa: E402
 
 # Flight SQL has no transactions; the ADBC DB-API wrapper warns on every connect.
 warnings.filterwarnings("ignore", "Cannot disable autocommit")
@@ -54,7 +54,17 @@ EMPTY_GROUP = "/bench/empty"
 BIG_GROUP = "/bench/big"  # 1M events, for time to first row
 BIG_EVENTS = 1_000_000
 
+# CloudWatch-like TPS per API, enforced by the proxy and given to logflight's pacer
+# (quota and archive benchmarks); and a pacing high enough never to wait on moto.
+QUOTA_TPS = {"FilterLogEvents": 2.0, "GetLogEvents": 4.0, "DescribeLogStreams": 10.0, "DescribeLogGroups": 4.0}
+UNPACED = "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000"
+
 RESULTS: dict[str, dict] = {}
+
+
+def tps_arg(tps: dict[str, float]) -> str:
+    """The `--api-tps` value of a {operation: TPS} map."""
+    return ",".join(f"{k}={v:g}" for k, v in tps.items())
 
 
 def log(msg: str) -> None:
@@ -157,6 +167,12 @@ def serve(name: str, *args: str):
 # Data --------------------------------------------------------------------------------
 
 
+def put_events(client, group: str, stream: str, events: list[dict]) -> None:
+    """PutLogEvents of `events` (in time order), a page at a time."""
+    for k in range(0, len(events), PAGE):
+        client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[k : k + PAGE])
+
+
 def load_moto(endpoint: str) -> dict:
     """Loads the benchmark groups; returns {stream: (first_ms, last_ms)} of GROUP."""
     client = logs_client(endpoint)
@@ -180,8 +196,7 @@ def load_moto(endpoint: str) -> dict:
             }
             for i in range(PER_STREAM)
         ]
-        for k in range(0, PER_STREAM, PAGE):
-            client.put_log_events(logGroupName=GROUP, logStreamName=name, logEvents=events[k : k + PAGE])
+        put_events(client, GROUP, name, events)
         spans[name] = (start, start + (PER_STREAM - 1) * step)
     return spans
 
@@ -209,7 +224,7 @@ def bench_overhead(ctx) -> None:
     events = STREAMS * PER_STREAM
     base_runs, lf_runs = [], []
     srv = serve("overhead", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
-                "--api-tps", "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000")
+                "--api-tps", UNPACED)
     def baseline_cpu(group: str, want: int) -> float:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([str(ctx.baseline), ctx.moto, group], capture_output=True, text=True, check=True)
@@ -376,11 +391,11 @@ def bench_latency(ctx) -> None:
 
 def bench_quota(ctx) -> None:
     """3. A full scan through a proxy enforcing CloudWatch-like quotas."""
-    tps = {"FilterLogEvents": 2.0, "GetLogEvents": 4.0, "DescribeLogStreams": 10.0, "DescribeLogGroups": 4.0}
+    tps = QUOTA_TPS
     log(f"\n[quota] full scan of a {STREAMS}-stream group through a proxy enforcing {tps}")
     proxy = FaultProxy(ctx.moto, seed=0, rate_limits=tps)
     proxy.start()
-    api_tps = ",".join(f"{k}={v:g}" for k, v in tps.items())
+    api_tps = tps_arg(tps)
     srv = serve("quota", "--source", "cloudwatch", "--endpoint-url", proxy.url, "--region", "us-east-1",
                 "--api-tps", api_tps)
     events = STREAMS * PER_STREAM
@@ -427,20 +442,17 @@ def load_small(endpoint: str) -> int:
         step = window // PER_STREAM
         events = [{"timestamp": base + s * window + i * step, "message": f"INFO small event {i} of {name}"}
                   for i in range(PER_STREAM)]
-        for k in range(0, PER_STREAM, PAGE):
-            client.put_log_events(logGroupName=SMALL_GROUP, logStreamName=name, logEvents=events[k : k + PAGE])
+        put_events(client, SMALL_GROUP, name, events)
     return STREAMS // 4 * PER_STREAM
 
 
-def run_archive(ctx, root: Path, endpoint: str, group: str, api_tps: str) -> dict:
+def run_archive(root: Path, endpoint: str, group: str, api_tps: str) -> dict:
     """One `logflight archive run` as a child; its wall time, CPU and peak RSS (rusage)."""
-    cmd = [os.environ.get("LOGFLIGHT_BIN", "logflight"), "archive", "run", "--archive-root", str(root),
+    cmd = [exe(), "archive", "run", "--archive-root", str(root),
            "--source", "cloudwatch", "--endpoint-url", endpoint, "--region", "us-east-1",
            "--groups", group, "--api-tps", api_tps]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOGFLIGHT_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env())
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - start
@@ -450,7 +462,7 @@ def run_archive(ctx, root: Path, endpoint: str, group: str, api_tps: str) -> dic
 
 
 def bench_archive(ctx) -> None:
-    """6. The archive (issue 13): copy speed against the quota, memory against group size,
+    """8. The archive (issue 13): copy speed against the quota, memory against group size,
     CPU against a plain read, and queries over the Parquet against DuckDB and pyarrow.flight."""
     import shutil
     import tempfile
@@ -463,14 +475,13 @@ def bench_archive(ctx) -> None:
     small = load_small(ctx.moto)
     figures: dict = {}
     work = Path(tempfile.mkdtemp(prefix="lf-bench-archive-"))
-    tps = {"FilterLogEvents": 2.0, "GetLogEvents": 4.0, "DescribeLogStreams": 10.0, "DescribeLogGroups": 4.0}
-    api_tps = ",".join(f"{k}={v:g}" for k, v in tps.items())
+    tps = QUOTA_TPS
     try:
         # 1. Speed against the quota: through a proxy enforcing it, as the quota bench.
         proxy = FaultProxy(ctx.moto, seed=0, rate_limits=tps)
         proxy.start()
         try:
-            run = run_archive(ctx, work / "paced", proxy.url, GROUP, api_tps)
+            run = run_archive(work / "paced", proxy.url, GROUP, tps_arg(tps))
             reads = proxy.requests("FilterLogEvents")
             stats = proxy.stats()["operations"].get("FilterLogEvents", {})
         finally:
@@ -486,11 +497,10 @@ def bench_archive(ctx) -> None:
         )
 
         # 2. Memory against group size, and CPU per event against a plain read, unpaced.
-        free = "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000"
-        big = run_archive(ctx, work / "big", ctx.moto, GROUP, free)
-        little = run_archive(ctx, work / "small", ctx.moto, SMALL_GROUP, free)
+        big = run_archive(work / "big", ctx.moto, GROUP, UNPACED)
+        little = run_archive(work / "small", ctx.moto, SMALL_GROUP, UNPACED)
         srv = serve("archive-read", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
-                    "--api-tps", free)
+                    "--api-tps", UNPACED)
         try:
             reads = [read_cpu(srv, f'SELECT * FROM "{GROUP}".all_log_streams', events) for _ in range(3)]
         finally:
@@ -511,12 +521,11 @@ def bench_archive(ctx) -> None:
         table = ds.dataset(parts, format="parquet").to_table()
         assert table.num_rows == events, table.num_rows
         lo, hi = pa.compute.min(table["time"]).as_py(), pa.compute.max(table["time"]).as_py()
-        mid = lo + (hi - lo) / 2
+        mid = (lo + (hi - lo) / 2).strftime("%Y-%m-%d %H:%M:%S")
         queries = {
-            "range_and_filter": (
-                "SELECT log_stream, time, message FROM {t} WHERE time >= TIMESTAMP '{mid}' AND message LIKE '%status=500%'",
-            ),
-            "group_by": ("SELECT log_stream, count(*) AS n FROM {t} GROUP BY log_stream",),
+            "range_and_filter": "SELECT log_stream, time, message FROM {t} "
+                                f"WHERE time >= TIMESTAMP '{mid}' AND message LIKE '%status=500%'",
+            "group_by": "SELECT log_stream, count(*) AS n FROM {t} GROUP BY log_stream",
         }
         srv = serve("archive-query", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
                     "--archive-root", str(root))
@@ -524,8 +533,7 @@ def bench_archive(ctx) -> None:
         con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet({parts!r})")
         lf_table = f'"logflight$archive"."{GROUP}"'
         try:
-            for name, (sql,) in queries.items():
-                text = sql.format(mid=mid.strftime("%Y-%m-%d %H:%M:%S"), t="{t}")
+            for name, text in queries.items():
                 lf_times, duck_times = [], []
                 for _ in range(5):
                     rows, secs = pull_adbc(srv.uri, text.format(t=lf_table))
@@ -539,11 +547,16 @@ def bench_archive(ctx) -> None:
                 figures[f"{name}_duckdb_events_per_s"] = round(events / min(duck_times))
                 figures[f"{name}_ratio"] = round(min(duck_times) / min(lf_times), 3)
 
-            # 4. Transfer: SELECT * of the archive vs a pyarrow.flight server holding the table.
+            # 4. Transfer: SELECT * of the archive vs the transfer benchmark's pyarrow.flight
+            # server holding the same table.
+            ipc, port = work / "archive.arrow", free_port()
+            with pa.OSFile(str(ipc), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+                w.write_table(table)
             floor = subprocess.Popen(
-                [sys.executable, "-c", ARROW_FLIGHT_SERVER, str(free_port()), *parts],
+                [sys.executable, str(HERE / "arrow_server.py"), str(ipc), str(port), str(events)],
                 stdout=subprocess.PIPE, text=True)
-            uri = floor.stdout.readline().strip()
+            assert floor.stdout.readline().strip() == "ready"
+            uri = f"grpc://127.0.0.1:{port}"
             try:
                 lf, py = [], []
                 for _ in range(3):
@@ -554,7 +567,8 @@ def bench_archive(ctx) -> None:
                     assert rows == events
                     py.append(secs)
             finally:
-                floor.kill()
+                floor.terminate()
+                floor.wait()
             figures.update(
                 transfer_logflight_rows_per_s=round(events / min(lf)),
                 transfer_pyarrow_flight_rows_per_s=round(events / min(py)),
@@ -565,19 +579,6 @@ def bench_archive(ctx) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report("archive", **figures)
-
-
-# A pyarrow.flight server streaming a Parquet table read into memory: any ticket.
-ARROW_FLIGHT_SERVER = """
-import sys, pyarrow.dataset as ds, pyarrow.flight as fl
-table = ds.dataset(sys.argv[2:], format="parquet").to_table()
-class S(fl.FlightServerBase):
-    def do_get(self, context, ticket):
-        return fl.RecordBatchStream(table)
-s = S(f"grpc://127.0.0.1:{sys.argv[1]}")
-print(f"grpc://127.0.0.1:{sys.argv[1]}", flush=True)
-s.serve()
-"""
 
 
 def athena_model(spans: dict, streams: list[str], lo: int | None, hi: int | None, table: str | None):
@@ -618,7 +619,7 @@ def bench_athena(ctx) -> None:
     metrics_port = free_port()
     srv = serve("athena", "--source", "cloudwatch", "--endpoint-url", proxy.url, "--region", "us-east-1",
                 "--metrics-listen", f"127.0.0.1:{metrics_port}",
-                "--api-tps", "FilterLogEvents=1000,GetLogEvents=1000,DescribeLogStreams=1000,DescribeLogGroups=1000")
+                "--api-tps", UNPACED)
     ts = lambda ms: f"to_timestamp_millis({ms})"  # noqa: E731
     queries = [
         ("whole group", f'SELECT count(*) FROM "{GROUP}".all_log_streams', None, None, names, None),
