@@ -5,10 +5,12 @@
 pub mod commit;
 pub mod groups;
 pub mod layout;
+pub mod lock;
 pub mod part;
 pub mod prune;
 pub mod run;
 pub mod schema;
+pub mod spill;
 pub mod store;
 pub mod table;
 pub mod verify;

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder, TimestampMillisecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringBuilder, TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use bytes::Bytes;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -61,39 +63,48 @@ pub struct ArchivedEvent {
     pub id: String,
 }
 
-/// The events of a read with their ids: CloudWatch's `eventId` where the
-/// source gives one, else an id derived from the event's content, numbered
-/// when the same content repeats (which it can only within one
-/// millisecond of one stream, so within any slice that holds one of them).
-pub fn with_ids(events: Vec<LogEvent>) -> Vec<ArchivedEvent> {
-    let mut seen: std::collections::HashMap<String, u32> = Default::default();
-    events
-        .into_iter()
-        .map(|event| {
-            let id = match &event.event_id {
-                Some(id) => id.clone(),
-                None => {
-                    let mut h = Sha256::new();
-                    h.update(event.stream.as_bytes());
-                    h.update([0]);
-                    h.update(event.timestamp_ms.to_be_bytes());
-                    h.update(event.ingestion_ms.unwrap_or(-1).to_be_bytes());
-                    h.update(event.message.as_bytes());
-                    let key: String = h.finalize()[..16]
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    let n = seen.entry(key.clone()).or_default();
-                    *n += 1;
-                    format!("h{key}-{n}")
-                }
-            };
-            ArchivedEvent { event, id }
-        })
-        .collect()
+/// Gives the events of one read their ids: CloudWatch's `eventId` where
+/// the source gives one, else an id derived from the event's content,
+/// numbered when the same content repeats. A repeat can only happen within
+/// one millisecond of one stream, and reads are cut at millisecond
+/// boundaries, so every read that holds one copy holds all of them and
+/// numbers them alike.
+#[derive(Debug, Default)]
+pub struct IdMaker {
+    seen: std::collections::HashMap<[u8; 16], u32>,
 }
 
-fn batch_of(events: &[ArchivedEvent]) -> Result<RecordBatch> {
+impl IdMaker {
+    pub fn archived(&mut self, mut event: LogEvent) -> ArchivedEvent {
+        // The id moves out of the event: it is kept once, in `id`.
+        let id = match event.event_id.take() {
+            Some(id) => id,
+            None => {
+                let mut h = Sha256::new();
+                h.update(event.stream.as_bytes());
+                h.update([0]);
+                h.update(event.timestamp_ms.to_be_bytes());
+                h.update(event.ingestion_ms.unwrap_or(-1).to_be_bytes());
+                h.update(event.message.as_bytes());
+                let mut key = [0u8; 16];
+                key.copy_from_slice(&h.finalize()[..16]);
+                let n = self.seen.entry(key).or_default();
+                *n += 1;
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                format!("h{hex}-{n}")
+            }
+        };
+        ArchivedEvent { event, id }
+    }
+}
+
+/// The events of one read with their ids (see [`IdMaker`]).
+pub fn with_ids(events: Vec<LogEvent>) -> Vec<ArchivedEvent> {
+    let mut ids = IdMaker::default();
+    events.into_iter().map(|e| ids.archived(e)).collect()
+}
+
+pub(super) fn batch_of(events: &[ArchivedEvent]) -> Result<RecordBatch> {
     let mut streams = StringBuilder::new();
     let mut messages = StringBuilder::new();
     let mut ids = StringBuilder::new();
@@ -121,6 +132,38 @@ fn batch_of(events: &[ArchivedEvent]) -> Result<RecordBatch> {
     ];
     RecordBatch::try_new(Arc::clone(&PART_SCHEMA), columns)
         .map_err(|e| ConnectorError::Archive(format!("cannot build a part batch: {e}")))
+}
+
+/// The events of a batch of [`PART_SCHEMA`] (a spilled run read back).
+pub(super) fn events_of(batch: &RecordBatch) -> Vec<ArchivedEvent> {
+    let streams = batch.column(LOG_STREAM).as_string::<i32>();
+    let times = batch
+        .column(TIME)
+        .as_primitive::<TimestampMillisecondType>();
+    let ingestion = batch
+        .column(TIME + 1)
+        .as_primitive::<TimestampMillisecondType>();
+    let messages = batch.column(TIME + 2).as_string::<i32>();
+    let ids = batch.column(EVENT_ID).as_string::<i32>();
+    // Runs hold one group's events: few stream names, shared again.
+    let mut names: std::collections::HashMap<&str, Arc<str>> = Default::default();
+    (0..batch.num_rows())
+        .map(|row| {
+            let stream = names
+                .entry(streams.value(row))
+                .or_insert_with(|| Arc::from(streams.value(row)));
+            ArchivedEvent {
+                event: LogEvent {
+                    stream: Arc::clone(stream),
+                    timestamp_ms: times.value(row),
+                    ingestion_ms: ingestion.is_valid(row).then(|| ingestion.value(row)),
+                    message: messages.value(row).to_string(),
+                    event_id: None,
+                },
+                id: ids.value(row).to_string(),
+            }
+        })
+        .collect()
 }
 
 /// The bytes and SHA-256 of what went through a writer.

@@ -14,11 +14,13 @@ use tracing::{debug, info, warn};
 use super::commit::{self, CommitRecord, ContentHash, Created};
 use super::groups::{self, GroupRecord};
 use super::layout::{part_path, staged_path, staging, Day};
-use super::part::{ids_in, with_ids, ArchivedEvent, PartWriter};
+use super::part::{ids_in, IdMaker, PartWriter, ROW_GROUP_ROWS};
+use super::spill::{DayBuffers, DayEvents};
 use super::store::ArchiveRoot;
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
 use crate::model::{LogGroup, LogGroupClass, ReadApi, ReadRequest, StreamSelection, TimeRange};
+use crate::read_plan::time_slices;
 use crate::source::SharedSource;
 use crate::time::{iso8601, now_ms, DAY_MS, HOUR_MS};
 
@@ -26,9 +28,18 @@ use crate::time::{iso8601, now_ms, DAY_MS, HOUR_MS};
 pub const MAX_LATENESS_MS: i64 = 14 * DAY_MS;
 /// Kept on top of the lateness, for clocks and slow ingestion.
 pub const MARGIN_MS: i64 = HOUR_MS;
-/// A slice read holding more events than this is read again in quarters,
-/// so a run's memory does not grow with the group.
-pub const SLICE_EVENTS: usize = 200_000;
+/// A window (days read by one paginated request) is sized to hold about
+/// this many events: big enough that pages stay full and empty days cost
+/// nothing, small enough that a killed run loses little reading.
+pub const WINDOW_EVENTS: u64 = 1_000_000;
+/// The widest window, in days; windows grow at most fourfold at a time.
+pub const MAX_WINDOW_DAYS: usize = 64;
+/// A window expected to hold more than this is read by parallel requests
+/// over time slices, so that the calls, not their latency, bound a run.
+const EVENTS_PER_READ: u64 = 50_000;
+const MAX_READS: usize = 4;
+/// Events diffed against the previous commit and written at a time.
+const WRITE_CHUNK: usize = ROW_GROUP_ROWS;
 const CONFLICT_RETRIES: usize = 3;
 /// Staged parts no commit names are removed once this old.
 const ORPHAN_AGE_MS: i64 = DAY_MS;
@@ -148,6 +159,7 @@ impl Archiver {
     /// (what was committed before stays committed).
     pub async fn run(&self, groups: &[LogGroup], options: &RunOptions) -> Result<RunReport> {
         let started = now_ms();
+        super::spill::remove_stale();
         self.finish_stopped_runs(started).await?;
         let mut report = RunReport {
             groups: groups.len(),
@@ -164,13 +176,8 @@ impl Archiver {
         }
         for (group, latest, days) in plans {
             self.remember(group).await?;
-            for day in days {
-                let previous = latest.get(&day).cloned();
-                self.archive_day(group, day, previous, started, &mut report)
-                    .await?;
-                report.days_read += 1;
-                self.progress.days_done.fetch_add(1, Ordering::Relaxed);
-            }
+            self.archive_days(group, &days, &latest, started, &mut report)
+                .await?;
         }
         report.events_written = self.progress.events_written.load(Ordering::Relaxed);
         Ok(report)
@@ -201,13 +208,70 @@ impl Archiver {
         groups::write(&self.root, &GroupRecord::of(&self.catalog, group, tags)).await
     }
 
-    /// Reads a day again and commits what it has new, retrying when
-    /// another run commits the day first.
-    async fn archive_day(
+    /// Reads `days` in windows of consecutive days, each one paginated
+    /// read (or a few in parallel), sized by the density the previous
+    /// window showed.
+    async fn archive_days(
+        &self,
+        group: &LogGroup,
+        days: &[Day],
+        latest: &BTreeMap<Day, CommitRecord>,
+        started: i64,
+        report: &mut RunReport,
+    ) -> Result<()> {
+        let mut width = 1;
+        let mut per_day = 0;
+        for consecutive in consecutive_runs(days) {
+            let mut rest = consecutive;
+            while !rest.is_empty() {
+                let (window, tail) = rest.split_at(width.min(rest.len()));
+                let reads = parallel_reads(per_day * window.len() as u64);
+                let events = self
+                    .archive_window(group, window, latest, reads, started, report)
+                    .await?;
+                (width, per_day) = next_window(width, window.len(), events);
+                rest = tail;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one window, then commits its days in order; returns the
+    /// events the window held.
+    async fn archive_window(
+        &self,
+        group: &LogGroup,
+        window: &[Day],
+        latest: &BTreeMap<Day, CommitRecord>,
+        reads: usize,
+        started: i64,
+        report: &mut RunReport,
+    ) -> Result<u64> {
+        let (Some(first), Some(last)) = (window.first(), window.last()) else {
+            return Ok(0);
+        };
+        let range = TimeRange::new(Some(first.start_ms()), Some(last.end_ms()));
+        let mut buffers = self.read_window(group, range, reads).await?;
+        let events = buffers.total();
+        debug!(group = %group.name, from = %first.text(), to = %last.text(), events, reads, spilled = buffers.spilled_files(), "window read");
+        for &day in window {
+            let held = buffers.take_day(day)?;
+            self.settle_day(group, day, latest.get(&day).cloned(), held, started, report)
+                .await?;
+            report.days_read += 1;
+            self.progress.days_done.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(events)
+    }
+
+    /// Commits what a day has new, reading the day again (alone) when
+    /// another run committed it first.
+    async fn settle_day(
         &self,
         group: &LogGroup,
         day: Day,
         mut previous: Option<CommitRecord>,
+        mut events: DayEvents,
         started: i64,
         report: &mut RunReport,
     ) -> Result<()> {
@@ -215,7 +279,7 @@ impl Archiver {
             let base = previous
                 .clone()
                 .unwrap_or_else(|| CommitRecord::empty(&self.catalog, &group.name, day));
-            match self.commit_day(group, day, &base, started).await? {
+            match self.commit_day(group, day, &base, events, started).await? {
                 (Created::Yes, rows) => {
                     return self.note_incomplete(group, day, &base, rows, started, report)
                 }
@@ -227,6 +291,11 @@ impl Archiver {
                     if previous.as_ref().is_some_and(|r| r.is_final) {
                         return Ok(());
                     }
+                    if attempt == CONFLICT_RETRIES {
+                        break;
+                    }
+                    let range = TimeRange::new(Some(day.start_ms()), Some(day.end_ms()));
+                    events = self.read_window(group, range, 1).await?.take_day(day)?;
                 }
             }
         }
@@ -266,28 +335,37 @@ impl Archiver {
         group: &LogGroup,
         day: Day,
         base: &CommitRecord,
+        mut events: DayEvents,
         started: i64,
     ) -> Result<(Created, u64)> {
         let staged = staged_path(&self.catalog, &group.name, day, &self.run);
         let final_path = part_path(&self.catalog, &group.name, day, &self.run);
         let mut part = PartWriter::new(&self.root, staged.clone(), final_path.clone());
-        let mut queue = vec![TimeRange::new(Some(day.start_ms()), Some(day.end_ms()))];
-        while let Some(slice) = queue.pop() {
-            match self.read_slice(group, slice).await? {
-                Slice::Events(events) => {
-                    let known = ids_in(&self.root, &base.parts, slice).await?;
-                    let new: Vec<ArchivedEvent> = events
-                        .into_iter()
-                        .filter(|e| !known.contains(&e.id))
-                        .collect();
-                    self.progress
-                        .events_written
-                        .fetch_add(new.len() as u64, Ordering::Relaxed);
-                    part.write(&new).await?;
-                }
-                // Quarters, earliest last on the stack so it is read first.
-                Slice::TooLarge => queue.extend(quarters(slice).into_iter().rev()),
-            }
+        loop {
+            let chunk = events.next_chunk(WRITE_CHUNK)?;
+            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+                break;
+            };
+            // Chunks come in time order: the ids the previous commit holds
+            // in the chunk's span are all it needs, read from the parts'
+            // row groups that meet the span.
+            let new: Vec<_> = if base.parts.is_empty() {
+                chunk
+            } else {
+                let span = TimeRange::new(
+                    Some(first.event.timestamp_ms),
+                    Some(last.event.timestamp_ms),
+                );
+                let known = ids_in(&self.root, &base.parts, span).await?;
+                chunk
+                    .into_iter()
+                    .filter(|e| !known.contains(&e.id))
+                    .collect()
+            };
+            self.progress
+                .events_written
+                .fetch_add(new.len() as u64, Ordering::Relaxed);
+            part.write(&new).await?;
         }
         let written = part.finish().await?;
         let rows = written.as_ref().map_or(0, |(file, _)| file.rows);
@@ -333,42 +411,54 @@ impl Archiver {
         }
     }
 
-    /// Reads one slice of a day with event ids, or gives up on it when it
-    /// holds more than [`SLICE_EVENTS`] (the reads stop at once).
-    async fn read_slice(&self, group: &LogGroup, slice: TimeRange) -> Result<Slice> {
-        let request = ReadRequest {
-            group: group.name.clone(),
-            streams: StreamSelection::All,
-            time: slice,
-            filter_pattern: None,
-            limit: None,
-            require_streams: false,
-            // FilterLogEvents returns event ids; Infrequent Access groups
-            // only allow GetLogEvents (ids are then derived).
-            api: match group.class {
-                LogGroupClass::InfrequentAccess => ReadApi::GetLogEvents,
-                _ => ReadApi::FilterLogEvents,
-            },
+    /// Reads a range with event ids into per-day buffers, by `reads`
+    /// paginated requests over time slices at once. Each slice numbers its
+    /// derived ids on its own; slices are cut at millisecond boundaries,
+    /// so every copy of a repeated event falls in one slice.
+    async fn read_window(
+        &self,
+        group: &LogGroup,
+        range: TimeRange,
+        reads: usize,
+    ) -> Result<DayBuffers> {
+        let slices = if reads > 1 {
+            time_slices(range, None, now_ms(), reads)
+        } else {
+            vec![range]
         };
-        let mut pages = self.source.read_events(&request, &self.counters);
-        let mut events = Vec::new();
-        while let Some(page) = pages.try_next().await? {
+        let pages = slices.iter().enumerate().map(|(i, slice)| {
+            let request = ReadRequest {
+                group: group.name.clone(),
+                streams: StreamSelection::All,
+                time: *slice,
+                filter_pattern: None,
+                limit: None,
+                require_streams: false,
+                // FilterLogEvents returns event ids; Infrequent Access groups
+                // only allow GetLogEvents (ids are then derived).
+                api: match group.class {
+                    LogGroupClass::InfrequentAccess => ReadApi::GetLogEvents,
+                    _ => ReadApi::FilterLogEvents,
+                },
+            };
+            self.source
+                .read_events(&request, &self.counters)
+                .map_ok(move |page| (i, page))
+        });
+        let mut pages = futures::stream::select_all(pages);
+        let mut ids: Vec<IdMaker> = slices.iter().map(|_| IdMaker::default()).collect();
+        let mut buffers = DayBuffers::new(&self.run);
+        while let Some((i, page)) = pages.try_next().await? {
             self.progress
                 .events_read
                 .fetch_add(page.events.len() as u64, Ordering::Relaxed);
-            events.extend(
-                page.events
-                    .into_iter()
-                    .filter(|e| slice.contains(e.timestamp_ms)),
-            );
-            let splittable = slice.end.zip(slice.start).is_some_and(|(e, s)| e > s);
-            if events.len() > SLICE_EVENTS && splittable {
-                return Ok(Slice::TooLarge);
+            for event in page.events {
+                if slices[i].contains(event.timestamp_ms) {
+                    buffers.push(ids[i].archived(event))?;
+                }
             }
         }
-        let mut events = with_ids(events);
-        events.sort_by(|a, b| (a.event.timestamp_ms, &a.id).cmp(&(b.event.timestamp_ms, &b.id)));
-        Ok(Slice::Events(events))
+        Ok(buffers)
     }
 
     /// Copies a committed part to its final path, then drops the staged copy.
@@ -432,29 +522,34 @@ impl Archiver {
     }
 }
 
-enum Slice {
-    Events(Vec<ArchivedEvent>),
-    TooLarge,
+/// The days of `days` (sorted) in runs of consecutive days: a window
+/// never spans a day that is not read (a final one).
+fn consecutive_runs(days: &[Day]) -> Vec<&[Day]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=days.len() {
+        if i == days.len() || days[i] != days[i - 1].next() {
+            if i > start {
+                runs.push(&days[start..i]);
+            }
+            start = i;
+        }
+    }
+    runs
 }
 
-/// A slice cut in four (at least a millisecond each).
-fn quarters(slice: TimeRange) -> Vec<TimeRange> {
-    let (Some(start), Some(end)) = (slice.start, slice.end) else {
-        return vec![slice];
-    };
-    let width = ((end - start + 1) / 4).max(1);
-    let mut out = Vec::new();
-    let mut at = start;
-    while at <= end {
-        let stop = if out.len() == 3 {
-            end
-        } else {
-            (at + width - 1).min(end)
-        };
-        out.push(TimeRange::new(Some(at), Some(stop)));
-        at = stop + 1;
-    }
-    out
+/// The next window's width in days, and the events per day it expects,
+/// from what the last window (`days` wide, up to `width`) held.
+fn next_window(width: usize, days: usize, events: u64) -> (usize, u64) {
+    let per_day = events / days.max(1) as u64;
+    let grown = (width * 4).min(MAX_WINDOW_DAYS);
+    let fits = (WINDOW_EVENTS / per_day.max(1)) as usize;
+    (fits.clamp(1, grown), per_day)
+}
+
+/// Parallel requests for a window expected to hold `events`.
+fn parallel_reads(events: u64) -> usize {
+    ((events / EVENTS_PER_READ) as usize).clamp(1, MAX_READS)
 }
 
 /// False when CloudWatch may already have expired events of `day` when
@@ -552,20 +647,39 @@ mod tests {
     }
 
     #[test]
-    fn slices_split_in_quarters_that_cover_them() {
-        let slice = TimeRange::new(Some(0), Some(99));
-        let parts = quarters(slice);
-        assert_eq!(parts.len(), 4);
-        assert_eq!(parts[0], TimeRange::new(Some(0), Some(24)));
-        assert_eq!(parts[3], TimeRange::new(Some(75), Some(99)));
-        let tiny = quarters(TimeRange::new(Some(5), Some(6)));
+    fn windows_span_consecutive_days_and_follow_the_density() {
+        let d = |text: &str| Day::parse(text).unwrap();
+        let days = [
+            d("2026-11-01"),
+            d("2026-11-02"),
+            d("2026-11-04"),
+            d("2026-11-05"),
+            d("2026-11-09"),
+        ];
+        let runs: Vec<Vec<String>> = consecutive_runs(&days)
+            .into_iter()
+            .map(|r| r.iter().map(|d| d.text()).collect())
+            .collect();
         assert_eq!(
-            tiny,
+            runs,
             [
-                TimeRange::new(Some(5), Some(5)),
-                TimeRange::new(Some(6), Some(6))
+                vec!["2026-11-01", "2026-11-02"],
+                vec!["2026-11-04", "2026-11-05"],
+                vec!["2026-11-09"]
             ]
         );
+        assert!(consecutive_runs(&[]).is_empty());
+        // Empty windows grow fourfold up to the cap.
+        assert_eq!(next_window(1, 1, 0), (4, 0));
+        assert_eq!(next_window(32, 32, 0), (MAX_WINDOW_DAYS, 0));
+        // Dense ones shrink to what holds WINDOW_EVENTS, never below a day.
+        assert_eq!(next_window(16, 16, 16 * 100_000), (10, 100_000));
+        assert_eq!(next_window(4, 2, 2 * 5_000_000), (1, 5_000_000));
+        // Sparse ones grow, but at most fourfold.
+        assert_eq!(next_window(2, 2, 20), (8, 10));
+        assert_eq!(parallel_reads(0), 1);
+        assert_eq!(parallel_reads(120_000), 2);
+        assert_eq!(parallel_reads(10_000_000), MAX_READS);
     }
 
     #[test]
