@@ -22,15 +22,31 @@ use crate::time::{iso8601, DAY_MS};
 /// The tag that puts a group under a legal hold (any value).
 pub const HOLD_TAG: &str = "logflight:legal-hold";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PruneOptions {
-    /// Days that ended more than this many days ago are deleted.
-    pub older_than_days: u32,
-    /// Groups whose names match are held.
-    pub holds: Vec<NamePattern>,
+    /// Retention rules, (group pattern, days): the first rule matching a
+    /// group gives its retention (the config file's `[[retention]]`).
+    pub retention: Vec<(NamePattern, u32)>,
+    /// The retention of groups no rule names (`--older-than`); without
+    /// it they are kept.
+    pub default_days: Option<u32>,
+    /// Legal holds by group pattern, with what prune says of each
+    /// (`--hold`, the config file's `[[legal_holds]]`).
+    pub holds: Vec<(NamePattern, String)>,
     /// Who asks, for the deletion record.
     pub who: String,
     pub run: String,
+}
+
+impl PruneOptions {
+    /// Days a group's archive is kept, and where that comes from.
+    pub fn retention_of(&self, group: &str) -> Option<(u32, String)> {
+        self.retention
+            .iter()
+            .find(|(p, _)| p.matches(group))
+            .map(|(p, days)| (*days, format!("retention rule {}", p.text())))
+            .or_else(|| self.default_days.map(|d| (d, "--older-than".to_string())))
+    }
 }
 
 /// The record of one prune.
@@ -40,7 +56,9 @@ pub struct DeletionRecord {
     pub run: String,
     pub who: String,
     pub at: String,
-    pub older_than_days: u32,
+    /// `--older-than`, when given; each day records its own retention.
+    #[serde(default)]
+    pub older_than_days: Option<u32>,
     pub days: Vec<DeletedDay>,
     pub rows: u64,
 }
@@ -50,6 +68,9 @@ pub struct DeletedDay {
     pub catalog: String,
     pub log_group: String,
     pub day: String,
+    /// The retention the day was deleted under, in days.
+    #[serde(default)]
+    pub retention_days: u32,
     pub rows: u64,
     pub content_hash: String,
     pub files: Vec<PartFile>,
@@ -63,17 +84,23 @@ pub struct PruneReport {
     pub rows: u64,
     /// Groups kept whole, with why.
     pub held: Vec<(String, String)>,
+    /// Groups no retention rule names (and no `--older-than` was given).
+    pub unruled: Vec<String>,
+    /// (group, day, why) of days past retention kept by S3 Object Lock.
+    pub locked: Vec<(String, Day, String)>,
+    /// (group, days, where the retention comes from) of the groups pruned.
+    pub retention: Vec<(String, u32, String)>,
 }
 
 /// Why a group is held, if it is.
-fn hold(group: &GroupRecord, holds: &[NamePattern]) -> Option<String> {
+fn hold(group: &GroupRecord, holds: &[(NamePattern, String)]) -> Option<String> {
     if let Some(value) = group.tags.get(HOLD_TAG) {
         return Some(format!("tagged {HOLD_TAG}={value}"));
     }
     holds
         .iter()
-        .find(|p| p.matches(&group.log_group))
-        .map(|p| format!("held by the pattern {}", p.text()))
+        .find(|(p, _)| p.matches(&group.log_group))
+        .map(|(_, why)| why.clone())
 }
 
 /// Prunes the archived `groups` of `catalog`.
@@ -84,21 +111,35 @@ pub async fn prune(
     now: i64,
     options: &PruneOptions,
 ) -> Result<PruneReport> {
-    let cutoff = now - i64::from(options.older_than_days) * DAY_MS;
     let mut report = PruneReport::default();
-    let mut victims: Vec<(String, Day, CommitRecord)> = Vec::new();
+    let mut victims: Vec<(String, Day, CommitRecord, u32)> = Vec::new();
     for group in groups {
         if let Some(why) = hold(group, &options.holds) {
             report.held.push((group.log_group.clone(), why));
             continue;
         }
+        let Some((days, source)) = options.retention_of(&group.log_group) else {
+            report.unruled.push(group.log_group.clone());
+            continue;
+        };
+        let cutoff = now - i64::from(days) * DAY_MS;
+        let before = victims.len();
         for (day, record) in commit::latest(root, catalog, &group.log_group).await? {
             if record.pruned {
                 // A prune stopped after this tombstone may have left files.
                 delete_parts(root, &record.parts).await?;
             } else if day.end_ms() < cutoff && !record.parts.is_empty() {
-                victims.push((group.log_group.clone(), day, record));
+                if let Some(why) = locked(root, &record.parts, now).await? {
+                    report.locked.push((group.log_group.clone(), day, why));
+                    continue;
+                }
+                victims.push((group.log_group.clone(), day, record, days));
             }
+        }
+        if victims.len() > before {
+            report
+                .retention
+                .push((group.log_group.clone(), days, source));
         }
     }
     if victims.is_empty() {
@@ -109,14 +150,15 @@ pub async fn prune(
         run: options.run.clone(),
         who: options.who.clone(),
         at: iso8601(now),
-        older_than_days: options.older_than_days,
-        rows: victims.iter().map(|(_, _, r)| r.rows).sum(),
+        older_than_days: options.default_days,
+        rows: victims.iter().map(|(_, _, r, _)| r.rows).sum(),
         days: victims
             .iter()
-            .map(|(group, day, r)| DeletedDay {
+            .map(|(group, day, r, days)| DeletedDay {
                 catalog: catalog.to_string(),
                 log_group: group.clone(),
                 day: day.text(),
+                retention_days: *days,
                 rows: r.rows,
                 content_hash: r.content_hash.clone(),
                 files: r.parts.clone(),
@@ -135,7 +177,7 @@ pub async fn prune(
         .await
         .map_err(|e| root.error("create the deletion record", &e))?;
     report.record = Some(location.to_string());
-    for (group, day, previous) in victims {
+    for (group, day, previous, _) in victims {
         // The tombstone still names the parts, so a prune stopped before
         // deleting them finishes the job; readers skip pruned days.
         let mut tombstone = CommitRecord {
@@ -159,6 +201,20 @@ pub async fn prune(
         delete_parts(root, &previous.parts).await?;
     }
     Ok(report)
+}
+
+/// Why S3 Object Lock keeps any of `parts` at `now`, if it does: a day
+/// is deleted whole or not at all.
+async fn locked(root: &ArchiveRoot, parts: &[PartFile], now: i64) -> Result<Option<String>> {
+    let Some(locks) = root.locks() else {
+        return Ok(None);
+    };
+    for part in parts {
+        if let Some(why) = locks.lock_of(&part.path).await?.blocks(now) {
+            return Ok(Some(format!("{why} on {}", part.path)));
+        }
+    }
+    Ok(None)
 }
 
 async fn delete_parts(root: &ArchiveRoot, parts: &[PartFile]) -> Result<()> {

@@ -22,6 +22,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{CredentialProvider, ObjectStore};
 use tokio::sync::Mutex;
 
+use super::lock::LockReader;
 use crate::error::{ConnectorError, Result};
 
 /// How to reach an S3 root; unset fields come from the AWS chain.
@@ -39,6 +40,8 @@ pub struct ArchiveOptions {
 #[derive(Clone)]
 pub struct ArchiveRoot {
     store: Arc<dyn ObjectStore>,
+    /// S3 roots: reads Object Lock state, which the store does not show.
+    locks: Option<LockReader>,
     /// What the root was opened from, for messages.
     uri: String,
     /// The URL DataFusion finds this store under.
@@ -66,8 +69,11 @@ impl ArchiveRoot {
     /// path (created when missing).
     pub async fn open(uri: &str, options: &ArchiveOptions) -> Result<Self> {
         crate::crypto::install();
-        let store: Arc<dyn ObjectStore> = match uri.strip_prefix("s3://") {
-            Some(rest) => s3(rest, options).await?,
+        let (store, locks): (Arc<dyn ObjectStore>, _) = match uri.strip_prefix("s3://") {
+            Some(rest) => {
+                let (store, locks) = s3(rest, options).await?;
+                (store, Some(locks))
+            }
             None => {
                 let dir = uri.strip_prefix("file://").unwrap_or(uri);
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -78,11 +84,12 @@ impl ArchiveRoot {
                 let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
                     ConnectorError::Config(format!("cannot open the archive directory {dir}: {e}"))
                 })?;
-                Arc::new(fs)
+                (Arc::new(fs), None)
             }
         };
         Ok(Self {
             store,
+            locks,
             uri: uri.to_string(),
             url: store_url(),
         })
@@ -92,6 +99,7 @@ impl ArchiveRoot {
     pub fn in_memory() -> Self {
         Self {
             store: Arc::new(InMemory::new()),
+            locks: None,
             uri: "memory://".into(),
             url: store_url(),
         }
@@ -99,6 +107,11 @@ impl ArchiveRoot {
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// Object Lock state of the root's objects (S3 roots only).
+    pub fn locks(&self) -> Option<&LockReader> {
+        self.locks.as_ref()
     }
 
     pub fn url(&self) -> &ObjectStoreUrl {
@@ -115,7 +128,7 @@ impl ArchiveRoot {
     }
 }
 
-async fn s3(rest: &str, options: &ArchiveOptions) -> Result<Arc<dyn ObjectStore>> {
+async fn s3(rest: &str, options: &ArchiveOptions) -> Result<(Arc<dyn ObjectStore>, LockReader)> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(ConnectorError::Config(format!(
@@ -158,11 +171,13 @@ async fn s3(rest: &str, options: &ArchiveOptions) -> Result<Arc<dyn ObjectStore>
         .build()
         .map_err(|e| ConnectorError::Config(format!("archive root s3://{rest}: {e}")))?;
     let prefix = prefix.trim_matches('/');
-    Ok(if prefix.is_empty() {
+    let locks = LockReader::new(Arc::new(s3.clone()), prefix);
+    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
         Arc::new(s3)
     } else {
         Arc::new(PrefixStore::new(s3, prefix))
-    })
+    };
+    Ok((store, locks))
 }
 
 /// aws-config's credential chain as object_store's provider, cached until
