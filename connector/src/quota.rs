@@ -149,6 +149,22 @@ impl Default for QuotaConfig {
 }
 
 impl QuotaConfig {
+    /// This quota with every API's rate cut to `share` of it (0 < share
+    /// <= 1): what a long job takes, leaving the rest to other callers of
+    /// the account, such as the queries a `serve` answers.
+    pub fn share(mut self, share: f64) -> Self {
+        let share = if share > 0.0 && share.is_finite() {
+            share.min(1.0)
+        } else {
+            1.0
+        };
+        self.tps = Api::ALL
+            .iter()
+            .map(|&a| (a, self.tps_of(a) * share))
+            .collect();
+        self
+    }
+
     fn tps_of(&self, api: Api) -> f64 {
         self.tps
             .iter()
@@ -378,6 +394,23 @@ mod tests {
     impl Retryable for Fake {
         fn retry_class(&self) -> RetryClass {
             self.0
+        }
+    }
+
+    #[test]
+    fn a_share_cuts_every_rate_given_or_default() {
+        let config = QuotaConfig {
+            tps: vec![(Api::FilterLogEvents, 8.0)],
+            ..Default::default()
+        };
+        let half = config.clone().share(0.5);
+        assert_eq!(half.tps_of(Api::FilterLogEvents), 4.0);
+        assert_eq!(half.tps_of(Api::DescribeLogGroups), 5.0);
+        assert_eq!(half.tps_of(Api::GetLogEvents), 5.0);
+        // Out of range means the whole quota, never more or nothing.
+        for share in [0.0, -1.0, f64::NAN, 7.0] {
+            let whole = config.clone().share(share);
+            assert_eq!(whole.tps_of(Api::FilterLogEvents), 8.0, "{share}");
         }
     }
 

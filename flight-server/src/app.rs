@@ -73,7 +73,10 @@ async fn source(config: &Config, catalog: &CatalogConfig) -> Result<SharedSource
     Ok(match catalog.source {
         SourceKind::Demo => Arc::new(DemoSource::new()),
         SourceKind::Synthetic => {
-            Arc::new(SyntheticSource::new(config.synthetic.0, config.synthetic.1))
+            let (events, streams, step_ms) = config.synthetic;
+            // At most a day apart: times stay far from overflowing.
+            let step_ms = step_ms.clamp(1, 86_400_000) as i64;
+            Arc::new(SyntheticSource::new(events, streams).with_step_ms(step_ms))
         }
         SourceKind::Cloudwatch => {
             let options = CloudWatchOptions {
@@ -272,7 +275,8 @@ impl Application {
             let _ = out.flush();
         }
         if let Some((listener, metrics, catalogs)) = self.metrics {
-            tokio::spawn(metrics::serve(listener, metrics, catalogs));
+            let render: metrics::Render = Arc::new(move || metrics.render(&catalogs));
+            tokio::spawn(metrics::serve(listener, render));
         }
         let service = FlightServiceServer::new(self.service)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

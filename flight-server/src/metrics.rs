@@ -1,17 +1,20 @@
-//! Prometheus metrics on `--metrics-listen` (off by default).
+//! Prometheus metrics on `--metrics-listen` (off by default), of `serve`
+//! and of `archive run`.
 //!
 //! Query counters and the duration histogram are kept here; API calls come
-//! from each source's shared quota and events/bytes from each catalog's scan
-//! totals, read when scraped, so nothing is counted twice.
+//! from each source's shared quota, events/bytes from each catalog's scan
+//! totals and an archive run's figures from its progress counters, read
+//! when scraped, so nothing is counted twice.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use logflight_connector::archive::run::Progress;
 use logflight_connector::LogCatalog;
 
 /// Upper bounds of the query duration histogram, in seconds.
@@ -178,6 +181,140 @@ fn render_api_calls(out: &mut Exposition, catalogs: &[LogCatalog]) {
     }
 }
 
+/// What an `archive run` exposes: each catalog's progress and API calls,
+/// when the run began, and (once it ends) whether it succeeded.
+#[derive(Default)]
+pub struct ArchiveMetrics {
+    runs: Mutex<Vec<(LogCatalog, Arc<Progress>)>>,
+    started: Mutex<Option<f64>>,
+    ended: Mutex<Option<(bool, f64)>>,
+}
+
+fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl ArchiveMetrics {
+    pub fn new() -> Self {
+        Self {
+            started: Mutex::new(Some(unix_seconds())),
+            ..Default::default()
+        }
+    }
+
+    /// A catalog's run begins.
+    pub fn add(&self, catalog: &LogCatalog, progress: Arc<Progress>) {
+        self.runs
+            .lock()
+            .expect("metrics lock")
+            .push((catalog.clone(), progress));
+    }
+
+    /// The whole run ended, `ok` or not.
+    pub fn end(&self, ok: bool) {
+        *self.ended.lock().expect("metrics lock") = Some((ok, unix_seconds()));
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Exposition::default();
+        let runs = self.runs.lock().expect("metrics lock").clone();
+        /// name, type, help, the counter it reads
+        type Counter = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&Progress) -> &AtomicU64,
+        );
+        let counters: [Counter; 7] = [
+            (
+                "logflight_archive_days_planned",
+                "gauge",
+                "Days the run has to read.",
+                |p| &p.days_total,
+            ),
+            (
+                "logflight_archive_days_done_total",
+                "counter",
+                "Days read and committed (or found unchanged).",
+                |p| &p.days_done,
+            ),
+            (
+                "logflight_archive_events_read_total",
+                "counter",
+                "Events read from CloudWatch.",
+                |p| &p.events_read,
+            ),
+            (
+                "logflight_archive_events_written_total",
+                "counter",
+                "Events written to new parts (not in the archive before).",
+                |p| &p.events_written,
+            ),
+            (
+                "logflight_archive_bytes_written_total",
+                "counter",
+                "Parquet bytes written.",
+                |p| &p.bytes_written,
+            ),
+            (
+                "logflight_archive_commits_total",
+                "counter",
+                "Commit records created.",
+                |p| &p.commits,
+            ),
+            (
+                "logflight_archive_conflicts_total",
+                "counter",
+                "Days another run committed first (read again).",
+                |p| &p.conflicts,
+            ),
+        ];
+        for (name, kind, help, field) in counters {
+            out.family(name, kind, help);
+            for (catalog, progress) in &runs {
+                let value = field(progress).load(Ordering::Relaxed);
+                out.sample(name, &catalog_label(catalog), value);
+            }
+        }
+        let catalogs: Vec<LogCatalog> = runs.into_iter().map(|(c, _)| c).collect();
+        render_api_calls(&mut out, &catalogs);
+        let name = "logflight_archive_run_start_timestamp_seconds";
+        out.family(name, "gauge", "When this archive run began.");
+        out.sample(
+            name,
+            "",
+            self.started
+                .lock()
+                .expect("metrics lock")
+                .unwrap_or_default(),
+        );
+        if let Some((ok, at)) = *self.ended.lock().expect("metrics lock") {
+            let name = "logflight_archive_run_end_timestamp_seconds";
+            out.family(name, "gauge", "When this archive run ended.");
+            out.sample(name, "", at);
+            let name = "logflight_archive_run_success";
+            out.family(
+                name,
+                "gauge",
+                "1 when the run ended without an error, else 0.",
+            );
+            out.sample(name, "", u8::from(ok));
+        }
+        out.text
+    }
+
+    /// Writes the exposition to `path` for a textfile collector (node
+    /// exporter's), atomically: written beside it, then renamed over it.
+    pub fn write_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut staged = path.as_os_str().to_owned();
+        staged.push(".tmp");
+        std::fs::write(&staged, self.render())?;
+        std::fs::rename(&staged, path)
+    }
+}
+
 fn catalog_label(catalog: &LogCatalog) -> String {
     format!("catalog=\"{}\"", catalog.name())
 }
@@ -203,14 +340,16 @@ impl Exposition {
     }
 }
 
+/// What `GET /metrics` answers, made when scraped.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Serves `GET /metrics` (any other path is 404) until the process ends.
-pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, catalogs: Vec<LogCatalog>) {
+pub async fn serve(listener: TcpListener, render: Render) {
     loop {
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
         };
-        let metrics = Arc::clone(&metrics);
-        let catalogs = catalogs.clone();
+        let render = Arc::clone(&render);
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             let n = match tokio::time::timeout(
@@ -225,7 +364,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<QueryMetrics>, catalogs: 
             let request = String::from_utf8_lossy(&buf[..n]);
             let (status, body) =
                 if request.starts_with("GET /metrics ") || request.starts_with("GET /metrics?") {
-                    ("200 OK", metrics.render(&catalogs))
+                    ("200 OK", render())
                 } else {
                     ("404 Not Found", "try GET /metrics\n".to_string())
                 };

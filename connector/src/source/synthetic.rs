@@ -4,7 +4,7 @@
 //! The demo source keeps its ~80k events in memory, and moto holds a few
 //! hundred thousand at most; measuring transfer speed and memory on ten
 //! million rows needs events that cost nothing until asked for. Event `i`
-//! belongs to stream `i % streams` and is stamped `START + i * STEP_MS`, so a
+//! belongs to stream `i % streams` and is stamped `START + i * step`, so a
 //! time range maps to an index range and reads are exact, like CloudWatch's.
 //! Messages look like application access logs (about 100 bytes), 4,096
 //! distinct ones in turn.
@@ -27,7 +27,8 @@ use crate::source::LogSource;
 pub const SYNTHETIC_GROUP: &str = "/synthetic/app";
 /// 2026-01-01T00:00:00Z.
 const START_MS: i64 = 1_767_225_600_000;
-/// One event every 10 ms across the group.
+/// One event every 10 ms across the group, unless told otherwise (a
+/// month of ten million events is one every 259 ms).
 const STEP_MS: i64 = 10;
 /// Events per page, as the read APIs.
 const PAGE_SIZE: usize = 10_000;
@@ -51,6 +52,7 @@ const MESSAGES: u64 = 4096;
 pub struct SyntheticSource {
     events: u64,
     streams: u64,
+    step_ms: i64,
     messages: Arc<[String]>,
 }
 
@@ -66,8 +68,19 @@ impl SyntheticSource {
         Self {
             events,
             streams: streams.max(1),
+            step_ms: STEP_MS,
             messages,
         }
+    }
+
+    /// Events `step_ms` apart (at least 1 ms).
+    pub fn with_step_ms(mut self, step_ms: i64) -> Self {
+        self.step_ms = step_ms.max(1);
+        self
+    }
+
+    fn time_of(&self, i: u64) -> i64 {
+        time_at(i, self.step_ms)
     }
 
     pub fn stream_name(&self, k: u64) -> String {
@@ -92,10 +105,10 @@ impl SyntheticSource {
 
     fn stream_meta(&self, k: u64) -> LogStream {
         // The first and last events of stream k.
-        let first = (k < self.events).then(|| time_of(k));
+        let first = (k < self.events).then(|| self.time_of(k));
         let last = (k < self.events).then(|| {
             let n = (self.events - 1 - k) / self.streams;
-            time_of(k + n * self.streams)
+            self.time_of(k + n * self.streams)
         });
         LogStream {
             name: self.stream_name(k),
@@ -107,8 +120,8 @@ impl SyntheticSource {
     }
 }
 
-fn time_of(i: u64) -> i64 {
-    START_MS + i as i64 * STEP_MS
+fn time_at(i: u64, step_ms: i64) -> i64 {
+    START_MS + i as i64 * step_ms
 }
 
 /// The message of event `i` (deterministic, varied, cheap to build).
@@ -219,13 +232,13 @@ impl LogSource for SyntheticSource {
         }
         // The index range of the time range.
         let lo = request.time.start.map_or(0, |s| {
-            ((s - START_MS).max(0) as u64).div_ceil(STEP_MS as u64)
+            ((s - START_MS).max(0) as u64).div_ceil(self.step_ms as u64)
         });
         let hi = request.time.end.map_or(self.events, |e| {
             if e < START_MS {
                 0
             } else {
-                (((e - START_MS) / STEP_MS) as u64 + 1).min(self.events)
+                (((e - START_MS) / self.step_ms) as u64 + 1).min(self.events)
             }
         });
         let streams = selected_streams(self, &request.streams);
@@ -234,6 +247,7 @@ impl LogSource for SyntheticSource {
             .collect();
         let limit = request.limit.unwrap_or(usize::MAX);
         let n_streams = self.streams;
+        let step_ms = self.step_ms;
         let messages = Arc::clone(&self.messages);
         let counters = counters.clone();
         // State: (next index, events still wanted).
@@ -252,7 +266,7 @@ impl LogSource for SyntheticSource {
                 while i < hi && events.len() < want {
                     let k = i % n_streams;
                     if streams.as_ref().is_none_or(|s| s.contains(&k)) {
-                        let t = time_of(i);
+                        let t = time_at(i, step_ms);
                         events.push(LogEvent {
                             stream: Arc::clone(&names[k as usize]),
                             timestamp_ms: t,
@@ -289,6 +303,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wider_step_spreads_the_same_events_over_more_time() {
+        let source = SyntheticSource::new(1_000, 3).with_step_ms(259_000);
+        let all = read(&source, ReadRequest::whole_group(SYNTHETIC_GROUP)).await;
+        assert_eq!(all.len(), 1_000);
+        assert_eq!(all[999].timestamp_ms - all[0].timestamp_ms, 999 * 259_000);
+        let some = ReadRequest {
+            time: TimeRange::new(Some(source.time_of(10)), Some(source.time_of(19))),
+            ..ReadRequest::whole_group(SYNTHETIC_GROUP)
+        };
+        let got = read(&source, some).await;
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0].timestamp_ms, START_MS + 10 * 259_000);
+    }
+
+    #[tokio::test]
     async fn reads_are_exact_for_time_streams_and_limits() {
         let source = SyntheticSource::new(25_000, 7);
         let all = read(&source, ReadRequest::whole_group(SYNTHETIC_GROUP)).await;
@@ -301,10 +330,13 @@ mod tests {
         let cases: Vec<(ReadRequest, Keep)> = vec![
             (
                 ReadRequest {
-                    time: TimeRange::new(Some(time_of(100) + 1), Some(time_of(200))),
+                    time: TimeRange::new(Some(source.time_of(100) + 1), Some(source.time_of(200))),
                     ..ReadRequest::whole_group(SYNTHETIC_GROUP)
                 },
-                Box::new(|e| e.timestamp_ms > time_of(100) && e.timestamp_ms <= time_of(200)),
+                Box::new(move |e| {
+                    e.timestamp_ms > time_at(100, STEP_MS)
+                        && e.timestamp_ms <= time_at(200, STEP_MS)
+                }),
             ),
             (
                 ReadRequest {

@@ -21,6 +21,7 @@ use crate::app;
 use crate::config::{Config, ServeSettings, SourceArgs};
 use crate::error::{Result, ServerError};
 use crate::logging;
+use crate::metrics::{self, ArchiveMetrics};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -52,6 +53,20 @@ pub struct Scope {
     /// Tags a group must carry, e.g. team=payments,env=prod
     #[arg(long, env = "LOGFLIGHT_ARCHIVE_TAGS", value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Share of each API's quota (--api-tps, or the published quotas) this
+    /// command takes, leaving the rest to the queries of a `serve` on the
+    /// same account and region; 1 when nothing else reads it
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_QUOTA_SHARE", default_value_t = 0.5, value_parser = quota_share)]
+    pub quota_share: f64,
+}
+
+fn quota_share(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 (exclusive) and 1, such as 0.5"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -64,16 +79,26 @@ pub struct RunArgs {
     /// Last day to read, YYYY-MM-DD [default: today]
     #[arg(long, env = "LOGFLIGHT_ARCHIVE_UNTIL")]
     pub until: Option<String>,
+    /// Serve the run's Prometheus metrics on this address while it runs
+    /// (`run` only) [default: off]
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Write the run's Prometheus metrics to this file when it ends, for a
+    /// textfile collector (`run` only) [default: off]
+    #[arg(long, env = "LOGFLIGHT_ARCHIVE_METRICS_FILE")]
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PruneArgs {
     #[command(flatten)]
     pub scope: Scope,
-    /// Delete days that ended more than this many days ago
+    /// Delete days that ended more than this many days ago, in groups no
+    /// [[retention]] entry of the config file names (those keep their own)
     #[arg(long, env = "LOGFLIGHT_ARCHIVE_OLDER_THAN")]
-    pub older_than: u32,
-    /// Never delete groups matching these patterns (legal holds), comma-separated
+    pub older_than: Option<u32>,
+    /// Never delete groups matching these patterns (legal holds, beside the
+    /// config file's [[legal_holds]]), comma-separated
     #[arg(long, env = "LOGFLIGHT_ARCHIVE_HOLD", value_delimiter = ',')]
     pub hold: Vec<String>,
 }
@@ -116,7 +141,8 @@ fn selection(scope: &Scope) -> Result<GroupAccess> {
 
 /// The catalogs with an archive, each with its root and source.
 async fn archived_catalogs(scope: &Scope) -> Result<(Config, Vec<(LogCatalog, ArchiveRoot)>)> {
-    let config = Config::resolve(&scope.source, &ServeSettings::default())?;
+    let mut config = Config::resolve(&scope.source, &ServeSettings::default())?;
+    config.quota = config.quota.share(scope.quota_share);
     logging::init(Some(config.log_level.as_deref().unwrap_or("warn")));
     let engine = app::engine(&config).await?;
     let mut out = Vec::new();
@@ -140,15 +166,51 @@ async fn archive(args: RunArgs) -> Result<()> {
     };
     let select = selection(&args.scope)?;
     let need_tags = !args.scope.tags.is_empty();
-    let (_, catalogs) = archived_catalogs(&args.scope).await?;
+    let metrics = Arc::new(ArchiveMetrics::new());
+    if let Some(at) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(at)
+            .await
+            .map_err(|e| ServerError::Config(format!("cannot serve metrics on {at}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        eprintln!("metrics: http://{bound}/metrics");
+        let shown = Arc::clone(&metrics);
+        tokio::spawn(metrics::serve(listener, Arc::new(move || shown.render())));
+    }
+    // A run that cannot start (no archive, a bad config) is a failed run
+    // to a scheduler reading the file too.
+    let outcome = match archived_catalogs(&args.scope).await {
+        Ok((_, catalogs)) => {
+            archive_catalogs(catalogs, &select, need_tags, &options, &metrics).await
+        }
+        Err(e) => Err(e),
+    };
+    metrics.end(outcome.is_ok());
+    if let Some(path) = &args.metrics_file {
+        metrics.write_file(path).map_err(|e| {
+            ServerError::Config(format!("cannot write metrics to {}: {e}", path.display()))
+        })?;
+    }
+    outcome
+}
+
+async fn archive_catalogs(
+    catalogs: Vec<(LogCatalog, ArchiveRoot)>,
+    select: &GroupAccess,
+    need_tags: bool,
+    options: &RunOptions,
+    metrics: &ArchiveMetrics,
+) -> Result<()> {
     for (catalog, root) in catalogs {
         let source = Arc::clone(catalog.source());
         let groups =
             select_groups(&source, |name, tags| select.allows(name, tags), need_tags).await?;
         let archiver = Archiver::new(root.clone(), catalog.name(), source);
+        metrics.add(&catalog, archiver.progress());
         let started = Instant::now();
         let line = ProgressLine::start(archiver.progress(), std::io::stderr().is_terminal());
-        let report = archiver.run(&groups, &options).await;
+        let report = archiver.run(&groups, options).await;
         line.finish().await;
         let report = report?;
         let elapsed = started.elapsed().as_secs_f64();
@@ -236,15 +298,45 @@ async fn verify(args: RunArgs) -> Result<()> {
 
 async fn prune_days(args: PruneArgs) -> Result<()> {
     let select = selection(&args.scope)?;
-    let (_, catalogs) = archived_catalogs(&args.scope).await?;
+    let (config, catalogs) = archived_catalogs(&args.scope).await?;
+    if args.older_than.is_none() && config.retention.is_empty() {
+        return Err(ServerError::Config(
+            "nothing says what to delete: give --older-than DAYS, or [[retention]] entries in the config file (see docs/archive.md)".into(),
+        ));
+    }
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let options = PruneOptions {
-        older_than_days: args.older_than,
-        holds: args.hold.iter().map(|p| NamePattern::new(p)).collect(),
-        who: format!("{who} (logflight {})", env!("CARGO_PKG_VERSION")),
-        run: format!("prune-{}", logflight_connector::time::now_ms()),
-    };
+    let run = format!("prune-{}", logflight_connector::time::now_ms());
     for (catalog, root) in catalogs {
+        let options = PruneOptions {
+            retention: config
+                .retention
+                .iter()
+                .filter(|r| r.covers(catalog.name()))
+                .flat_map(|r| r.log_groups.iter().map(|p| (NamePattern::new(p), r.days)))
+                .collect(),
+            default_days: args.older_than,
+            holds: args
+                .hold
+                .iter()
+                .map(|p| (NamePattern::new(p), format!("--hold {p}")))
+                .chain(
+                    config
+                        .legal_holds
+                        .iter()
+                        .filter(|h| h.covers(catalog.name()))
+                        .flat_map(|h| {
+                            h.log_groups.iter().map(|p| {
+                                (
+                                    NamePattern::new(p),
+                                    format!("[[legal_holds]] {p}: {}", h.reason),
+                                )
+                            })
+                        }),
+                )
+                .collect(),
+            who: format!("{who} (logflight {})", env!("CARGO_PKG_VERSION")),
+            run: run.clone(),
+        };
         let archived: Vec<_> = groups::list(&root, catalog.name())
             .await?
             .into_values()
@@ -261,16 +353,29 @@ async fn prune_days(args: PruneArgs) -> Result<()> {
         for (group, why) in &report.held {
             println!("held: {group} ({why}); nothing of it is deleted");
         }
+        for (group, day, why) in &report.locked {
+            println!(
+                "locked: {group} {} ({why}); kept until the lock allows",
+                day.text()
+            );
+        }
+        for group in &report.unruled {
+            println!(
+                "kept: {group} (no [[retention]] entry names it and no --older-than was given)"
+            );
+        }
+        for (group, days, source) in &report.retention {
+            println!("retention: {group} keeps {days} days ({source})");
+        }
         match &report.record {
             Some(record) => println!(
-                "catalog {}: deleted {} days, {} files, {} events older than {} days; deletion record {record}",
+                "catalog {}: deleted {} days, {} files, {} events past their retention; deletion record {record}",
                 catalog.name(),
                 report.days,
                 report.files,
                 group_thousands(report.rows),
-                args.older_than
             ),
-            None => println!("catalog {}: nothing older than {} days to delete", catalog.name(), args.older_than),
+            None => println!("catalog {}: nothing past its retention to delete", catalog.name()),
         }
     }
     Ok(())

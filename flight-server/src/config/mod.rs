@@ -22,7 +22,7 @@ use logflight_connector::{AssumeRole, ScanOptions};
 
 pub use security::{Security, TlsFiles};
 pub use settings::{FileConfig, ServeSettings, SourceSettings};
-pub use tables::{CatalogEntry, GrantConfig};
+pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig};
 
 use crate::error::{Result, ServerError};
 
@@ -129,14 +129,17 @@ pub struct Config {
     pub quota: QuotaConfig,
     pub scan: ScanOptions,
     pub cache_ttl: Duration,
-    /// (events, streams) of the synthetic source.
-    pub synthetic: (u64, u64),
+    /// (events, streams, milliseconds between events) of the synthetic source.
+    pub synthetic: (u64, u64, u64),
     pub log_level: Option<String>,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: IpcCompression,
     pub limits: QueryLimits,
     pub security: Security,
+    /// `[[retention]]` and `[[legal_holds]]`, for `archive prune`.
+    pub retention: Vec<RetentionConfig>,
+    pub legal_holds: Vec<LegalHoldConfig>,
 }
 
 impl FileConfig {
@@ -169,6 +172,8 @@ impl Config {
         serve: &ServeSettings,
         file: &FileConfig,
     ) -> Result<Self> {
+        tables::check_archive_policy(&file.retention, &file.legal_holds)
+            .map_err(ServerError::Config)?;
         Ok(Self {
             catalogs: catalogs(source, &file.catalogs)?,
             quota: quota(source)?,
@@ -180,6 +185,7 @@ impl Config {
                     .synthetic_streams
                     .unwrap_or(DEFAULT_SYNTHETIC_STREAMS)
                     .max(1),
+                source.synthetic_step_ms.unwrap_or(10).max(1),
             ),
             log_level: source.log_level.clone(),
             listen: serve
@@ -189,6 +195,8 @@ impl Config {
             ipc_compression: serve.ipc_compression.unwrap_or_default(),
             limits: limits(serve),
             security: Security::resolve(serve, file)?,
+            retention: file.retention.clone(),
+            legal_holds: file.legal_holds.clone(),
         })
     }
 }

@@ -9,7 +9,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::tables::{CatalogEntry, GrantConfig, TokenConfig, UserConfig};
+use super::tables::{
+    CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, UserConfig,
+};
 use super::{AuditSql, IpcCompression, SourceKind};
 
 macro_rules! settings {
@@ -69,6 +71,10 @@ settings! {
         tokens: Vec<TokenConfig>;
         /// Which log groups each user or role may see.
         grants: Vec<GrantConfig>;
+        /// How long `archive prune` keeps each group's archive.
+        retention: Vec<RetentionConfig>;
+        /// Groups `archive prune` never deletes.
+        legal_holds: Vec<LegalHoldConfig>;
     }
 
     /// Where logs come from: the settings of `serve` and `query`.
@@ -109,6 +115,8 @@ settings! {
         synthetic_events: u64 = "LOGFLIGHT_SYNTHETIC_EVENTS";
         /// Streams in the synthetic source's group [default: 10]
         synthetic_streams: u64 = "LOGFLIGHT_SYNTHETIC_STREAMS";
+        /// Milliseconds between the synthetic source's events [default: 10]
+        synthetic_step_ms: u64 = "LOGFLIGHT_SYNTHETIC_STEP_MS";
         /// Log filter, e.g. info or logflight=debug (else RUST_LOG) [default: info]
         log_level: String = "LOGFLIGHT_LOG_LEVEL";
         /// The archive of the catalog: a directory or s3://bucket/prefix
@@ -182,7 +190,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 35);
+        assert_eq!(seen, 36);
     }
 
     #[test]

@@ -86,3 +86,72 @@ pub struct CatalogEntry {
     pub archive_endpoint_url: Option<String>,
     pub archive_kms_key_id: Option<String>,
 }
+
+/// One `[[retention]]` table: how long `archive prune` keeps the archive
+/// of the groups it names. The first entry naming a group decides.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Log group name patterns (`*`, `?`).
+    pub log_groups: Vec<String>,
+    /// Catalogs it covers; every catalog when empty.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// Days after a day ends before its archive is deleted.
+    pub days: u32,
+}
+
+/// One `[[legal_holds]]` table: groups `archive prune` never deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHoldConfig {
+    /// Log group name patterns (`*`, `?`).
+    pub log_groups: Vec<String>,
+    /// Catalogs it covers; every catalog when empty.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// Why, as prune reports it (a case or ticket number).
+    pub reason: String,
+}
+
+impl RetentionConfig {
+    pub fn covers(&self, catalog: &str) -> bool {
+        self.catalogs.is_empty() || self.catalogs.iter().any(|c| c == catalog)
+    }
+}
+
+impl LegalHoldConfig {
+    pub fn covers(&self, catalog: &str) -> bool {
+        self.catalogs.is_empty() || self.catalogs.iter().any(|c| c == catalog)
+    }
+}
+
+/// Refuses retention and hold entries that would not do what they say.
+pub fn check_archive_policy(
+    retention: &[RetentionConfig],
+    holds: &[LegalHoldConfig],
+) -> Result<(), String> {
+    for r in retention {
+        if r.log_groups.is_empty() {
+            return Err("a [[retention]] entry names no log_groups; write log_groups = [\"*\"] for every group".into());
+        }
+        if r.days == 0 {
+            return Err(format!(
+                "the [[retention]] entry for {} has days = 0, which would delete every finished day; give a number of days of at least 1",
+                r.log_groups.join(", ")
+            ));
+        }
+    }
+    for h in holds {
+        if h.log_groups.is_empty() {
+            return Err("a [[legal_holds]] entry names no log_groups".into());
+        }
+        if h.reason.trim().is_empty() {
+            return Err(format!(
+                "the [[legal_holds]] entry for {} has no reason; prune reports it and auditors ask for it",
+                h.log_groups.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}

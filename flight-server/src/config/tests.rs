@@ -41,7 +41,7 @@ fn flags_beat_file_beats_defaults() {
     assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
     assert_eq!(c.quota.max_attempts, 3);
     assert_eq!(c.ipc_compression, IpcCompression::Lz4);
-    assert_eq!(c.synthetic, (77, 10));
+    assert_eq!(c.synthetic, (77, 10, 10));
     assert_eq!(
         c.scan,
         ScanOptions {
@@ -169,4 +169,52 @@ fn limits_come_from_flags_then_file_then_defaults() {
     );
     let d = Config::resolve(&SourceArgs::default(), &ServeSettings::default()).unwrap();
     assert_eq!(d.limits, QueryLimits::default());
+}
+
+#[test]
+fn retention_and_legal_holds_are_read_and_checked() {
+    let c = merged(
+        SourceSettings::default(),
+        r#"
+        [[retention]]
+        log_groups = ["/aws/cloudtrail/*"]
+        days = 2557
+
+        [[retention]]
+        log_groups = ["/ecs/*"]
+        catalogs = ["prod"]
+        days = 400
+
+        [[legal_holds]]
+        log_groups = ["/aws/lambda/payments-*"]
+        reason = "litigation 2026-114"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.retention.len(), 2);
+    assert_eq!(c.retention[0].days, 2557);
+    assert!(c.retention[0].covers("any"));
+    assert!(c.retention[1].covers("prod") && !c.retention[1].covers("dev"));
+    assert_eq!(c.legal_holds[0].reason, "litigation 2026-114");
+    let refused = [
+        (
+            "[[retention]]\nlog_groups = []\ndays = 3",
+            "names no log_groups",
+        ),
+        ("[[retention]]\nlog_groups = [\"*\"]\ndays = 0", "days = 0"),
+        (
+            "[[legal_holds]]\nlog_groups = [\"*\"]\nreason = \"  \"",
+            "has no reason",
+        ),
+        (
+            "[[legal_holds]]\nlog_groups = []\nreason = \"x\"",
+            "names no log_groups",
+        ),
+    ];
+    for (text, message) in refused {
+        let err = merged(SourceSettings::default(), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(message), "{text}: {err}");
+    }
 }
