@@ -71,6 +71,15 @@ def pacing_args() -> list[str]:
     return ["--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=500"]
 
 
+def hash_password(password: str) -> str:
+    """`logflight hash-password`, as an operator writing [[users]] runs it."""
+    out = subprocess.run([exe(), "hash-password"], input=password + "\n", capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.strip()
+    assert line.startswith("$argon2id$"), line
+    return line
+
+
 def child_env() -> dict[str, str]:
     """The environment of a logflight child: moto's fake credentials, none of the caller's
     AWS_ or LOGFLIGHT_ settings."""

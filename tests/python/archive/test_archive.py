@@ -211,20 +211,55 @@ def test_runs_killed_at_any_point_resume_to_the_same_archive(setup, big):
     root = fresh_dir(setup, "killed")
     total = sum(big.values())
     partial = []
-    # Kill points spread over the length of an uninterrupted run (on this machine, now).
-    for delay in [took * k / 12 for k in range(1, 13)]:
-        proc = subprocess.Popen(archive_cmd(setup, root, "--groups", BIG), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=child_env())
-        time.sleep(delay)
+    # The runs spill to their own temporary directory, so what kills leave there is seen.
+    tmp = Path(fresh_dir(setup, "killed-tmp"))
+    tmp.mkdir()
+    env = {**child_env(), "TMPDIR": str(tmp)}
+    commits = Path(root, "_logflight", "commits")
+
+    def commit_count() -> int:
+        return sum(1 for _ in commits.rglob("*.json")) if commits.exists() else 0
+
+    def kill(proc) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if Path(root).exists():
-            rows = sum(len(ids) for ids in archived_ids(root, BIG).values())
-            partial.append(rows)
+            partial.append(sum(len(ids) for ids in archived_ids(root, BIG).values()))
+
+    # Kill points spread over the length of an uninterrupted run (on this machine, now).
+    for delay in [took * k / 12 for k in range(1, 13)]:
+        proc = subprocess.Popen(archive_cmd(setup, root, "--groups", BIG), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env)
+        time.sleep(delay)
+        kill(proc)
+    # And kills right after a run's first, second and third new commit, which land between
+    # the commits of one window's days.
+    for after in (1, 2, 3):
+        fresh = fresh_dir(setup, f"killed-after-{after}")
+        proc = subprocess.Popen(archive_cmd(setup, fresh, "--groups", BIG), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env)
+        fresh_commits = Path(fresh, "_logflight", "commits")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if fresh_commits.exists() and sum(1 for _ in fresh_commits.rglob("*.json")) >= after:
+                break
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        seen = sum(len(ids) for ids in archived_ids(fresh, BIG).values())
+        partial.append(seen)
+        archive(setup, fresh, "--groups", BIG)
+        assert archived_ids(fresh, BIG) == expected, after
     # The kills landed inside runs: the archive was seen part-way.
-    assert any(0 < rows < total for rows in partial), (partial, total)
+    assert any(0 < rows < total for rows in partial), (str(partial), total, took)
+    assert commit_count() > 0
     archive(setup, root, "--groups", BIG)
     assert archived_ids(root, BIG) == expected
+    # The killed runs' spill files are removed by the next run.
+    done = subprocess.run(archive_cmd(setup, root, "--groups", BIG), capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp.glob("logflight-archive-*")), list(tmp.iterdir())
     # Nothing staged remains published twice: every final part is named by a commit.
     named = set()
     for record in Path(root, "_logflight", "commits").rglob("*.json"):
@@ -279,7 +314,7 @@ def test_prune_deletes_on_the_record_and_never_under_a_hold(setup):
     before = hive(root).to_table()
     done = archive(setup, root, "prune", "--older-than", "2", "--groups", GROUPS, "--hold", "/aws/lambda/*")
     assert f"held: {HELD} (tagged {HOLD_TAG}=case-42)" in done.stdout, done.stdout
-    assert f"held: {LONG} (held by the pattern /aws/lambda/*)" in done.stdout, done.stdout
+    assert f"held: {LONG} (--hold /aws/lambda/*)" in done.stdout, done.stdout
     after = hive(root).to_table()
     cutoff = day_of(NOW - 2 * DAY_MS)
     old_short = {d: n for d, n in counts_by_day(before, SHORT).items() if d < cutoff}
@@ -297,7 +332,106 @@ def test_prune_deletes_on_the_record_and_never_under_a_hold(setup):
     archive(setup, root, "--groups", SHORT)
     assert counts_by_day(hive(root).to_table(), SHORT) == counts_by_day(after, SHORT)
     again = archive(setup, root, "prune", "--older-than", "2", "--groups", GROUPS, "--hold", "/aws/lambda/*")
-    assert "nothing older than 2 days" in again.stdout, again.stdout
+    assert "nothing past its retention to delete" in again.stdout, again.stdout
+
+
+def test_prune_follows_the_config_files_retention_and_holds(setup, workdir):
+    """[[retention]] per group (the first entry naming a group decides, over --older-than),
+    [[legal_holds]] with their reasons, and groups no rule names kept without --older-than."""
+    root = fresh_dir(setup, "policy")
+    archive(setup, root, "--groups", GROUPS)
+    before = hive(root).to_table()
+    config = workdir / f"policy-{uuid.uuid4().hex[:6]}.toml"
+    config.write_text(f"""
+[[retention]]
+log_groups = ["*"]
+catalogs = ["some-other-catalog"]
+days = 1
+
+[[retention]]
+log_groups = ["/Short/*"]
+days = 3
+
+[[legal_holds]]
+log_groups = ["/aws/lambda/Arch$ive-*"]
+reason = "litigation 2026-114"
+""")
+    done = archive(setup, root, "prune", "--config", str(config), "--groups", GROUPS)
+    assert f"held: {LONG} ([[legal_holds]] /aws/lambda/Arch$ive-*: litigation 2026-114)" in done.stdout, done.stdout
+    assert f"held: {HELD} (tagged {HOLD_TAG}=case-42)" in done.stdout, done.stdout
+    assert f"retention: {SHORT} keeps 3 days (retention rule /Short/*)" in done.stdout, done.stdout
+    after = hive(root).to_table()
+    cutoff = day_of(NOW - 3 * DAY_MS)
+    kept = {d: n for d, n in counts_by_day(before, SHORT).items() if d >= cutoff}
+    assert kept != counts_by_day(before, SHORT), "the short group has days past three days"
+    assert counts_by_day(after, SHORT) == kept
+    assert counts_by_day(after, LONG) == counts_by_day(before, LONG)
+    record = json.loads(next(Path(root, "_logflight", "deletions").glob("*.json")).read_text())
+    assert {d["retention_days"] for d in record["days"]} == {3}
+    assert record["older_than_days"] is None
+    # --older-than covers only the groups no entry names: the rule's 3 days win over 1 here,
+    # and with the hold dropped from the config, LONG (named by no rule) follows the flag.
+    config.write_text('[[retention]]\nlog_groups = ["/Short/*"]\ndays = 3\n')
+    flagged = archive(setup, root, "prune", "--config", str(config), "--groups", f"{SHORT},{LONG}",
+                      "--older-than", "1")
+    assert f"retention: {LONG} keeps 1 days (--older-than)" in flagged.stdout, flagged.stdout
+    final = hive(root).to_table()
+    assert counts_by_day(final, SHORT) == kept
+    assert counts_by_day(final, LONG) == {d: n for d, n in counts_by_day(before, LONG).items()
+                                          if d >= day_of(NOW - DAY_MS)}
+    # Without --older-than a group no rule names is kept, and said so.
+    other = fresh_dir(setup, "policy-unruled")
+    archive(setup, other, "--groups", LONG)
+    unruled = archive(setup, other, "prune", "--config", str(config), "--groups", LONG)
+    assert f"kept: {LONG} (no [[retention]] entry names it" in unruled.stdout, unruled.stdout
+    assert counts_by_day(hive(other).to_table(), LONG) == counts_by_day(before, LONG)
+    # Nothing to go by, and entries that would not do what they say, are refused.
+    bare = archive(setup, other, "prune", "--groups", LONG, check=False)
+    assert bare.returncode != 0 and "--older-than DAYS, or [[retention]]" in bare.stderr, bare.stderr
+    for text, message in [('[[retention]]\nlog_groups = ["*"]\ndays = 0\n', "days = 0"),
+                          ('[[legal_holds]]\nlog_groups = ["*"]\nreason = " "\n', "has no reason"),
+                          ('[[retention]]\nlog_groups = ["*"]\ndayz = 3\n', "dayz")]:
+        config.write_text(text)
+        refused = archive(setup, other, "prune", "--config", str(config), "--groups", LONG, check=False)
+        assert refused.returncode != 0 and message in refused.stderr, refused.stderr
+
+
+def test_prune_honours_s3_object_lock(setup):
+    """Days whose parts S3 Object Lock keeps (a retention date to come, or a legal hold) are
+    not deleted (a DELETE would only add a delete marker over the locked version), and are
+    named with the lock; the other days past retention go, on the record."""
+    s3 = setup["s3"]
+    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    root = "s3://locked/logs"
+    group = "/locked/Object-Lock"
+    create_group(setup["client"], group, ["s"])
+    setup["loaded"].put(setup["client"], group, "s", events(group, [0.2, 3.5, 4.5, 5.5, 6.5], 20))
+    archive(setup, root, "--groups", group)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="locked", Prefix="logs/catalog=")["Contents"])
+    cutoff = day_of(NOW - 2 * DAY_MS)
+    old = [k for k in keys if k.split("day=")[1][:10] < cutoff]
+    assert len(old) >= 4, keys
+    retained, held = old[0], old[1]
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)
+    s3.put_object_retention(Bucket="locked", Key=retained,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+    s3.put_object_legal_hold(Bucket="locked", Key=held, LegalHold={"Status": "ON"})
+    done = archive(setup, root, "prune", "--older-than", "2", "--groups", group)
+    day = lambda key: key.split("day=")[1][:10]  # noqa: E731
+    assert f"locked: {group} {day(retained)} (S3 Object Lock COMPLIANCE retention until {until.year}" in done.stdout, done.stdout
+    assert f"locked: {group} {day(held)} (S3 Object Lock legal hold" in done.stdout, done.stdout
+    left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="locked", Prefix="logs/catalog=")["Contents"])
+    assert left == sorted([retained, held] + [k for k in keys if day(k) >= cutoff]), left
+    record_key = next(o["Key"] for o in s3.list_objects_v2(Bucket="locked", Prefix="logs/_logflight/deletions/")["Contents"])
+    record = json.loads(s3.get_object(Bucket="locked", Key=record_key)["Body"].read())
+    assert {d["day"] for d in record["days"]} == {day(k) for k in old[2:]}
+    # Once the hold is lifted the day goes; the retention date still keeps the other.
+    s3.put_object_legal_hold(Bucket="locked", Key=held, LegalHold={"Status": "OFF"})
+    again = archive(setup, root, "prune", "--older-than", "2", "--groups", group)
+    assert f"locked: {group} {day(retained)}" in again.stdout, again.stdout
+    assert f"locked: {group} {day(held)}" not in again.stdout, again.stdout
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket="locked", Prefix="logs/catalog=")["Contents"]]
+    assert held not in left and retained in left
 
 
 QUERIES = [
@@ -337,3 +471,64 @@ def test_one_table_over_archive_and_live(setup, workdir):
             assert n == sum(setup["loaded"].counts(SHORT).values())
             names = run(b, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'logflight$archive'")
             assert sorted(names.column(0).to_pylist()) == sorted([SHORT, LONG])
+
+
+def metric(text: str, series: str, default: float | None = None) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    if default is not None:
+        return default
+    raise AssertionError(f"no {series} in\n{text}")
+
+
+def test_a_run_exports_its_prometheus_metrics(setup, big, workdir):
+    """--metrics-listen serves the run's counters while it runs; --metrics-file writes them
+    when it ends, with the outcome; the figures are the events the test loaded."""
+    import urllib.request
+
+    root = fresh_dir(setup, "metrics")
+    path = workdir / f"archive-{uuid.uuid4().hex[:6]}.prom"
+    # Paced to 4 FilterLogEvents calls a second, so the run lasts long enough to be scraped.
+    cmd = [exe(), "archive", "--source", "cloudwatch", "--endpoint-url", setup["endpoint"],
+           "--region", "us-east-1", "--archive-root", root, "--groups", BIG,
+           "--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=4",
+           "--metrics-listen", "127.0.0.1:0", "--metrics-file", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    line = proc.stderr.readline()
+    assert line.startswith("metrics: http://"), line
+    url = line.split()[1]
+    scraped = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError:
+            break  # the run ended between poll() and the request
+        # A catalog's series appear once its run has planned its days.
+        if metric(text, 'logflight_archive_events_read_total{catalog="cloudwatch"}', 0) > 0:
+            scraped = text
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    assert scraped is not None, "the run was never seen reading"
+    assert "# TYPE logflight_archive_events_written_total counter" in scraped
+    assert "logflight_archive_run_success" not in scraped, "not ended yet"
+    final = path.read_text()
+    total = sum(big.values())
+    assert metric(final, 'logflight_archive_events_written_total{catalog="cloudwatch"}') == total
+    assert metric(final, 'logflight_archive_events_read_total{catalog="cloudwatch"}') >= total
+    planned = metric(final, 'logflight_archive_days_planned{catalog="cloudwatch"}')
+    assert planned >= len(big) and metric(final, 'logflight_archive_days_done_total{catalog="cloudwatch"}') == planned
+    calls = metric(final, 'logflight_api_calls_total{catalog="cloudwatch",api="FilterLogEvents",outcome="ok"}')
+    assert calls >= -(-total // 10_000)
+    assert metric(final, "logflight_archive_run_success") == 1
+    assert metric(final, "logflight_archive_run_end_timestamp_seconds") >= metric(
+        final, "logflight_archive_run_start_timestamp_seconds")
+    # A failed run says so in the file (the group's archive root cannot be written).
+    blocked = workdir / f"not-a-dir-{uuid.uuid4().hex[:6]}"
+    blocked.write_text("a file where the archive root should be")
+    failed = archive(setup, str(blocked), "--groups", LONG, "--metrics-file", str(path), check=False)
+    assert failed.returncode != 0
+    assert metric(path.read_text(), "logflight_archive_run_success") == 0

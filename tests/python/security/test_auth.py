@@ -23,7 +23,7 @@ import pytest
 
 from helpers import expect_error, qi, run, scalar
 from loader import create_group, logs_client
-from servers import exe, logflight_behind_proxy, running, start_logflight
+from servers import exe, hash_password, logflight_behind_proxy, running, start_logflight
 
 Status = adbc_driver_manager.AdbcStatusCode
 NOW_MS = int(time.time() * 1000)
@@ -78,14 +78,6 @@ users = ["dashboard"]
 catalogs = ["cloudwatch"]
 log_groups = ["/sec/public/*"]
 """
-
-
-def hash_password(password: str) -> str:
-    out = subprocess.run([exe(), "hash-password"], input=password + "\n", capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    line = out.stdout.strip()
-    assert line.startswith("$argon2id$"), line
-    return line
 
 
 def new_token() -> tuple[str, str]:
