@@ -463,11 +463,7 @@ impl Archiver {
 
     /// Copies a committed part to its final path, then drops the staged copy.
     async fn publish(&self, staged: &Path, final_path: &Path) -> Result<()> {
-        self.root
-            .store()
-            .copy(staged, final_path)
-            .await
-            .map_err(|e| self.root.error("publish a part", &e))?;
+        self.root.publish(staged, final_path).await?;
         self.delete_quietly(staged).await;
         Ok(())
     }

@@ -18,8 +18,9 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{CredentialProvider, ObjectStore};
+use object_store::{CredentialProvider, ObjectStore, ObjectStoreExt};
 use tokio::sync::Mutex;
 
 use super::lock::LockReader;
@@ -42,6 +43,8 @@ pub struct ArchiveRoot {
     store: Arc<dyn ObjectStore>,
     /// S3 roots: reads Object Lock state, which the store does not show.
     locks: Option<LockReader>,
+    /// Local roots: publishes parts with a hard link of our own.
+    local: Option<Arc<LocalFileSystem>>,
     /// What the root was opened from, for messages.
     uri: String,
     /// The URL DataFusion finds this store under.
@@ -69,10 +72,10 @@ impl ArchiveRoot {
     /// path (created when missing).
     pub async fn open(uri: &str, options: &ArchiveOptions) -> Result<Self> {
         crate::crypto::install();
-        let (store, locks): (Arc<dyn ObjectStore>, _) = match uri.strip_prefix("s3://") {
+        let (store, locks, local): (Arc<dyn ObjectStore>, _, _) = match uri.strip_prefix("s3://") {
             Some(rest) => {
                 let (store, locks) = s3(rest, options).await?;
-                (store, Some(locks))
+                (store, Some(locks), None)
             }
             None => {
                 let dir = uri.strip_prefix("file://").unwrap_or(uri);
@@ -84,12 +87,14 @@ impl ArchiveRoot {
                 let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
                     ConnectorError::Config(format!("cannot open the archive directory {dir}: {e}"))
                 })?;
-                (Arc::new(fs), None)
+                let fs = Arc::new(fs);
+                (Arc::clone(&fs) as Arc<dyn ObjectStore>, None, Some(fs))
             }
         };
         Ok(Self {
             store,
             locks,
+            local,
             uri: uri.to_string(),
             url: store_url(),
         })
@@ -100,6 +105,7 @@ impl ArchiveRoot {
         Self {
             store: Arc::new(InMemory::new()),
             locks: None,
+            local: None,
             uri: "memory://".into(),
             url: store_url(),
         }
@@ -122,9 +128,72 @@ impl ArchiveRoot {
         &self.uri
     }
 
+    /// Puts a staged part at its final path, whole or not at all.
+    ///
+    /// On S3 a copy is one server-side request. object_store's local copy
+    /// links the file to `<final>#<n>` beside the final path and then
+    /// renames it, so a run killed between the two leaves a whole second
+    /// copy of the part in the data folder, which Athena, Spark and
+    /// pyarrow (reading every file not named `_*` or `.*`) count twice.
+    /// A hard link straight to the final name has no such middle state.
+    pub async fn publish(&self, staged: &ObjectPath, final_path: &ObjectPath) -> Result<()> {
+        let Some(fs) = &self.local else {
+            return self
+                .store
+                .copy(staged, final_path)
+                .await
+                .map_err(|e| self.error("publish a part", &e));
+        };
+        let from = fs
+            .path_to_filesystem(staged)
+            .map_err(|e| self.error("publish a part", &e))?;
+        let to = fs
+            .path_to_filesystem(final_path)
+            .map_err(|e| self.error("publish a part", &e))?;
+        let uri = self.uri.clone();
+        tokio::task::spawn_blocking(move || link_whole(&from, &to))
+            .await
+            .map_err(|e| ConnectorError::Archive(format!("{uri}: publish a part: {e}")))?
+            .map_err(|e| ConnectorError::Archive(format!("{uri}: cannot publish a part: {e}")))
+    }
+
     /// An error of the store, naming the root and what was being done.
     pub fn error(&self, doing: &str, err: &object_store::Error) -> ConnectorError {
         ConnectorError::Archive(format!("{}: cannot {doing}: {err}", self.uri))
+    }
+}
+
+/// Links `from` at `to` (an existing `to` is this part, published by an
+/// earlier attempt), or where links are not supported, copies it to a
+/// hidden name in the same folder and renames that. Also removes the
+/// `part-*#<n>` files object_store's copy left in the folder when a run
+/// of an earlier logflight was killed mid-copy.
+fn link_whole(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    let dir = to.parent().expect("a part path has a folder");
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("part-") && name.contains(".parquet#") {
+            let _ = std::fs::remove_file(dir.join(&*name));
+        }
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => {
+            let file = to.file_name().expect("a part path has a name");
+            let hidden = dir.join(format!(
+                ".{}.{}.tmp",
+                file.to_string_lossy(),
+                std::process::id()
+            ));
+            let copied = std::fs::copy(from, &hidden).and_then(|_| std::fs::rename(&hidden, to));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&hidden);
+            }
+            copied
+        }
     }
 }
 
@@ -233,5 +302,52 @@ impl CredentialProvider for ChainCredentials {
         });
         *cached = Some((Arc::clone(&credential), got.expiry()));
         Ok(credential)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[tokio::test]
+    async fn a_local_publish_leaves_one_whole_file_and_sweeps_killed_copies() {
+        let dir = std::env::temp_dir().join(format!(
+            "logflight-publish-test-{}-{}",
+            std::process::id(),
+            now_nanos()
+        ));
+        let root = ArchiveRoot::open(dir.to_str().unwrap(), &ArchiveOptions::default())
+            .await
+            .unwrap();
+        let staged = ObjectPath::from("_logflight/staging/r/day.parquet");
+        let final_path = ObjectPath::from("catalog=c/log_group=g/day=2026-12-01/part-r.parquet");
+        root.store()
+            .put(&staged, Bytes::from_static(b"PAR1 whole part").into())
+            .await
+            .unwrap();
+        // What object_store's copy leaves when killed between link and rename.
+        let folder = dir.join("catalog=c/log_group=g/day=2026-12-01");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("part-old.parquet#0"), b"PAR1 whole part").unwrap();
+        root.publish(&staged, &final_path).await.unwrap();
+        // Again (a resumed run publishing what a stopped one committed).
+        root.publish(&staged, &final_path).await.unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["part-r.parquet"]);
+        let got = root.store().get(&final_path).await.unwrap().bytes().await;
+        assert_eq!(got.unwrap().as_ref(), b"PAR1 whole part");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn now_nanos() -> u128 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     }
 }
