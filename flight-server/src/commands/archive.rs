@@ -16,7 +16,7 @@ use logflight_connector::archive::{groups, ArchiveRoot, Archiver, RunOptions};
 use logflight_connector::model::TimeRange;
 use logflight_connector::{AccessRule, GroupAccess, LogCatalog, NamePattern};
 
-use super::progress::{group_thousands, human_bytes};
+use super::progress::{counted, group_thousands, human_bytes};
 use crate::app;
 use crate::config::{Config, ServeSettings, SourceArgs};
 use crate::error::{Result, ServerError};
@@ -216,13 +216,13 @@ async fn archive_catalogs(
         let elapsed = started.elapsed().as_secs_f64();
         let progress = archiver.progress();
         println!(
-            "catalog {}: {} groups, {} days read, {} events written ({}), {} API calls, {elapsed:.1}s, run {} into {}",
+            "catalog {}: {}, {} read, {} written ({}), {}, {elapsed:.1}s, run {} into {}",
             catalog.name(),
-            report.groups,
-            report.days_read,
-            group_thousands(report.events_written),
+            counted(report.groups as u64, "group"),
+            counted(report.days_read as u64, "day"),
+            counted(report.events_written, "event"),
             human_bytes(progress.bytes_written.load(Ordering::Relaxed)),
-            group_thousands(archiver.api_calls() as u64),
+            counted(archiver.api_calls() as u64, "API call"),
             archiver.run_id(),
             root.uri(),
         );
@@ -365,17 +365,23 @@ async fn prune_days(args: PruneArgs) -> Result<()> {
             );
         }
         for (group, days, source) in &report.retention {
-            println!("retention: {group} keeps {days} days ({source})");
+            println!(
+                "retention: {group} keeps {} ({source})",
+                counted(u64::from(*days), "day")
+            );
         }
         match &report.record {
             Some(record) => println!(
-                "catalog {}: deleted {} days, {} files, {} events past their retention; deletion record {record}",
+                "catalog {}: deleted {}, {}, {} past their retention; deletion record {record}",
                 catalog.name(),
-                report.days,
-                report.files,
-                group_thousands(report.rows),
+                counted(report.days as u64, "day"),
+                counted(report.files as u64, "file"),
+                counted(report.rows, "event"),
             ),
-            None => println!("catalog {}: nothing past its retention to delete", catalog.name()),
+            None => println!(
+                "catalog {}: nothing past its retention to delete",
+                catalog.name()
+            ),
         }
     }
     Ok(())

@@ -83,6 +83,12 @@ pub fn group_thousands(n: u64) -> String {
     out
 }
 
+/// `n` and the noun, plural unless one: "1 day", "3,900 events".
+pub fn counted(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", group_thousands(n))
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
