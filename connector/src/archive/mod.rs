@@ -3,6 +3,7 @@
 //! docs/archive.md is the design; each module has one part of it.
 
 pub mod commit;
+pub mod exec;
 pub mod groups;
 pub mod layout;
 pub mod lock;

@@ -7,15 +7,17 @@
 //! the table pushed down exactly, so archived rows are held to the same
 //! predicates as live ones.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
-use arrow::datatypes::{DataType, Field, FieldRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileGroupPartitioner, FileScanConfigBuilder, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result as DfResult;
@@ -31,6 +33,7 @@ use object_store::path::Path;
 use object_store::ObjectMeta;
 
 use super::commit::{self, CommitRecord};
+use super::exec::{ArchiveRead, ArchiveScanExec};
 use super::groups::{self, GroupRecord};
 use super::layout::{commits_of, Day};
 use super::part::PART_SCHEMA;
@@ -212,7 +215,10 @@ impl ArchiveView {
     }
 
     /// The plan reading `days` of `group` with the log table's schema
-    /// (projected), `filters` applied exactly.
+    /// (projected), `filters` applied exactly. The Parquet read takes only
+    /// the columns the output and the filters name (a `GROUP BY
+    /// log_stream` never decodes a message), and its files are split into
+    /// `partitions` byte ranges, so one big day is read by every core.
     pub async fn scan(
         &self,
         state: &dyn Session,
@@ -224,8 +230,17 @@ impl ArchiveView {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let published = self.published(group).await?;
         let mut files = Vec::new();
-        for (_, record) in days {
+        let mut read = ArchiveRead {
+            group: group.to_string(),
+            days: Vec::new(),
+            parts: 0,
+            rows: 0,
+        };
+        for (day, record) in days {
+            read.days.push(*day);
             for part in &record.parts {
+                read.parts += 1;
+                read.rows += part.rows;
                 let path = if published.contains(&part.path) {
                     &part.path
                 } else {
@@ -246,11 +261,23 @@ impl ArchiveView {
                 );
             }
         }
-        let groups = spread(files, partitions.max(1));
+        read.days.sort();
+        let partitions = partitions.max(1);
+        let groups = vec![FileGroup::new(files)];
+        let groups = FileGroupPartitioner::new()
+            .with_target_partitions(partitions)
+            .with_repartition_file_min_size(0)
+            .repartition_file_groups(&groups)
+            .unwrap_or(groups);
         let table_schema = TableSchema::builder(Arc::clone(&PART_SCHEMA))
             .with_table_partition_cols(vec![Arc::clone(&GROUP_FIELD)])
             .build();
         let filter = conjunction(filters.iter().cloned());
+        let full = log_schema();
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..full.fields().len()).collect());
+        let needed = needed_columns(&full, &wanted, filters);
         let mut source = ParquetSource::new(table_schema.clone());
         if let Some(filter) = &filter {
             // Row groups are pruned by `time` statistics; the columns are
@@ -258,40 +285,43 @@ impl ArchiveView {
             let files = DFSchema::try_from(table_schema.table_schema().as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(filter.clone(), &files)?);
         }
+        let scan_indices = needed
+            .iter()
+            .map(|&i| table_schema.table_schema().index_of(full.field(i).name()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let config = FileScanConfigBuilder::new(self.root.url().clone(), Arc::new(source))
             .with_file_groups(groups)
+            .with_projection_indices(Some(scan_indices))?
             .build();
         let files: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
-        let full = log_schema();
-        let names: Vec<String> = full.fields().iter().map(|f| f.name().clone()).collect();
-        let as_table = project(files, &names)?;
+        let files: Arc<dyn ExecutionPlan> = Arc::new(ArchiveScanExec::new(read, files));
         let filtered = match filter {
             Some(filter) => {
-                let table = DFSchema::try_from(full.as_ref().clone())?;
-                let predicate = state.create_physical_expr(filter, &table)?;
-                Arc::new(FilterExec::try_new(predicate, as_table)?) as Arc<dyn ExecutionPlan>
+                let scanned = DFSchema::try_from(files.schema().as_ref().clone())?;
+                let predicate = state.create_physical_expr(filter, &scanned)?;
+                Arc::new(FilterExec::try_new(predicate, files)?) as Arc<dyn ExecutionPlan>
             }
-            None => as_table,
+            None => files,
         };
-        match projection {
-            Some(indices) => {
-                let wanted: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
-                project(filtered, &wanted)
-            }
-            None => Ok(filtered),
-        }
+        let names: Vec<String> = wanted
+            .iter()
+            .map(|&i| full.field(i).name().clone())
+            .collect();
+        project(filtered, &names)
     }
 }
 
-/// Files spread over at most `n` groups, read in parallel.
-fn spread(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
-    let mut groups: Vec<Vec<PartitionedFile>> =
-        (0..n.min(files.len().max(1))).map(|_| Vec::new()).collect();
-    let count = groups.len();
-    for (i, file) in files.into_iter().enumerate() {
-        groups[i % count].push(file);
+/// The columns of `schema` that `wanted` and `filters` name, in order.
+fn needed_columns(schema: &Schema, wanted: &[usize], filters: &[Expr]) -> Vec<usize> {
+    let mut needed: BTreeSet<usize> = wanted.iter().copied().collect();
+    for filter in filters {
+        for column in filter.column_refs() {
+            if let Ok(i) = schema.index_of(&column.name) {
+                needed.insert(i);
+            }
+        }
     }
-    groups.into_iter().map(FileGroup::new).collect()
+    needed.into_iter().collect()
 }
 
 /// The columns of `input` named `names`, in that order.
