@@ -1,12 +1,12 @@
 //! Part files: Parquet of archived events, sorted by time, and the event
 //! ids a day's parts already hold.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringBuilder, TimestampMillisecondArray,
-};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use bytes::Bytes;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -15,11 +15,12 @@ use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
 use datafusion::parquet::arrow::{
     AsyncArrowWriter, ParquetRecordBatchStreamBuilder, ProjectionMask,
 };
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::file::statistics::Statistics;
+use datafusion::parquet::schema::types::ColumnPath;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use object_store::buffered::BufWriter;
@@ -36,9 +37,12 @@ use crate::model::{LogEvent, TimeRange};
 /// Rows per row group: large enough for fast scans, small enough that a
 /// time range reads little more than it needs.
 pub const ROW_GROUP_ROWS: usize = 100_000;
+/// And at most this many encoded bytes.
+pub const ROW_GROUP_BYTES: usize = 128 << 20;
 
 pub const LOG_STREAM: usize = 0;
 pub const TIME: usize = 1;
+pub const MESSAGE: usize = 3;
 pub const EVENT_ID: usize = 4;
 
 fn timestamp() -> DataType {
@@ -56,111 +60,51 @@ pub static PART_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// An event with the id the archive knows it by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedEvent {
-    pub event: LogEvent,
-    pub id: String,
+/// The id the archive knows `event` by: CloudWatch's `eventId` where the
+/// source gives one (FilterLogEvents), else the base of an id derived from
+/// the event's content (GetLogEvents, for Infrequent Access groups), which
+/// the day's merge numbers (`-1`, `-2`, ...) to tell identical copies
+/// apart. Copies can only share one millisecond of one stream, so every
+/// read of a day holds all of them and numbers them alike.
+pub fn archive_id(event: &LogEvent) -> Cow<'_, str> {
+    if let Some(id) = &event.event_id {
+        return Cow::Borrowed(id);
+    }
+    let mut h = Sha256::new();
+    h.update(event.stream.as_bytes());
+    h.update([0]);
+    h.update(event.timestamp_ms.to_be_bytes());
+    h.update(event.ingestion_ms.unwrap_or(-1).to_be_bytes());
+    h.update(event.message.as_bytes());
+    let mut id = String::with_capacity(DERIVED_LEN);
+    id.push('h');
+    for b in &h.finalize()[..16] {
+        let _ = write!(id, "{b:02x}");
+    }
+    Cow::Owned(id)
 }
 
-/// Gives the events of one read their ids: CloudWatch's `eventId` where
-/// the source gives one, else an id derived from the event's content,
-/// numbered when the same content repeats. A repeat can only happen within
-/// one millisecond of one stream, and reads are cut at millisecond
-/// boundaries, so every read that holds one copy holds all of them and
-/// numbers them alike.
-#[derive(Debug, Default)]
-pub struct IdMaker {
-    seen: std::collections::HashMap<[u8; 16], u32>,
+/// Length of a derived base id: `h` and 32 hex digits. CloudWatch's ids
+/// are decimal digits, so the two never meet.
+const DERIVED_LEN: usize = 33;
+
+/// True for the base of a derived id (not yet numbered).
+pub fn is_derived_id(id: &str) -> bool {
+    id.len() == DERIVED_LEN && id.starts_with('h') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-impl IdMaker {
-    pub fn archived(&mut self, mut event: LogEvent) -> ArchivedEvent {
-        // The id moves out of the event: it is kept once, in `id`.
-        let id = match event.event_id.take() {
-            Some(id) => id,
-            None => {
-                let mut h = Sha256::new();
-                h.update(event.stream.as_bytes());
-                h.update([0]);
-                h.update(event.timestamp_ms.to_be_bytes());
-                h.update(event.ingestion_ms.unwrap_or(-1).to_be_bytes());
-                h.update(event.message.as_bytes());
-                let mut key = [0u8; 16];
-                key.copy_from_slice(&h.finalize()[..16]);
-                let n = self.seen.entry(key).or_default();
+/// The ids of a day's events as a run gives them: CloudWatch's, or
+/// derived and numbered among their copies.
+pub fn event_ids(events: &[LogEvent]) -> Vec<String> {
+    let mut copies: std::collections::HashMap<String, u32> = Default::default();
+    events
+        .iter()
+        .map(|event| match archive_id(event) {
+            Cow::Borrowed(id) => id.to_string(),
+            Cow::Owned(base) => {
+                let n = copies.entry(base.clone()).or_default();
                 *n += 1;
-                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-                format!("h{hex}-{n}")
-            }
-        };
-        ArchivedEvent { event, id }
-    }
-}
-
-/// The events of one read with their ids (see [`IdMaker`]).
-pub fn with_ids(events: Vec<LogEvent>) -> Vec<ArchivedEvent> {
-    let mut ids = IdMaker::default();
-    events.into_iter().map(|e| ids.archived(e)).collect()
-}
-
-pub(super) fn batch_of(events: &[ArchivedEvent]) -> Result<RecordBatch> {
-    let mut streams = StringBuilder::new();
-    let mut messages = StringBuilder::new();
-    let mut ids = StringBuilder::new();
-    for e in events {
-        streams.append_value(e.event.stream.as_ref());
-        messages.append_value(&e.event.message);
-        ids.append_value(&e.id);
-    }
-    let time =
-        TimestampMillisecondArray::from_iter_values(events.iter().map(|e| e.event.timestamp_ms))
-            .with_timezone("UTC");
-    let ingestion = TimestampMillisecondArray::from(
-        events
-            .iter()
-            .map(|e| e.event.ingestion_ms)
-            .collect::<Vec<_>>(),
-    )
-    .with_timezone("UTC");
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(streams.finish()),
-        Arc::new(time),
-        Arc::new(ingestion),
-        Arc::new(messages.finish()),
-        Arc::new(ids.finish()),
-    ];
-    RecordBatch::try_new(Arc::clone(&PART_SCHEMA), columns)
-        .map_err(|e| ConnectorError::Archive(format!("cannot build a part batch: {e}")))
-}
-
-/// The events of a batch of [`PART_SCHEMA`] (a spilled run read back).
-pub(super) fn events_of(batch: &RecordBatch) -> Vec<ArchivedEvent> {
-    let streams = batch.column(LOG_STREAM).as_string::<i32>();
-    let times = batch
-        .column(TIME)
-        .as_primitive::<TimestampMillisecondType>();
-    let ingestion = batch
-        .column(TIME + 1)
-        .as_primitive::<TimestampMillisecondType>();
-    let messages = batch.column(TIME + 2).as_string::<i32>();
-    let ids = batch.column(EVENT_ID).as_string::<i32>();
-    // Runs hold one group's events: few stream names, shared again.
-    let mut names: std::collections::HashMap<&str, Arc<str>> = Default::default();
-    (0..batch.num_rows())
-        .map(|row| {
-            let stream = names
-                .entry(streams.value(row))
-                .or_insert_with(|| Arc::from(streams.value(row)));
-            ArchivedEvent {
-                event: LogEvent {
-                    stream: Arc::clone(stream),
-                    timestamp_ms: times.value(row),
-                    ingestion_ms: ingestion.is_valid(row).then(|| ingestion.value(row)),
-                    message: messages.value(row).to_string(),
-                    event_id: None,
-                },
-                id: ids.value(row).to_string(),
+                format!("{base}-{n}")
             }
         })
         .collect()
@@ -235,6 +179,43 @@ impl AsyncFileReader for PartReader {
     }
 }
 
+/// How parts are encoded. Times, messages and event ids are nearly all
+/// distinct: a dictionary for them is built and then thrown away at every
+/// row group, so it is off, and the min/max statistics of messages and ids
+/// prune nothing (`LIKE '%x%'` cannot use them), so those are off too. What zstd is given is
+/// made small first, since compressing is most of what writing a part
+/// costs: times (sorted) as packed deltas, messages as their bytes with
+/// the lengths packed apart, event ids (CloudWatch's are 56 digits, and
+/// neighbours share most of them) as what each adds to the one before.
+/// `log_stream` (few values) keeps its dictionary, and the time columns
+/// their statistics, which prune row groups and pages. Every encoding is
+/// one of Parquet's own, read by Athena, Trino, Spark, DuckDB and pyarrow.
+fn writer_properties() -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // The writer holds a row group until it is full: large events end
+        // it sooner, so memory stays bounded whatever they weigh.
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+    let encodings = [
+        ("time", Encoding::DELTA_BINARY_PACKED),
+        ("ingestion_time", Encoding::DELTA_BINARY_PACKED),
+        ("message", Encoding::PLAIN),
+        ("event_id", Encoding::DELTA_BYTE_ARRAY),
+    ];
+    for (column, encoding) in encodings {
+        // A dictionary, where enabled, comes before the encoding set here.
+        builder = builder
+            .set_column_encoding(ColumnPath::from(column), encoding)
+            .set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in ["message", "event_id"] {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
+    builder.build()
+}
+
 /// One part being written: created on its first events, sorted by the
 /// caller (slices come in time order, each sorted).
 pub struct PartWriter {
@@ -268,17 +249,14 @@ impl PartWriter {
         self.rows
     }
 
-    /// Appends events; they must be sorted by time and later than those
-    /// written before.
-    pub async fn write(&mut self, events: &[ArchivedEvent]) -> Result<()> {
-        if events.is_empty() {
+    /// Appends a batch of [`PART_SCHEMA`]; its rows must be sorted by time
+    /// and later than those written before.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
             return Ok(());
         }
         if self.writer.is_none() {
-            let properties = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3")))
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .build();
+            let properties = writer_properties();
             let sink = Hashing {
                 inner: BufWriter::new(Arc::clone(self.root.store()), self.staged.clone()),
                 written: Arc::clone(&self.written),
@@ -288,17 +266,20 @@ impl PartWriter {
                     .map_err(|e| ConnectorError::Archive(format!("cannot start a part: {e}")))?;
             self.writer = Some(writer);
         }
-        for e in events {
-            self.content.add(&e.id);
-            self.min_time = self.min_time.min(e.event.timestamp_ms);
-            self.max_time = self.max_time.max(e.event.timestamp_ms);
+        let ids = batch.column(EVENT_ID).as_string::<i32>();
+        for id in ids.iter().flatten() {
+            self.content.add(id);
         }
-        self.rows += events.len() as u64;
-        let batch = batch_of(events)?;
+        let times = batch
+            .column(TIME)
+            .as_primitive::<TimestampMillisecondType>();
+        self.min_time = self.min_time.min(times.value(0));
+        self.max_time = self.max_time.max(times.value(times.len() - 1));
+        self.rows += batch.num_rows() as u64;
         self.writer
             .as_mut()
             .expect("just set")
-            .write(&batch)
+            .write(batch)
             .await
             .map_err(|e| ConnectorError::Archive(format!("cannot write a part: {e}")))
     }
@@ -425,6 +406,30 @@ mod tests {
         }
     }
 
+    /// A part batch of events with CloudWatch ids.
+    fn batch(events: &[LogEvent]) -> RecordBatch {
+        use arrow::array::{ArrayRef, StringArray, TimestampMillisecondArray};
+        let strings = |f: &dyn Fn(&LogEvent) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(events.iter().map(f)))
+        };
+        let times = |f: &dyn Fn(&LogEvent) -> Option<i64>| -> ArrayRef {
+            Arc::new(
+                TimestampMillisecondArray::from_iter(events.iter().map(f)).with_timezone("UTC"),
+            )
+        };
+        RecordBatch::try_new(
+            Arc::clone(&PART_SCHEMA),
+            vec![
+                strings(&|e| e.stream.to_string()),
+                times(&|e| Some(e.timestamp_ms)),
+                times(&|e| e.ingestion_ms),
+                strings(&|e| e.message.clone()),
+                strings(&|e| e.event_id.clone().unwrap()),
+            ],
+        )
+        .unwrap()
+    }
+
     #[test]
     fn ids_come_from_cloudwatch_or_from_the_content() {
         let events = vec![
@@ -433,14 +438,15 @@ mod tests {
             event("s", 2, "b", None),
             event("t", 2, "b", None),
         ];
-        let ids: Vec<String> = with_ids(events.clone()).into_iter().map(|e| e.id).collect();
+        let ids = event_ids(&events);
         assert_eq!(ids[0], "cw-1");
         assert!(ids[1].ends_with("-1") && ids[2].ends_with("-2"), "{ids:?}");
         assert_eq!(ids[1][..ids[1].len() - 2], ids[2][..ids[2].len() - 2]);
         assert_ne!(ids[1][..33], ids[3][..33], "another stream, another id");
         // The same events read again get the same ids.
-        let again: Vec<String> = with_ids(events).into_iter().map(|e| e.id).collect();
-        assert_eq!(ids, again);
+        assert_eq!(ids, event_ids(&events));
+        assert!(is_derived_id(&archive_id(&events[1])));
+        assert!(!is_derived_id("cw-1") && !is_derived_id(&ids[1]));
     }
 
     #[tokio::test]
@@ -453,11 +459,11 @@ mod tests {
         let first: Vec<_> = (0..10)
             .map(|i| event("s", start + i, "m", Some(&format!("id{i}"))))
             .collect();
-        writer.write(&with_ids(first)).await.unwrap();
+        writer.write(&batch(&first)).await.unwrap();
         let second: Vec<_> = (10..20)
             .map(|i| event("s", start + i, "m", Some(&format!("id{i}"))))
             .collect();
-        writer.write(&with_ids(second)).await.unwrap();
+        writer.write(&batch(&second)).await.unwrap();
         let (part, content) = writer.finish().await.unwrap().unwrap();
         assert_eq!(
             (part.rows, part.min_time_ms, part.max_time_ms),

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arrow::array::{AsArray, BooleanArray};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::TimestampMillisecondType;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
@@ -14,7 +17,7 @@ use tracing::{debug, info, warn};
 use super::commit::{self, CommitRecord, ContentHash, Created};
 use super::groups::{self, GroupRecord};
 use super::layout::{part_path, staged_path, staging, Day};
-use super::part::{ids_in, IdMaker, PartWriter, ROW_GROUP_ROWS};
+use super::part::{archive_id, ids_in, PartWriter, EVENT_ID, ROW_GROUP_ROWS, TIME};
 use super::spill::{DayBuffers, DayEvents};
 use super::store::ArchiveRoot;
 use crate::counters::ReadCounters;
@@ -38,8 +41,10 @@ pub const MAX_WINDOW_DAYS: usize = 64;
 /// over time slices, so that the calls, not their latency, bound a run.
 const EVENTS_PER_READ: u64 = 50_000;
 const MAX_READS: usize = 4;
-/// Events diffed against the previous commit and written at a time.
+/// Events diffed against the previous commit and written at a time, and
+/// the bytes that stop a chunk sooner (large events).
 const WRITE_CHUNK: usize = ROW_GROUP_ROWS;
+const WRITE_CHUNK_BYTES: usize = 64 << 20;
 const CONFLICT_RETRIES: usize = 3;
 /// Staged parts no commit names are removed once this old.
 const ORPHAN_AGE_MS: i64 = DAY_MS;
@@ -219,7 +224,7 @@ impl Archiver {
         started: i64,
         report: &mut RunReport,
     ) -> Result<()> {
-        let mut width = 1;
+        let mut width = first_width(group, days);
         let mut per_day = 0;
         for consecutive in consecutive_runs(days) {
             let mut rest = consecutive;
@@ -341,30 +346,30 @@ impl Archiver {
         let staged = staged_path(&self.catalog, &group.name, day, &self.run);
         let final_path = part_path(&self.catalog, &group.name, day, &self.run);
         let mut part = PartWriter::new(&self.root, staged.clone(), final_path.clone());
-        loop {
-            let chunk = events.next_chunk(WRITE_CHUNK)?;
-            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-                break;
-            };
+        while let Some(chunk) = events.next_chunk(WRITE_CHUNK, WRITE_CHUNK_BYTES)? {
             // Chunks come in time order: the ids the previous commit holds
             // in the chunk's span are all it needs, read from the parts'
             // row groups that meet the span.
-            let new: Vec<_> = if base.parts.is_empty() {
+            let new = if base.parts.is_empty() {
                 chunk
             } else {
-                let span = TimeRange::new(
-                    Some(first.event.timestamp_ms),
-                    Some(last.event.timestamp_ms),
-                );
+                let times = chunk
+                    .column(TIME)
+                    .as_primitive::<TimestampMillisecondType>();
+                let span = TimeRange::new(Some(times.value(0)), Some(times.value(times.len() - 1)));
                 let known = ids_in(&self.root, &base.parts, span).await?;
-                chunk
-                    .into_iter()
-                    .filter(|e| !known.contains(&e.id))
-                    .collect()
+                let ids = chunk.column(EVENT_ID).as_string::<i32>();
+                let fresh: BooleanArray = ids
+                    .iter()
+                    .map(|id| Some(!id.is_some_and(|id| known.contains(id))))
+                    .collect();
+                filter_record_batch(&chunk, &fresh).map_err(|e| {
+                    ConnectorError::Archive(format!("cannot drop the events already archived: {e}"))
+                })?
             };
             self.progress
                 .events_written
-                .fetch_add(new.len() as u64, Ordering::Relaxed);
+                .fetch_add(new.num_rows() as u64, Ordering::Relaxed);
             part.write(&new).await?;
         }
         let written = part.finish().await?;
@@ -374,6 +379,7 @@ impl Archiver {
             return Ok((Created::Yes, 0)); // nothing new, still open: no new version
         }
         let mut record = base.clone();
+        record.format = commit::FORMAT;
         record.version = base.version + 1;
         record.read_started_ms = started;
         record.is_final = is_final;
@@ -384,10 +390,7 @@ impl Archiver {
         }
         if let Some((file, content)) = &written {
             record.rows += file.rows;
-            record.content_hash = ContentHash::parse(&base.content_hash)
-                .unwrap_or_default()
-                .combine(*content)
-                .hex();
+            record.content_hash = self.base_hash(base).await?.combine(*content).hex();
             record.parts.push(file.clone());
             self.progress
                 .bytes_written
@@ -411,10 +414,19 @@ impl Archiver {
         }
     }
 
+    /// The content hash of what `base` holds, in this format: a record of
+    /// an older format hashed its ids otherwise, so they are read again.
+    async fn base_hash(&self, base: &CommitRecord) -> Result<ContentHash> {
+        if base.format >= commit::FORMAT || base.parts.is_empty() {
+            return Ok(ContentHash::parse(&base.content_hash).unwrap_or_default());
+        }
+        let ids = ids_in(&self.root, &base.parts, TimeRange::ALL).await?;
+        Ok(ContentHash::of(ids.iter().map(String::as_str)))
+    }
+
     /// Reads a range with event ids into per-day buffers, by `reads`
-    /// paginated requests over time slices at once. Each slice numbers its
-    /// derived ids on its own; slices are cut at millisecond boundaries,
-    /// so every copy of a repeated event falls in one slice.
+    /// paginated requests over time slices at once. Derived ids are
+    /// numbered when the day is merged, where its copies of an event meet.
     async fn read_window(
         &self,
         group: &LogGroup,
@@ -446,15 +458,14 @@ impl Archiver {
                 .map_ok(move |page| (i, page))
         });
         let mut pages = futures::stream::select_all(pages);
-        let mut ids: Vec<IdMaker> = slices.iter().map(|_| IdMaker::default()).collect();
         let mut buffers = DayBuffers::new(&self.run);
         while let Some((i, page)) = pages.try_next().await? {
             self.progress
                 .events_read
                 .fetch_add(page.events.len() as u64, Ordering::Relaxed);
-            for event in page.events {
+            for event in &page.events {
                 if slices[i].contains(event.timestamp_ms) {
-                    buffers.push(ids[i].archived(event))?;
+                    buffers.push(event, &archive_id(event))?;
                 }
             }
         }
@@ -532,6 +543,21 @@ fn consecutive_runs(days: &[Day]) -> Vec<&[Day]> {
         }
     }
     runs
+}
+
+/// The first window's width: every day up to the group's creation day
+/// when the run starts before it (days before a group existed hold only
+/// backdated events, so a new group's first run reads its fourteen days
+/// of them and its first day of events in one request, not one call a
+/// day), else one day, to learn the density.
+fn first_width(group: &LogGroup, days: &[Day]) -> usize {
+    let Some(created) = group.creation_time_ms.map(Day::of_ms) else {
+        return 1;
+    };
+    days.iter()
+        .take_while(|d| **d <= created)
+        .count()
+        .clamp(1, MAX_WINDOW_DAYS)
 }
 
 /// The next window's width in days, and the events per day it expects,
@@ -673,9 +699,65 @@ mod tests {
         assert_eq!(next_window(4, 2, 2 * 5_000_000), (1, 5_000_000));
         // Sparse ones grow, but at most fourfold.
         assert_eq!(next_window(2, 2, 20), (8, 10));
+        // A new group's first window reaches its creation day.
+        let mut group = LogGroup::named("/g");
+        assert_eq!(first_width(&group, &days), 1);
+        group.creation_time_ms = Some(d("2026-11-04").start_ms() + 5);
+        assert_eq!(first_width(&group, &days), 3);
+        group.creation_time_ms = Some(d("2026-10-01").start_ms());
+        assert_eq!(first_width(&group, &days), 1);
         assert_eq!(parallel_reads(0), 1);
         assert_eq!(parallel_reads(120_000), 2);
         assert_eq!(parallel_reads(10_000_000), MAX_READS);
+    }
+
+    #[tokio::test]
+    async fn a_day_of_an_older_format_is_hashed_again_when_extended() {
+        use crate::archive::layout::part_path;
+        use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
+        let root = ArchiveRoot::in_memory();
+        let day = Day::parse("2026-11-24").unwrap();
+        let ids = ["17", "18", "19"];
+        let strings = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        let times: ArrayRef =
+            Arc::new(TimestampMillisecondArray::from(vec![day.start_ms(); 3]).with_timezone("UTC"));
+        let ingestion: ArrayRef =
+            Arc::new(TimestampMillisecondArray::from(vec![None::<i64>; 3]).with_timezone("UTC"));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&super::super::part::PART_SCHEMA),
+            vec![
+                strings(vec!["s"; 3]),
+                times,
+                ingestion,
+                strings(vec!["m"; 3]),
+                strings(ids.to_vec()),
+            ],
+        )
+        .unwrap();
+        let mut part = PartWriter::new(
+            &root,
+            staged_path("c", "/g", day, "r0"),
+            part_path("c", "/g", day, "r0"),
+        );
+        part.write(&batch).await.unwrap();
+        let (file, content) = part.finish().await.unwrap().unwrap();
+        assert_eq!(content, ContentHash::of(ids));
+        let mut old = CommitRecord::empty("c", "/g", day);
+        old.format = 1;
+        old.version = 1;
+        old.parts.push(file);
+        old.content_hash = "00000000000000000000000000000abc".into();
+        let source: SharedSource = Arc::new(crate::DemoSource::generate(0));
+        let archiver = Archiver::new(root, "c", source);
+        assert_eq!(
+            archiver.base_hash(&old).await.unwrap(),
+            ContentHash::of(ids)
+        );
+        old.format = commit::FORMAT;
+        assert_eq!(
+            archiver.base_hash(&old).await.unwrap().hex(),
+            old.content_hash
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::commit::{self, CommitRecord};
 use super::layout::Day;
-use super::part::{ids_in, readable, with_ids};
+use super::part::{event_ids, ids_in, readable};
 use super::store::ArchiveRoot;
 use crate::counters::ReadCounters;
 use crate::error::Result;
@@ -132,10 +132,10 @@ async fn cloudwatch_ids(
         .read_events(&request, &ReadCounters::default())
         .try_collect()
         .await?;
-    let events = pages
+    let events: Vec<_> = pages
         .into_iter()
         .flat_map(|p| p.events)
         .filter(|e| span.contains(e.timestamp_ms))
         .collect();
-    Ok(with_ids(events).into_iter().map(|e| e.id).collect())
+    Ok(event_ids(&events).into_iter().collect())
 }
