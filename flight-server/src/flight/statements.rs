@@ -20,7 +20,7 @@ use arrow_flight::sql::{
 use arrow_flight::{FlightData, FlightDescriptor, FlightInfo, SchemaResult, Ticket};
 use prost::Message;
 
-use super::encode::{encode, flight_info, schema_bytes, BoxedStream};
+use super::encode::{encode, flight_info, schema_bytes, wire_schema, BoxedStream};
 use super::tickets::QueryHandle;
 use crate::access::PrincipalEngines;
 use crate::error::Result;
@@ -104,7 +104,7 @@ impl Statements {
                 engine.plan(&handle.sql, handle.param_values()?).await
             })
             .await?;
-        flight_info(&plan.schema, ticket, descriptor, true)
+        flight_info(&wire_schema(&plan.schema), ticket, descriptor, true)
     }
 
     /// The schema a statement's result will have (GetSchema).
@@ -112,7 +112,7 @@ impl Statements {
         let engine = self.engine(ctx)?;
         let plan = self.bounded(ctx, sql, engine.plan(sql, None)).await?;
         Ok(SchemaResult {
-            schema: schema_bytes(&plan.schema)?,
+            schema: schema_bytes(&wire_schema(&plan.schema))?,
         })
     }
 
@@ -146,7 +146,7 @@ impl Statements {
         let parameter_schema = Schema::new(params.into_iter().map(|(_, f)| f).collect::<Vec<_>>());
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: QueryHandle::for_sql(sql)?.to_bytes().into(),
-            dataset_schema: schema_bytes(&dataset_schema)?,
+            dataset_schema: schema_bytes(&wire_schema(&dataset_schema))?,
             parameter_schema: schema_bytes(&parameter_schema)?,
         })
     }
