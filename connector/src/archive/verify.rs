@@ -1,12 +1,13 @@
 //! `logflight archive verify`: each archived day against its own records
-//! (every part present, of the size and SHA-256 its commit names) and
-//! against CloudWatch (the same events, by id, for the same day).
+//! (every part present, of the size and SHA-256 its commit names, its
+//! events hashing to the day's content hash) and against CloudWatch (the
+//! same events, by id and by content hash, for the same day).
 
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 
-use super::commit::{self, CommitRecord};
+use super::commit::{self, CommitRecord, ContentHash};
 use super::layout::Day;
 use super::part::{event_ids, ids_in, readable};
 use super::store::ArchiveRoot;
@@ -29,6 +30,10 @@ pub struct DayCheck {
     pub gone_from_cloudwatch: u64,
     /// Parts whose files are missing or differ from their commit.
     pub damaged_parts: Vec<String>,
+    /// The content hash of the events the parts hold (hex; empty when a
+    /// part is damaged) and of the events CloudWatch holds for the day.
+    pub archive_hash: String,
+    pub cloudwatch_hash: String,
 }
 
 impl DayCheck {
@@ -99,7 +104,21 @@ async fn verify_day(
     } else {
         Default::default()
     };
+    let archive_hash = if damaged.is_empty() {
+        let hash = ContentHash::of(archived.iter().map(String::as_str)).hex();
+        // Records before format 2 hashed ids with SHA-256; theirs cannot be compared.
+        if record.format >= commit::FORMAT && hash != record.content_hash {
+            damaged.push(format!(
+                "the parts' events hash to {hash}, the commit record says {}",
+                record.content_hash
+            ));
+        }
+        hash
+    } else {
+        String::new()
+    };
     let live = cloudwatch_ids(source, group, span).await?;
+    let cloudwatch_hash = ContentHash::of(live.iter().map(String::as_str)).hex();
     Ok(DayCheck {
         log_group: group.name.clone(),
         day,
@@ -108,6 +127,8 @@ async fn verify_day(
         missing_from_archive: live.iter().filter(|id| !archived.contains(*id)).count() as u64,
         gone_from_cloudwatch: archived.iter().filter(|id| !live.contains(*id)).count() as u64,
         damaged_parts: damaged,
+        archive_hash,
+        cloudwatch_hash,
     })
 }
 

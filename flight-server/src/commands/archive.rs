@@ -254,7 +254,7 @@ async fn verify(args: RunArgs) -> Result<()> {
     let (_, catalogs) = archived_catalogs(&args.scope).await?;
     let mut bad = 0;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "catalog,log_group,day,archived,in_cloudwatch,missing_from_archive,gone_from_cloudwatch,status");
+    let _ = writeln!(out, "catalog,log_group,day,archived,in_cloudwatch,missing_from_archive,gone_from_cloudwatch,archive_hash,cloudwatch_hash,status");
     for (catalog, root) in catalogs {
         let source = Arc::clone(catalog.source());
         let groups =
@@ -273,18 +273,20 @@ async fn verify(args: RunArgs) -> Result<()> {
                 if !check.ok() {
                     bad += 1;
                 }
-                let _ = writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{}",
-                    catalog.name(),
-                    check.log_group,
+                let fields = [
+                    catalog.name().to_string(),
+                    check.log_group.clone(),
                     check.day.text(),
-                    check.archived,
-                    check.in_cloudwatch,
-                    check.missing_from_archive,
-                    check.gone_from_cloudwatch,
-                    status
-                );
+                    check.archived.to_string(),
+                    check.in_cloudwatch.to_string(),
+                    check.missing_from_archive.to_string(),
+                    check.gone_from_cloudwatch.to_string(),
+                    check.archive_hash.clone(),
+                    check.cloudwatch_hash.clone(),
+                    status,
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                let _ = writeln!(out, "{}", line.join(","));
             }
         }
     }
@@ -294,6 +296,16 @@ async fn verify(args: RunArgs) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break
+/// (a damaged part's message does).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 async fn prune_days(args: PruneArgs) -> Result<()> {

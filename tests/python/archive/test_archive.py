@@ -7,7 +7,9 @@ comes from what the test loaded."""
 from __future__ import annotations
 
 import collections
+import csv
 import datetime as dt
+import io
 import json
 import os
 import signal
@@ -289,6 +291,11 @@ def verify(setup, root: str, group: str) -> subprocess.CompletedProcess:
     return archive(setup, root, "verify", "--groups", group, check=False)
 
 
+def verify_rows(done: subprocess.CompletedProcess) -> list[dict]:
+    """verify's CSV report, parsed as CSV (a damaged part's message holds commas)."""
+    return list(csv.DictReader(io.StringIO(done.stdout)))
+
+
 def test_verify_finds_what_differs(setup):
     root = fresh_dir(setup, "verify")
     archive(setup, root, "--groups", SHORT)
@@ -301,16 +308,31 @@ def test_verify_finds_what_differs(setup):
     setup["loaded"].put(setup["client"], SHORT, "only", [(late, "planted late event")])
     found = verify(setup, root, SHORT)
     assert found.returncode != 0
-    planted = [line for line in found.stdout.splitlines() if day_of(late) in line]
-    assert planted and ",1,0,missing from the archive" in planted[0], found.stdout
+    planted = [row for row in verify_rows(found) if row["day"] == day_of(late)]
+    assert planted and planted[0]["missing_from_archive"] == "1", found.stdout
+    assert planted[0]["status"] == "missing from the archive"
+    assert planted[0]["archive_hash"] != planted[0]["cloudwatch_hash"]
     archive(setup, root, "--groups", SHORT)
-    assert verify(setup, root, SHORT).returncode == 0
+    fixed = verify(setup, root, SHORT)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    for row in verify_rows(fixed):
+        if row["gone_from_cloudwatch"] == "0":
+            assert row["archive_hash"] == row["cloudwatch_hash"], row
+    # A commit record whose hash is not its parts' events is named.
+    record = max(Path(root).glob("_logflight/commits/**/*.json"), key=lambda p: p.stat().st_mtime)
+    text = json.loads(record.read_text())
+    text["content_hash"] = "0" * 32
+    record.write_text(json.dumps(text))
+    altered = verify(setup, root, SHORT)
+    assert altered.returncode != 0 and "the commit record says " + "0" * 32 in altered.stdout, altered.stdout
     # A damaged part file is named.
     part = next(Path(root).glob("catalog=*/log_group=*/day=*/*.parquet"))
     with open(part, "ab") as f:
         f.write(b"x")
     damaged = verify(setup, root, SHORT)
     assert damaged.returncode != 0 and "damaged" in damaged.stdout and part.name in damaged.stdout
+    rows = verify_rows(damaged)
+    assert any(row["status"].startswith("damaged") for row in rows), damaged.stdout
 
 
 def test_prune_deletes_on_the_record_and_never_under_a_hold(setup):
