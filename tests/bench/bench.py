@@ -441,14 +441,30 @@ def run_archive(root: Path, *source: str) -> dict:
     cmd = [exe(), "archive", "run", "--archive-root", str(root), *source, "--quota-share", "1"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env())
-    out = proc.stdout.read().decode()
+    # The peak RSS from the child's own high-water mark, polled: rusage's ru_maxrss of a
+    # child starts at its parent's RSS at fork (Linux keeps it across exec), and this
+    # Python process holds hundreds of MB of Arrow tables by then.
+    peak, done = [0.0], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], peak_rss_mb(proc.pid))
+            except (OSError, RuntimeError):
+                pass  # exiting: no VmHWM in a zombie's status
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out = proc.stdout.read().decode()  # to its end: the child has exited
+    done.set()
+    watcher.join()
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"archive run failed:\n{out}")
     calls = int(re.search(r"([\d,]+) API calls?,", out).group(1).replace(",", ""))
-    return {"seconds": secs, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "api_calls": calls}
+    return {"seconds": secs, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": peak[0], "api_calls": calls}
 
 
 def cloudwatch_args(endpoint: str, group: str, api_tps: str) -> list[str]:

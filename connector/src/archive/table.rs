@@ -262,13 +262,7 @@ impl ArchiveView {
             }
         }
         read.days.sort();
-        let partitions = partitions.max(1);
-        let groups = vec![FileGroup::new(files)];
-        let groups = FileGroupPartitioner::new()
-            .with_target_partitions(partitions)
-            .with_repartition_file_min_size(0)
-            .repartition_file_groups(&groups)
-            .unwrap_or(groups);
+        let groups = file_groups(files, partitions.max(1));
         let table_schema = TableSchema::builder(Arc::clone(&PART_SCHEMA))
             .with_table_partition_cols(vec![Arc::clone(&GROUP_FIELD)])
             .build();
@@ -311,6 +305,31 @@ impl ArchiveView {
     }
 }
 
+/// Below this, files are read whole, one partition each in turn; above
+/// it they are cut into byte ranges (row groups go by their midpoint), so
+/// one large day is read by every partition.
+const SPLIT_BYTES: usize = 1 << 20;
+
+/// The parts spread over `n` partitions.
+fn file_groups(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let whole = vec![FileGroup::new(files)];
+    if let Some(split) = FileGroupPartitioner::new()
+        .with_target_partitions(n)
+        .with_repartition_file_min_size(SPLIT_BYTES)
+        .repartition_file_groups(&whole)
+    {
+        return split;
+    }
+    let files: Vec<PartitionedFile> = whole.into_iter().flat_map(|g| g.into_inner()).collect();
+    let mut groups: Vec<Vec<PartitionedFile>> =
+        (0..n.min(files.len()).max(1)).map(|_| Vec::new()).collect();
+    let count = groups.len();
+    for (i, file) in files.into_iter().enumerate() {
+        groups[i % count].push(file);
+    }
+    groups.into_iter().map(FileGroup::new).collect()
+}
+
 /// The columns of `schema` that `wanted` and `filters` name, in order.
 fn needed_columns(schema: &Schema, wanted: &[usize], filters: &[Expr]) -> Vec<usize> {
     let mut needed: BTreeSet<usize> = wanted.iter().copied().collect();
@@ -348,6 +367,28 @@ mod tests {
         r.is_final = is_final;
         r.pruned = pruned;
         r
+    }
+
+    #[test]
+    fn small_parts_are_read_whole_and_a_large_one_by_every_partition() {
+        let small: Vec<_> = (0..5)
+            .map(|i| PartitionedFile::new(format!("day-{i}.parquet"), 2_000))
+            .collect();
+        let groups = file_groups(small, 2);
+        assert_eq!(groups.len(), 2);
+        assert!(groups
+            .iter()
+            .flat_map(|g| g.iter())
+            .all(|f| f.range.is_none()));
+        assert_eq!(groups.iter().map(|g| g.len()).sum::<usize>(), 5);
+        let large = vec![PartitionedFile::new("day.parquet", 40 << 20)];
+        let groups = file_groups(large, 4);
+        assert_eq!(groups.len(), 4);
+        assert!(groups
+            .iter()
+            .flat_map(|g| g.iter())
+            .all(|f| f.range.is_some()));
+        assert_eq!(file_groups(Vec::new(), 4).len(), 1);
     }
 
     #[test]
