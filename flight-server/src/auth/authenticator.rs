@@ -8,10 +8,18 @@
 //! slow every RPC down. Every comparison of a secret is constant-time, and
 //! an unknown user costs the same Argon2 work as a wrong password, so
 //! timing tells nothing about who exists.
+//!
+//! Some clients send `Basic` credentials on every RPC instead of a
+//! Handshake. Argon2 on every call would cost tens of milliseconds of CPU
+//! each, so a password that verified is remembered for [`BASIC_CACHE_TTL`]
+//! as an HMAC under the signing key (never the password itself); a call
+//! whose password does not match what is remembered pays Argon2 again, so
+//! guessing is as slow as ever and a wrong password, like an unknown user,
+//! is never cached.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::PasswordVerifier;
@@ -28,6 +36,12 @@ use super::secrets::{hash_password, token_digest};
 use super::{AuthError, Principal};
 
 const TOKEN_PREFIX: &str = "lf1.";
+
+/// How long a verified Basic password is remembered: long enough that a
+/// client sending credentials on every call pays Argon2 about once a
+/// minute, short enough that a changed config (restart) or a stolen
+/// connection's value ages out quickly.
+pub const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A configured user: name, Argon2 PHC hash, roles.
 #[derive(Debug, Clone)]
@@ -63,6 +77,9 @@ pub struct Authenticator {
     ttl: Duration,
     /// Verified against when the user is unknown, so that costs the same.
     decoy: PasswordHash,
+    /// Recently verified Basic passwords: user -> (when, HMAC of the password).
+    /// At most one entry per configured user, so it cannot grow.
+    verified: Mutex<HashMap<String, (Instant, [u8; 32])>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -140,6 +157,7 @@ impl Authenticator {
             key,
             ttl: ttl.max(Duration::from_secs(1)),
             decoy,
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -155,6 +173,17 @@ impl Authenticator {
     /// Checks a username and password; constant work whether or not the
     /// user exists.
     pub fn login(&self, username: &str, password: &str) -> Result<Issued, AuthError> {
+        let principal = self.check_password(username, password)?;
+        self.issue(&principal)
+    }
+
+    /// Argon2 check of a password (the decoy for unknown users); a match is
+    /// remembered for [`Self::remembered`].
+    pub fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Arc<Principal>, AuthError> {
         let (hash, principal) = match self.users.get(username) {
             Some((hash, principal)) => (hash, Some(principal)),
             None => (&self.decoy, None),
@@ -163,9 +192,42 @@ impl Authenticator {
             .verify_password(password.as_bytes(), hash)
             .is_ok();
         match principal {
-            Some(principal) if verified => self.issue(principal),
+            Some(principal) if verified => {
+                let mut remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                remembered.insert(
+                    username.to_string(),
+                    (Instant::now(), self.password_mac(username, password)),
+                );
+                Ok(Arc::clone(principal))
+            }
             _ => Err(AuthError::BadCredentials),
         }
+    }
+
+    /// The principal of Basic credentials verified within the last
+    /// [`BASIC_CACHE_TTL`], without Argon2; `None` when they must be
+    /// checked in full (never verified, expired, or a different password).
+    pub fn remembered(&self, username: &str, password: &str) -> Option<Arc<Principal>> {
+        let mac = self.password_mac(username, password);
+        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let (when, known) = remembered.get(username)?;
+        let fresh = when.elapsed() < BASIC_CACHE_TTL;
+        if fresh && bool::from(known.ct_eq(&mac)) {
+            self.users.get(username).map(|(_, p)| Arc::clone(p))
+        } else {
+            None
+        }
+    }
+
+    /// HMAC of `user NUL password` under the signing key: what the cache keeps.
+    fn password_mac(&self, username: &str, password: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"basic\0");
+        mac.update(username.as_bytes());
+        mac.update(b"\0");
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     fn sign(&self, payload: &str) -> Vec<u8> {

@@ -1,5 +1,6 @@
 //! The `authorization` header's two forms: `Basic base64(user:password)`
-//! (Handshake) and `Bearer <token>` (every other RPC).
+//! (Handshake, or any RPC from clients that never Handshake) and
+//! `Bearer <token>`.
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -31,7 +32,7 @@ pub fn bearer(value: &str) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// True when `value` is of the Basic scheme (Handshake credentials).
+/// True when `value` is of the Basic scheme.
 pub fn is_basic(value: &str) -> bool {
     value
         .trim_start()

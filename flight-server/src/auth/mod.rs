@@ -5,9 +5,9 @@
 //! `BasicAuth` message in the handshake payload, as older JDBC drivers do)
 //! are checked against the Argon2 hashes of the config file and answered
 //! with a bearer token that expires (`flight/handshake.rs`). Every other RPC
-//! passes [`layer::AuthLayer`] first, which checks its bearer token and
-//! puts the [`Caller`] into the request's extensions; the service only
-//! reads it.
+//! passes [`layer::AuthLayer`] first, which checks its bearer token (or
+//! Basic credentials, for clients that send them on every call) and puts
+//! the [`Caller`] into the request's extensions; the service only reads it.
 
 pub mod authenticator;
 pub mod header;

@@ -6,10 +6,12 @@
 //! statement. Decoding is pure and total: any bytes give a command or a
 //! client error (INVALID_ARGUMENT), never a panic or an INTERNAL.
 
+use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::sql::{
     self, ActionBeginTransactionRequest, ActionClosePreparedStatementRequest,
     ActionCreatePreparedStatementRequest, ActionEndTransactionRequest, Any, ProstMessageExt,
 };
+use arrow_flight::FlightDescriptor;
 use prost::Message;
 
 use super::metadata::Metadata;
@@ -55,12 +57,34 @@ pub enum Command {
 }
 
 impl Command {
-    /// A ticket (DoGet) or a descriptor's command (GetFlightInfo, GetSchema, DoPut).
+    /// A ticket (DoGet).
     pub fn decode(bytes: &[u8]) -> Result<Command> {
         match Any::decode(bytes) {
             Ok(any) if any.type_url.starts_with(FLIGHT_SQL_TYPE_PREFIX) => from_any(any),
+            Ok(any) if looks_unwrapped(bytes, &any) => Err(unwrapped()),
             _ => sql_text(bytes).map(Command::SqlText),
         }
+    }
+
+    /// A descriptor's command (GetFlightInfo, GetSchema, DoPut): as a
+    /// ticket, but an empty one or a PATH descriptor is named as such.
+    pub fn from_descriptor(descriptor: &FlightDescriptor) -> Result<Command> {
+        if descriptor.r#type() == DescriptorType::Path {
+            return Err(ServerError::MalformedRequest(format!(
+                "a PATH descriptor ({:?}): logflight takes CMD descriptors holding a Flight \
+                 SQL command or the text of a SQL statement",
+                descriptor.path
+            )));
+        }
+        if descriptor.cmd.iter().all(u8::is_ascii_whitespace) {
+            return Err(ServerError::MalformedRequest(
+                "the descriptor's command is empty: send a Flight SQL command (such as a \
+                 CommandStatementQuery packed in a google.protobuf.Any) or the text of a SQL \
+                 statement"
+                    .into(),
+            ));
+        }
+        Self::decode(&descriptor.cmd)
     }
 
     /// A Flight SQL action (DoAction): its type and body.
@@ -189,6 +213,26 @@ fn unpack<M: ProstMessageExt + Default>(kind: &str, body: &[u8]) -> Result<M> {
         })
 }
 
+/// True for bytes that are a protobuf message whose first field is a
+/// string, with no `Any` around it: a Flight SQL command sent unwrapped
+/// (`CommandStatementQuery { query }` encodes as `0x0a <len> <query>`,
+/// which `Any` reads as a type URL). SQL text never starts with a newline
+/// followed by its own remaining length.
+fn looks_unwrapped(bytes: &[u8], any: &Any) -> bool {
+    bytes.first() == Some(&0x0a)
+        && !any.type_url.is_empty()
+        && !any.type_url.contains("type.googleapis.com/")
+}
+
+fn unwrapped() -> ServerError {
+    ServerError::MalformedRequest(
+        "the command is a bare protobuf message: Flight SQL commands are sent packed in a \
+         google.protobuf.Any whose type_url is \
+         type.googleapis.com/arrow.flight.protocol.sql.<Command>"
+            .into(),
+    )
+}
+
 /// The SQL of a plain Flight ticket or descriptor.
 fn sql_text(bytes: &[u8]) -> Result<String> {
     let sql = std::str::from_utf8(bytes).map_err(|_| {
@@ -295,12 +339,49 @@ mod tests {
                 }),
                 "not a logflight statement handle",
             ),
+            // A CommandStatementQuery sent without its Any.
+            (
+                CommandStatementQuery {
+                    query: "SELECT 1".into(),
+                    transaction_id: None,
+                }
+                .encode_to_vec(),
+                "bare protobuf message",
+            ),
         ];
         for (bytes, want) in cases {
             let err = Command::decode(&bytes).unwrap_err();
             assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
             assert!(err.to_string().contains(want), "{bytes:?}: {err}");
         }
+    }
+
+    #[test]
+    fn descriptors_that_hold_no_command_say_so() {
+        let cases = [
+            (
+                FlightDescriptor::new_cmd(""),
+                "the descriptor's command is empty",
+            ),
+            (
+                FlightDescriptor::new_cmd(" \n"),
+                "the descriptor's command is empty",
+            ),
+            (
+                FlightDescriptor::new_path(vec!["logs".into()]),
+                "a PATH descriptor",
+            ),
+        ];
+        for (descriptor, want) in cases {
+            let err = Command::from_descriptor(&descriptor).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+            assert!(err.to_string().contains(want), "{descriptor:?}: {err}");
+            assert!(!err.to_string().contains("ticket"), "{err}");
+        }
+        assert_eq!(
+            Command::from_descriptor(&FlightDescriptor::new_cmd("SELECT 1")).unwrap(),
+            Command::SqlText("SELECT 1".into())
+        );
     }
 
     #[test]

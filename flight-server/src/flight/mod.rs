@@ -3,6 +3,7 @@
 //! ([`statements`]) and metadata answers ([`metadata`]), and encoded back
 //! ([`encode`]). [`service`] is the thin tonic glue around them.
 
+pub mod bindings;
 pub mod command;
 pub mod encode;
 pub mod handshake;

@@ -46,6 +46,7 @@ impl Router {
                     .await
             }
             Command::Prepared(handle) => {
+                let handle = self.statements.with_binding(ctx, handle);
                 let ticket = CommandPreparedStatementQuery {
                     prepared_statement_handle: handle.to_bytes().into(),
                 };
@@ -69,7 +70,9 @@ impl Router {
     ) -> Result<BoxedStream<FlightData>> {
         match command {
             Command::SqlText(sql) => self.statements.run(ctx, &QueryHandle::new(sql)).await,
-            Command::StatementTicket(handle) | Command::Prepared(handle) => {
+            Command::StatementTicket(handle) => self.statements.run(ctx, &handle).await,
+            Command::Prepared(handle) => {
+                let handle = self.statements.with_binding(ctx, handle);
                 self.statements.run(ctx, &handle).await
             }
             Command::Metadata(metadata) => {
@@ -95,9 +98,16 @@ impl Router {
     }
 
     /// DoPut of `command` with the client's record batches.
-    pub fn do_put(&self, command: Command, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    pub fn do_put(
+        &self,
+        ctx: &QueryContext,
+        command: Command,
+        batches: &[RecordBatch],
+    ) -> Result<Vec<u8>> {
         match command {
-            Command::Prepared(handle) => Ok(self.statements.bind(handle, batches)?.encode_to_vec()),
+            Command::Prepared(handle) => {
+                Ok(self.statements.bind(ctx, handle, batches)?.encode_to_vec())
+            }
             other => Err(other.refused("DoPut")),
         }
     }
@@ -123,28 +133,23 @@ impl Router {
         }
     }
 
-    /// The Flight SQL actions, as ListActions lists them.
+    /// The actions ListActions lists: those that do something. Transactions
+    /// are not listed: the server is read-only, so there is nothing to
+    /// commit or roll back. BeginTransaction and EndTransaction are still
+    /// answered (as no-ops), because ADBC's DB-API turns autocommit off on
+    /// every connection when GetSqlInfo says transactions exist, and fails
+    /// or warns otherwise; savepoints, Substrait plans and CancelQuery are
+    /// refused as UNIMPLEMENTED with a message.
     pub fn actions() -> Vec<ActionType> {
         [
             (
                 CREATE_PREPARED_STATEMENT,
-                "Creates a prepared statement (a stateless handle).",
+                "Prepares a statement: its result and parameter schemas, and a handle that \
+                 holds the SQL (nothing is kept on the server).",
             ),
             (
                 CLOSE_PREPARED_STATEMENT,
-                "Closes a prepared statement (nothing to free).",
-            ),
-            (
-                CREATE_PREPARED_SUBSTRAIT_PLAN,
-                "Not supported: Substrait plans.",
-            ),
-            (BEGIN_TRANSACTION, "Begins a read-only no-op transaction."),
-            (END_TRANSACTION, "Ends a read-only no-op transaction."),
-            (BEGIN_SAVEPOINT, "Not supported: savepoints."),
-            (END_SAVEPOINT, "Not supported: savepoints."),
-            (
-                CANCEL_QUERY,
-                "Not supported: a query ends when its client stops reading.",
+                "Closes a prepared statement (accepted; a handle holds no server state).",
             ),
         ]
         .into_iter()

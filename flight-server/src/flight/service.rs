@@ -102,6 +102,7 @@ async fn do_put(
     service: &LogflightService,
     request: Request<Streaming<FlightData>>,
 ) -> Result<Response<BoxedStream<PutResult>>> {
+    let ctx = context(&request, "DoPut");
     let mut data = request.into_inner().peekable();
     let first = std::pin::Pin::new(&mut data).peek().await.cloned();
     let descriptor = match first {
@@ -114,13 +115,13 @@ async fn do_put(
             ServerError::Unsupported("Unhandled Error: Flight descriptor is missing.".into())
         })?,
     };
-    let command = Command::decode(&descriptor.cmd)?;
+    let command = Command::from_descriptor(&descriptor)?;
     let batches: Vec<_> =
         FlightRecordBatchStream::new_from_flight_data(data.map_err(FlightError::from))
             .try_collect()
             .await
             .map_err(|e| ServerError::InvalidParameters(e.to_string()))?;
-    let app_metadata = service.router.do_put(command, &batches)?;
+    let app_metadata = service.router.do_put(&ctx, command, &batches)?;
     let result = PutResult {
         app_metadata: app_metadata.into(),
     };
@@ -157,7 +158,7 @@ impl FlightService for LogflightService {
     ) -> Result<Response<FlightInfo>, Status> {
         let ctx = context(&request, "GetFlightInfo");
         let descriptor = request.into_inner();
-        let command = Command::decode(&descriptor.cmd)?;
+        let command = Command::from_descriptor(&descriptor)?;
         let info = self.router.flight_info(&ctx, command, descriptor).await?;
         Ok(Response::new(info))
     }
@@ -174,7 +175,7 @@ impl FlightService for LogflightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
         let ctx = context(&request, "GetSchema");
-        let command = Command::decode(&request.get_ref().cmd)?;
+        let command = Command::from_descriptor(request.get_ref())?;
         Ok(Response::new(self.router.schema(&ctx, command).await?))
     }
 

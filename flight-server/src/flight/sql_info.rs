@@ -13,14 +13,17 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     let mut b = SqlInfoDataBuilder::new();
     b.append(SqlInfo::FlightSqlServerName, "logflight");
     b.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
-    b.append(SqlInfo::FlightSqlServerArrowVersion, "1.5");
+    // The Arrow library the server is built with (arrow-rs), as clients
+    // such as ADBC's `vendor_arrow_version` report it.
+    b.append(SqlInfo::FlightSqlServerArrowVersion, arrow::ARROW_VERSION);
     b.append(SqlInfo::FlightSqlServerReadOnly, true);
     b.append(SqlInfo::FlightSqlServerSql, true);
     b.append(SqlInfo::FlightSqlServerSubstrait, false);
-    // SQL_SUPPORTED_TRANSACTION_TRANSACTION: clients such as the ADBC DB-API
-    // open one for autocommit=False; on a read-only server Begin and End are
-    // trivially correct no-ops.
-    b.append(SqlInfo::FlightSqlServerTransaction, 1i32);
+    // SQL_SUPPORTED_TRANSACTION_NONE: a read-only server has nothing to
+    // commit or roll back. ADBC's DB-API then stays in autocommit mode (and
+    // says so in a warning); BeginTransaction and EndTransaction are still
+    // answered as no-ops for clients that send them regardless.
+    b.append(SqlInfo::FlightSqlServerTransaction, 0i32);
     b.append(SqlInfo::FlightSqlServerCancel, false);
     b.append(SqlInfo::FlightSqlServerBulkIngestion, false);
     b.append(SqlInfo::SqlDdlCatalog, false);
@@ -38,7 +41,7 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     b.append(SqlInfo::SqlCatalogTerm, "catalog");
     b.append(SqlInfo::SqlProcedureTerm, "procedure");
     b.append(SqlInfo::SqlCatalogAtStart, true);
-    b.append(SqlInfo::SqlTransactionsSupported, true);
+    b.append(SqlInfo::SqlTransactionsSupported, false);
     b.build().expect("static SqlInfo is valid")
 });
 

@@ -20,6 +20,7 @@ use arrow_flight::sql::{
 use arrow_flight::{FlightData, FlightDescriptor, FlightInfo, SchemaResult, Ticket};
 use prost::Message;
 
+use super::bindings::Bindings;
 use super::encode::{encode, flight_info, schema_bytes, wire_schema, BoxedStream};
 use super::tickets::QueryHandle;
 use crate::access::PrincipalEngines;
@@ -38,6 +39,8 @@ pub struct Statements {
     limits: QueryLimits,
     /// How results are encoded (compression).
     ipc: IpcWriteOptions,
+    /// Parameters bound for clients that execute their original handle.
+    bindings: Bindings,
 }
 
 /// The ticket of a statement's FlightInfo: its handle.
@@ -61,6 +64,7 @@ impl Statements {
             log,
             limits,
             ipc,
+            bindings: Bindings::default(),
         }
     }
 
@@ -151,16 +155,34 @@ impl Statements {
         })
     }
 
-    /// Binds parameters by returning a new handle that carries them.
+    /// Binds parameters by returning a new handle that carries them, and
+    /// remembers the binding for clients that execute the handle they sent
+    /// (see `bindings.rs`).
     pub fn bind(
         &self,
+        ctx: &QueryContext,
         handle: QueryHandle,
         batches: &[RecordBatch],
     ) -> Result<DoPutPreparedStatementResult> {
-        let bound = handle.with_params(batches)?;
+        let bound = handle.clone().with_params(batches)?;
+        self.bindings
+            .remember(ctx.caller.name().as_deref(), &handle, &bound);
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(bound.to_bytes().into()),
         })
+    }
+
+    /// A prepared statement's handle as it runs: the one sent, or, when it
+    /// carries no parameters, the parameters last bound to it by this
+    /// caller on this server.
+    pub fn with_binding(&self, ctx: &QueryContext, handle: QueryHandle) -> QueryHandle {
+        if handle.params.is_some() {
+            return handle;
+        }
+        match self.bindings.bound(ctx.caller.name().as_deref(), &handle) {
+            Some(bound) => (*bound).clone(),
+            None => handle,
+        }
     }
 
     /// Plans and runs a statement: its result as Flight data, under the

@@ -174,7 +174,11 @@ impl QueryEngine {
     /// Plans a statement down to its physical plan (no I/O besides name
     /// resolution); the schema is what clients see in FlightInfo and DoGet.
     pub async fn plan(&self, sql: &str, params: Option<ParamValues>) -> Result<PlannedQuery> {
+        let bound = params.is_some();
         let (logical, touched) = self.plan_sql_touching(sql, params).await?;
+        if !bound {
+            unbound_parameters(&logical)?;
+        }
         let state = self.ctx.state();
         let plan = state.create_physical_plan(&logical).await?;
         let schema = plan.schema();
@@ -289,4 +293,22 @@ fn bind(plan: LogicalPlan, params: Option<ParamValues>) -> Result<LogicalPlan> {
         }
     }
     Ok(plan.with_param_values(values)?)
+}
+
+/// A statement with placeholders run without values: refused with what to
+/// do, rather than DataFusion's "Placeholder '$1' was not provided a value"
+/// from deep in execution.
+fn unbound_parameters(plan: &LogicalPlan) -> Result<()> {
+    let mut names: Vec<String> = plan.get_parameter_fields()?.into_keys().collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort_by_key(|n| (n.len(), n.clone()));
+    Err(ServerError::InvalidParameters(format!(
+        "the statement has parameters ({}) and no values were bound: prepare it, bind one row \
+         of values with DoPut, then execute; a client that executes the handle it created \
+         (not the one DoPut returned) must reach the same server while it keeps the \
+         binding (docs/clients.md)",
+        names.join(", "),
+    )))
 }

@@ -160,8 +160,8 @@ def test_every_rpc_needs_a_token(srv):
         "none": [],
         "forged bearer": [(b"authorization", b"Bearer forged")],
         "forged signed": [(b"authorization", b"Bearer lf1.eyJzdWIiOiJhdWRyYSIsImV4cCI6OTk5OTk5OTk5OTl9.AAAA")],
-        # Basic credentials are for Handshake only.
-        "basic": [(b"authorization", b"Basic " + base64.b64encode(f"audra:{PASSWORDS['audra']}".encode()))],
+        # Basic credentials on any RPC are checked like a Handshake's: a wrong password fails.
+        "wrong basic": [(b"authorization", b"Basic " + base64.b64encode(b"audra:not-her-password"))],
     }
     for rpc, call in calls.items():
         for what, h in headers.items():
@@ -171,13 +171,52 @@ def test_every_rpc_needs_a_token(srv):
                 call(flight.FlightCallOptions(headers=h))
             text = str(info.value)
             assert isinstance(info.value, flight.FlightUnauthenticatedError) or "unauthenticated error" in text, f"{rpc} with {what}: {text}"
-            assert any(w in text.lower() for w in ("authenticate", "token", "bearer")), f"{rpc} with {what}: {text}"
+            assert any(w in text.lower() for w in ("authenticate", "token", "bearer", "wrong username or password")), \
+                f"{rpc} with {what}: {text}"
     client.close()
     # ADBC without credentials fails on its first call, with UNAUTHENTICATED.
     with pytest.raises(adbc_driver_manager.Error) as info:
         with flightsql.connect(srv.uri) as conn:
             scalar(conn, "SELECT 1")
     assert info.value.status_code == Status.UNAUTHENTICATED, info.value
+
+
+def basic_header(user: str, password: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", b"Basic " + base64.b64encode(f"{user}:{password}".encode()))]
+
+
+def test_basic_credentials_on_every_call_without_a_handshake(srv, setup):
+    """Clients that never Handshake (some npm clients, Arrow Java's header middleware) send
+    Basic credentials on every RPC: each call is answered as that user, with that user's grants;
+    Argon2 runs once (one `login` audit line), not per call; a wrong password and an unknown user
+    are refused alike, each with a `denied` line."""
+    before = len(audit_lines(setup))
+    client = flight.FlightClient(srv.uri)
+    bob = flight.FlightCallOptions(headers=basic_header("bob", PASSWORDS["bob"]))
+    orders = b'SELECT count(*) AS n FROM "/sec/orders/api".all_log_streams'
+    for _ in range(5):
+        assert client.do_get(flight.Ticket(orders), bob).read_all().column(0).to_pylist() == [EVENTS]
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(orders), bob)
+    assert client.do_get(info.endpoints[0].ticket, bob).read_all().column(0).to_pylist() == [EVENTS]
+    # bob's grants hold: the vault is not his (hidden, as if it did not exist).
+    with pytest.raises(pa.ArrowKeyError) as denied:
+        client.do_get(flight.Ticket(b'SELECT count(*) FROM "/sec/vault/Secrets".all_log_streams'), bob).read_all()
+    assert "not found" in str(denied.value), denied.value
+    answers = []
+    for user, password in [("bob", "not-bobs"), ("nobody", PASSWORDS["bob"])]:
+        with pytest.raises(flight.FlightUnauthenticatedError) as info:
+            client.do_get(flight.Ticket(b"SELECT 1"), flight.FlightCallOptions(headers=basic_header(user, password))).read_all()
+        assert password not in str(info.value)
+        answers.append(str(info.value).split(". gRPC client debug context")[0])
+    assert answers[0] == answers[1] and "wrong username or password" in answers[0], answers
+    client.close()
+    new = audit_lines(setup)[before:]
+    logins = [e for e in new if e["event"] == "login" and e.get("principal") == "bob"]
+    assert len(logins) == 1, new
+    denied_lines = [e for e in new if e["event"] == "denied"]
+    assert len(denied_lines) == 2 and denied_lines[0]["error"] == denied_lines[1]["error"], denied_lines
+    queries = [e for e in new if e["event"] == "query" and e.get("principal") == "bob"]
+    assert len(queries) >= 6, new
 
 
 def test_wrong_and_unknown_credentials_get_the_same_answer(srv):

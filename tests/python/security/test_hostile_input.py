@@ -20,11 +20,11 @@ import pytest
 
 from fixtures import connection
 from helpers import connect, qi, run, scalar
+from protowire import any_msg, field, sql_any
 from servers import running, start_serve
 
 GROUP = "/aws/lambda/orders-api"
 ALL = f"{qi(GROUP)}.all_log_streams"
-SQL_TYPE = "type.googleapis.com/arrow.flight.protocol.sql."
 MAGIC = b"logflight.v1:"
 # Each case must answer well within this (no hang).
 CASE_BUDGET_S = 20.0
@@ -140,34 +140,6 @@ def flight_error(call, code: str, *contains: str) -> str:
         elif result is not None and not isinstance(result, (flight.FlightInfo, flight.SchemaResult)):
             list(result)
     return check(info.value, code, *contains)
-
-
-# Hand-written protobuf (the venv has no protobuf package) -------------------------------
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field(number: int, value: bytes) -> bytes:
-    """A length-delimited protobuf field."""
-    return varint(number << 3 | 2) + varint(len(value)) + value
-
-
-def any_msg(type_url: str, value: bytes) -> bytes:
-    return field(1, type_url.encode()) + field(2, value)
-
-
-def sql_any(message: str, value: bytes) -> bytes:
-    return any_msg(SQL_TYPE + message, value)
 
 
 def statement_ticket(handle: bytes) -> flight.Ticket:
