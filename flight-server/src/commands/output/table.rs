@@ -8,10 +8,11 @@
 //! than its column is cut to it (when cutting) or pushes the rest of its
 //! line to the right (when not).
 //!
-//! NULL prints as `NULL` and an empty string as nothing; tabs, newlines and
-//! other control characters print as escapes (`\t`, `\n`, `\x1b`) so each
-//! row is one line. On a terminal, cells are cut with `…` so a line fits its
-//! width ([`TableOptions::max_width`]); to a file or a pipe nothing is cut.
+//! NULL prints as `NULL` (inside lists and structs too) and an empty
+//! string as nothing; tabs, newlines and other control characters print as
+//! escapes (`\t`, `\n`, `\x1b`) so each row is one line. On a terminal,
+//! cells are cut with `…` so a line fits its width
+//! ([`TableOptions::max_width`]); to a file or a pipe nothing is cut.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -165,7 +166,8 @@ fn push_cell(
 
 impl<W: Write> ResultWriter for TableWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let options = FormatOptions::new();
+        // NULL inside lists and structs too: `[1, NULL]`, not `[1, ]`.
+        let options = FormatOptions::new().with_null(NULL);
         let formatters = batch
             .columns()
             .iter()
@@ -215,7 +217,7 @@ impl<W: Write> ResultWriter for TableWriter<W> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::array::{ArrayRef, Int64Array, Int64Builder, ListBuilder, StringArray};
     use arrow::datatypes::{Field, Schema};
 
     use super::super::tests::write_all;
@@ -267,6 +269,16 @@ mod tests {
              | x    | 22   |\n\
              +------+------+\n"
         );
+    }
+
+    #[test]
+    fn null_inside_a_list_is_null_too() {
+        let mut list = ListBuilder::new(Int64Builder::new());
+        list.values().append_value(1);
+        list.values().append_null();
+        list.append(true);
+        let b = batch(vec![("l", Arc::new(list.finish()))]);
+        assert!(table(&[b], None).contains("| [1, NULL] |"));
     }
 
     #[test]
