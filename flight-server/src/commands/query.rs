@@ -3,6 +3,7 @@
 
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use futures::StreamExt;
@@ -20,14 +21,19 @@ use crate::query::QueryEngine;
 /// Bytes of output gathered before a write; each batch is flushed anyway.
 const OUTPUT_BUFFER: usize = 64 * 1024;
 
+/// How long a table holds its first rows (to size its columns) before it
+/// prints them anyway: a scan paced by CloudWatch's quotas can take minutes
+/// to find a thousand rows.
+const HOLD_AT_MOST: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Args)]
 /// The arguments of `query`: where logs come from, the format, the statement.
 pub struct QueryArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Output format. Rows are printed as they arrive; a table sizes its
-    /// columns from its first 1,000 rows (or first MiB of text) and keeps
-    /// those widths. On a terminal a table's cells are cut with … to fit
+    /// columns from its first 1,000 rows (fewer if they pass 1 MiB of text
+    /// or take over 2 seconds to come) and keeps those widths. On a terminal a table's cells are cut with … to fit
     /// its width (see --wide); to a file or pipe nothing is cut
     #[arg(long, env = "LOGFLIGHT_FORMAT", value_enum, default_value = "table")]
     pub format: output::Format,
@@ -87,7 +93,23 @@ async fn print_result<'a>(
     let plan = engine.plan(sql, None).await?;
     let mut stream = plan.execute()?;
     let mut writer = make_writer(plan.schema);
-    while let Some(batch) = stream.next().await {
+    loop {
+        let next = match writer.holding_since() {
+            Some(since) => {
+                let deadline = tokio::time::Instant::from_std(since + HOLD_AT_MOST);
+                match tokio::time::timeout_at(deadline, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        // `next` is cancel-safe: no batch is lost.
+                        writer.release()?;
+                        writer.flush()?;
+                        continue;
+                    }
+                }
+            }
+            None => stream.next().await,
+        };
+        let Some(batch) = next else { break };
         let batch = batch?;
         if batch.num_rows() == 0 {
             continue;

@@ -12,6 +12,7 @@ mod table;
 mod text;
 
 use std::io::Write;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -42,6 +43,16 @@ pub trait ResultWriter {
     /// Hands what was written so far to the reader: rows appear as their
     /// batches arrive, and a reader that left is noticed at once.
     fn flush(&mut self) -> Result<()>;
+    /// Since when rows are held back unprinted (the table's first rows,
+    /// while its widths are unknown); `None` when nothing is held.
+    fn holding_since(&self) -> Option<Instant> {
+        None
+    }
+    /// Prints what is held now, so a slow query's first rows are not kept
+    /// from the reader until a thousand more arrive.
+    fn release(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The writer of `format` over `out`.

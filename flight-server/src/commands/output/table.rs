@@ -1,12 +1,13 @@
 //! `--format table`: an aligned table for people, printed as rows arrive.
 //!
 //! Column widths come from the first [`LAYOUT_ROWS`] rows (fewer if their
-//! text passes [`LAYOUT_BYTES`]): those rows are held, then printed with the
+//! text passes [`LAYOUT_BYTES`], or if the caller releases them early): those rows are held, then printed with the
 //! header, and every later row is printed as it arrives with the same
 //! widths. So a table of any length needs bounded memory and its first
 //! lines appear before the query ends; the price is that a later cell wider
 //! than its column is cut to it (when cutting) or pushes the rest of its
-//! line to the right (when not).
+//! line to the right (when not). Rows of a slow query are not held for
+//! long: the caller releases them after a while ([`ResultWriter::release`]).
 //!
 //! NULL prints as `NULL` (inside lists and structs too) and an empty
 //! string as nothing; tabs, newlines and other control characters print as
@@ -16,6 +17,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::time::Instant;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::buffer::NullBuffer;
@@ -53,6 +55,8 @@ pub struct TableWriter<W> {
     /// Rows held until the widths are known, their cells escaped.
     held: Vec<Vec<String>>,
     held_bytes: usize,
+    /// When the first held row came.
+    held_since: Option<Instant>,
     /// Known once the held rows are printed.
     widths: Option<Vec<usize>>,
     line: String,
@@ -76,6 +80,7 @@ impl<W: Write> TableWriter<W> {
             header,
             held: Vec::new(),
             held_bytes: 0,
+            held_since: None,
             widths: None,
             line: String::new(),
             scratch: String::new(),
@@ -103,6 +108,7 @@ impl<W: Write> TableWriter<W> {
             self.row(&row)?;
         }
         self.held_bytes = 0;
+        self.held_since = None;
         Ok(())
     }
 
@@ -191,6 +197,7 @@ impl<W: Write> ResultWriter for TableWriter<W> {
                 self.row(&cells)?;
                 continue;
             }
+            self.held_since.get_or_insert_with(Instant::now);
             self.held_bytes += cells.iter().map(String::len).sum::<usize>();
             self.held.push(cells.clone());
             if self.held.len() >= LAYOUT_ROWS || self.held_bytes >= LAYOUT_BYTES {
@@ -210,6 +217,17 @@ impl<W: Write> ResultWriter for TableWriter<W> {
 
     fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(output_error)
+    }
+
+    fn holding_since(&self) -> Option<Instant> {
+        self.held_since
+    }
+
+    fn release(&mut self) -> Result<()> {
+        if self.widths.is_none() && !self.held.is_empty() {
+            self.lay_out()?;
+        }
+        Ok(())
     }
 }
 
@@ -341,6 +359,27 @@ mod tests {
         assert!(
             full.ends_with("| r9 |\n| much longer |\n+----+\n"),
             "{full}"
+        );
+    }
+
+    #[test]
+    fn released_rows_fix_the_widths() {
+        let b1 = batch(vec![("m", Arc::new(StringArray::from(vec!["ab"])))]);
+        let b2 = batch(vec![("m", Arc::new(StringArray::from(vec!["abcd"])))]);
+        let mut out = Vec::new();
+        {
+            let mut w = TableWriter::new(&mut out, b1.schema(), TableOptions::default());
+            assert!(w.holding_since().is_none());
+            w.write(&b1).unwrap();
+            assert!(w.holding_since().is_some());
+            w.release().unwrap();
+            assert!(w.holding_since().is_none());
+            w.write(&b2).unwrap();
+            w.finish().unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "+----+\n| m  |\n+----+\n| ab |\n| abcd |\n+----+\n"
         );
     }
 
