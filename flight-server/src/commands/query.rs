@@ -67,9 +67,9 @@ pub async fn run(args: QueryArgs) -> Result<()> {
         },
     };
     let out = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock());
-    let schema_writer = |schema| output::writer(args.format, schema, out, table);
+    let make_writer = |schema| output::writer(args.format, schema, out, table);
     let mut progress = Some(Progress::start(&engine, std::io::stderr().is_terminal()));
-    let result = print_result(&engine, &sql, schema_writer, &mut progress).await;
+    let result = print_result(&engine, &sql, make_writer, &mut progress).await;
     if let Some(progress) = progress {
         progress.finish().await;
     }
