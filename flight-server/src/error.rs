@@ -93,6 +93,16 @@ pub enum ServerError {
     #[error("{}", .0.message())]
     RequestStream(Status),
 
+    /// `logflight query` could not write its result: a full disk, or a
+    /// reader that went away (see [`ServerError::is_closed_pipe`]).
+    #[error("cannot write the result: {0}")]
+    Output(#[source] std::io::Error),
+
+    /// `logflight query` could not get its statement (an unreadable or
+    /// empty file, an empty argument).
+    #[error("{0}")]
+    SqlInput(String),
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -155,8 +165,17 @@ impl ServerError {
             ServerError::Timeout(_) => Code::DeadlineExceeded,
             ServerError::Config(_) => Code::FailedPrecondition,
             ServerError::RequestStream(status) => status.code(),
+            // Command-line errors: no client ever sees these two.
+            ServerError::Output(_) => Code::Unavailable,
+            ServerError::SqlInput(_) => Code::InvalidArgument,
             ServerError::Internal(_) => Code::Internal,
         }
+    }
+
+    /// An output whose reader has gone (`logflight query ... | head -1`):
+    /// the end of the run, as for `grep`, not a failure.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, ServerError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// The message clients see: DataFusion's without its backtrace.

@@ -17,6 +17,7 @@ mod logging;
 mod metrics;
 mod query;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            report(&format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -54,8 +55,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message());
+            report(&e.message());
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `error: ...` on stderr. Unlike `eprintln!`, which panics when
+/// stderr is a closed pipe (`logflight query ... 2>&1 | head -1`), a
+/// failed write is ignored: there is no one left to tell.
+fn report(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
 }

@@ -6,3 +6,5 @@ pub mod progress;
 pub mod query;
 pub mod secrets;
 pub mod serve;
+pub mod sql_input;
+pub mod terminal;
