@@ -28,6 +28,12 @@ fn main() -> ExitCode {
     allocator::tune();
     logflight_connector::crypto::install();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Archive(_) | Command::HashPassword | Command::NewToken
+    ) {
+        quiet_on_closed_pipe();
+    }
     // Planning recurses over a statement's expressions (at most
     // query::checks::MAX_EXPRESSION_DEPTH deep) and dropping a parsed tree
     // recurses too: a larger stack than tokio's 2 MiB keeps both safe.
@@ -66,4 +72,16 @@ fn main() -> ExitCode {
 /// failed write is ignored: there is no one left to tell.
 fn report(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}
+
+/// Lets a closed pipe end the process quietly, as it ends `grep`
+/// (`logflight archive verify | head -1`). Rust ignores SIGPIPE, which makes
+/// every later `println!` panic; only `serve` needs it ignored (a client
+/// that hangs up must not kill the server), and `query` handles the closed
+/// pipe itself to exit 0.
+fn quiet_on_closed_pipe() {
+    // SAFETY: called before any thread starts; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

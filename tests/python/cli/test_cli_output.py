@@ -86,6 +86,19 @@ def test_stderr_on_the_closed_pipe_too():
     assert proc.wait(timeout=120) == 0
 
 
+@pytest.mark.parametrize("command", [["new-token"]])
+def test_other_commands_end_quietly_on_a_closed_pipe(command):
+    """Commands other than `query` print with the ordinary machinery: a reader that is already
+    gone ends them as it ends grep (SIGPIPE), never with a panic (exit 101) on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run([exe(), *command], stdin=subprocess.DEVNULL, stdout=write,
+                          stderr=subprocess.PIPE, env=env(), timeout=60)
+    os.close(write)
+    assert proc.returncode in (0, -13), (proc.returncode, proc.stderr)
+    assert b"panicked" not in proc.stderr and proc.stderr == b"", proc.stderr
+
+
 def test_rows_arrive_before_the_query_ends():
     """Streaming: a result too large to hold (a trillion synthetic events) still shows its
     first rows at once; a program that collected the result first would never print."""
