@@ -96,3 +96,14 @@ def step(results: dict, name: str):
     got = results[name]
     assert "error" not in got, f"{name}: {got['error']}"
     return got["value"]
+
+
+def sqlalchemy1_python() -> str:
+    """The interpreter of the SQLAlchemy 1.x environment tests/run.sh makes for
+    flightsql-dbapi (LOGFLIGHT_SQLALCHEMY1_PYTHON, default .venv-sqlalchemy1)."""
+    path = os.environ.get("LOGFLIGHT_SQLALCHEMY1_PYTHON") or str(ROOT / ".venv-sqlalchemy1" / "bin" / "python")
+    if not Path(path).exists():
+        import pytest
+
+        pytest.fail(f"{path} does not exist: run the tests with `bash tests/run.sh`, which creates it")
+    return path
