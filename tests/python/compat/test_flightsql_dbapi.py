@@ -1,5 +1,5 @@
-"""InfluxData's flightsql-dbapi, the DB-API 2 driver and `datafusion+flightsql` SQLAlchemy
-dialect that Apache Superset's Flight SQL docs point to, without and with a login.
+"""InfluxData's flightsql-dbapi, the DB-API 2 driver and SQLAlchemy dialect (`datafusion://`,
+the URL Apache Superset can load), without and with a login.
 
 It needs SQLAlchemy < 2, so it runs in its own environment as a child process
 (clients/flightsql_dbapi_client.py) that runs every step once per login and reports each

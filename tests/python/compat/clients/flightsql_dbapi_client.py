@@ -1,4 +1,4 @@
-"""Drives InfluxData's flightsql-dbapi (DB-API 2 and its `datafusion+flightsql` SQLAlchemy
+"""Drives InfluxData's flightsql-dbapi (DB-API 2 and its `datafusion` SQLAlchemy
 dialect) for test_flightsql_dbapi.py. It runs in .venv-sqlalchemy1, since the package
 requires SQLAlchemy < 2: reads a JSON spec on stdin, prints one JSON object mapping each
 step to {"value": ...} or {"error": "..."}, so one failing step does not hide the others.
@@ -13,8 +13,11 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 import flightsql
-import flightsql.sqlalchemy  # noqa: F401 - registers datafusion+flightsql
 import sqlalchemy as sa
+
+# flightsql.sqlalchemy is NOT imported: a tool such as Superset only has the URL, and then
+# only the entry point's name, `datafusion://`, loads the dialect (`datafusion+flightsql://`
+# is registered by importing flightsql.sqlalchemy).
 
 
 def attempt(results: dict, name: str, fn: Callable[[], Any]) -> None:
@@ -57,7 +60,7 @@ def engine_url(spec: dict, **query: str) -> str:
     if spec.get("token"):
         query["token"] = spec["token"]
     text = "&".join(f"{k}={quote(v, safe='')}" for k, v in {"insecure": "true", **query}.items())
-    return f"datafusion+flightsql://{auth}{spec['host']}:{spec['port']}?{text}"
+    return f"datafusion://{auth}{spec['host']}:{spec['port']}?{text}"
 
 
 def sqlalchemy_steps(spec: dict, results: dict) -> None:
