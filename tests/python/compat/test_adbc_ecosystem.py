@@ -102,7 +102,7 @@ def test_sqlalchemy_adbc_static_token_in_the_url(secured_login, data):
 
 
 def test_sqlalchemy_adbc_without_credentials_is_refused(secured_login):
-    anonymous = sa.create_engine(engine_url(secured_login).split("&")[0])  # only tls=false
+    anonymous = sa.create_engine(engine_url(Login(secured_login.server)))  # no credentials
     try:
         with pytest.raises(sa.exc.DBAPIError) as info:
             with anonymous.connect() as conn:
