@@ -4,13 +4,21 @@
 #
 #   source tests/venv.sh; ensure_venv tests/python/requirements.txt [more.txt ...]
 #
-# Sets VENV.
+#   ensure_venv_at DIR requirements.txt [more.txt ...]   # another environment, in DIR
+#
+# ensure_venv sets VENV.
 
 ensure_venv() {
     VENV="$ROOT/.venv"
-    local stamp="$VENV/.requirements.sha256"
-    if [ ! -x "$VENV/bin/python" ]; then
-        python3 -m venv "$VENV"
+    ensure_venv_at "$VENV" "$@"
+}
+
+ensure_venv_at() {
+    local venv="$1"
+    shift
+    local stamp="$venv/.requirements.sha256"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
     fi
     local want have
     want="$(cat "$@" | sha256sum | cut -d' ' -f1)"
@@ -18,7 +26,7 @@ ensure_venv() {
     if [ "$want" != "$have" ]; then
         local files=()
         for f in "$@"; do files+=(-r "$f"); done
-        "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${files[@]}"
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q "${files[@]}"
         echo "$want" > "$stamp"
     else
         echo "requirements unchanged; skipping pip install"
