@@ -3,8 +3,10 @@
 //! so one path serves all six: catalogs, schemas, tables, table types,
 //! SqlInfo and XDBC types.
 
+use std::collections::HashMap;
+
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::sql::{
     CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes,
     CommandGetTables, CommandGetXdbcTypeInfo, ProstMessageExt,
@@ -172,27 +174,16 @@ async fn tables(engine: &QueryEngine, query: CommandGetTables) -> Result<RecordB
                     .map(|s| s.name.clone())
                     .collect()
             };
-            for stream in streams {
-                builder.append(catalog.name(), &group.name, &stream, TABLE_TYPE, &log)?;
+            for stream in streams.iter().map(String::as_str).chain([ALL_LOG_STREAMS]) {
+                let described = described(&log, catalog.name(), &group.name, stream);
+                builder.append(catalog.name(), &group.name, stream, TABLE_TYPE, &described)?;
             }
-            builder.append(
-                catalog.name(),
-                &group.name,
-                ALL_LOG_STREAMS,
-                TABLE_TYPE,
-                &log,
-            )?;
         }
         if pattern_allows(schema_pattern.as_deref(), META_SCHEMA) {
             for table in META_TABLES {
                 let kind = MetaTableKind::from_name(table).expect("a metadata table");
-                builder.append(
-                    catalog.name(),
-                    META_SCHEMA,
-                    table,
-                    VIEW_TYPE,
-                    &kind.schema(),
-                )?;
+                let described = described(&kind.schema(), catalog.name(), META_SCHEMA, table);
+                builder.append(catalog.name(), META_SCHEMA, table, VIEW_TYPE, &described)?;
             }
         }
         if pattern_allows(schema_pattern.as_deref(), INFORMATION_SCHEMA) {
@@ -210,9 +201,107 @@ async fn tables(engine: &QueryEngine, query: CommandGetTables) -> Result<RecordB
     Ok(builder.build()?)
 }
 
+/// A table's schema with Flight SQL's column metadata on every field: the
+/// SQL type name (as GetXdbcTypeInfo names it), where the column lives,
+/// and that it is read-only. ADBC's driver reads `TYPE_NAME` into
+/// `xdbc_type_name` (GetObjects), from which SQLAlchemy dialects reflect
+/// column types; without it every column reflects as an unknown type.
+fn described(schema: &Schema, catalog: &str, db_schema: &str, table: &str) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let textual = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let mut metadata = field.metadata().clone();
+            let flag = |on: bool| if on { "1" } else { "0" }.to_string();
+            metadata.extend(HashMap::from([
+                (
+                    "ARROW:FLIGHT:SQL:CATALOG_NAME".to_string(),
+                    catalog.to_string(),
+                ),
+                (
+                    "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME".to_string(),
+                    db_schema.to_string(),
+                ),
+                ("ARROW:FLIGHT:SQL:TABLE_NAME".to_string(), table.to_string()),
+                (
+                    "ARROW:FLIGHT:SQL:TYPE_NAME".to_string(),
+                    sql_type_name(field.data_type()),
+                ),
+                (
+                    "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT".to_string(),
+                    flag(false),
+                ),
+                (
+                    "ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE".to_string(),
+                    flag(textual),
+                ),
+                ("ARROW:FLIGHT:SQL:IS_READ_ONLY".to_string(), flag(true)),
+                ("ARROW:FLIGHT:SQL:IS_SEARCHABLE".to_string(), flag(true)),
+            ]));
+            field.as_ref().clone().with_metadata(metadata)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// The SQL name of an Arrow type, as GetXdbcTypeInfo lists the scalar ones.
+fn sql_type_name(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 | DataType::UInt8 => "TINYINT".into(),
+        DataType::Int16 | DataType::UInt16 => "SMALLINT".into(),
+        DataType::Int32 | DataType::UInt32 => "INTEGER".into(),
+        DataType::Int64 | DataType::UInt64 => "BIGINT".into(),
+        DataType::Float32 => "REAL".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "DECIMAL".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
+        DataType::Dictionary(_, value) => sql_type_name(value),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Timestamp(..) => "TIMESTAMP".into(),
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => "ARRAY".into(),
+        DataType::Map(..) => "MAP".into(),
+        DataType::Struct(_) => "STRUCT".into(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_column_of_a_listed_table_says_its_sql_type_and_place() {
+        let log = log_schema();
+        let described = described(&log, "cloudwatch", "/aws/lambda/x", "all_log_streams");
+        let names: Vec<(String, String)> = described
+            .fields()
+            .iter()
+            .map(|f| {
+                let m = f.metadata();
+                assert_eq!(m["ARROW:FLIGHT:SQL:CATALOG_NAME"], "cloudwatch");
+                assert_eq!(m["ARROW:FLIGHT:SQL:DB_SCHEMA_NAME"], "/aws/lambda/x");
+                assert_eq!(m["ARROW:FLIGHT:SQL:TABLE_NAME"], "all_log_streams");
+                assert_eq!(m["ARROW:FLIGHT:SQL:IS_READ_ONLY"], "1");
+                (f.name().clone(), m["ARROW:FLIGHT:SQL:TYPE_NAME"].clone())
+            })
+            .collect();
+        let want = [
+            ("log_group", "VARCHAR"),
+            ("log_stream", "VARCHAR"),
+            ("time", "TIMESTAMP"),
+            ("ingestion_time", "TIMESTAMP"),
+            ("message", "VARCHAR"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()));
+        assert_eq!(names, want);
+        // The types and nullability are untouched.
+        for (a, b) in log.fields().iter().zip(described.fields()) {
+            assert_eq!(a.data_type(), b.data_type());
+            assert_eq!(a.is_nullable(), b.is_nullable());
+        }
+    }
 
     #[test]
     fn like_patterns() {

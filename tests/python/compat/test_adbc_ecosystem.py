@@ -63,8 +63,10 @@ def test_sqlalchemy_adbc_dialect_loads(engine):
 def test_sqlalchemy_adbc_lists_schemas_and_columns(engine, data):
     inspector = sa.inspect(engine)
     assert user_schemas(inspector.get_schema_names()) == set(data.groups)
-    columns = [c["name"] for c in inspector.get_columns(QUERY_STREAM, schema=QUERY_GROUP)]
-    assert columns == ["log_group", "log_stream", "time", "ingestion_time", "message"]
+    columns = [(c["name"], type(c["type"]).__name__) for c in inspector.get_columns(QUERY_STREAM, schema=QUERY_GROUP)]
+    # Types reflect from the Flight SQL column metadata of GetTables (TYPE_NAME), not NullType.
+    assert columns == [("log_group", "String"), ("log_stream", "String"), ("time", "DateTime"),
+                       ("ingestion_time", "DateTime"), ("message", "String")]
 
 
 @pytest.mark.xfail(strict=True, reason="sqlalchemy-adbc 0.3.0 keeps only table_type == 'table' (lower case); "
