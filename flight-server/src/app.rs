@@ -263,7 +263,9 @@ impl Application {
         })
     }
 
-    /// Prints the start-up lines, then serves until Ctrl-C.
+    /// Prints the start-up lines, then serves until SIGINT (Ctrl-C) or
+    /// SIGTERM (what systemd and Kubernetes send), either of which stops
+    /// it the same way.
     pub async fn run_until_stopped(self) -> Result<()> {
         {
             // A closed stdout (`serve | head -1`) must not stop the server.
@@ -299,11 +301,39 @@ impl Application {
             .layer(AuthLayer::new(self.gate))
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
+                let signal = stop_signal().await;
+                tracing::info!(
+                    signal,
+                    "shutting down: no new connections, finishing the calls in flight"
+                );
             })
             .await
             .map_err(|e| ServerError::Internal(format!("server failed: {e}")))
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and says which came. Without a handler,
+/// SIGTERM would kill the process at once, mid-response, with no log line.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGTERM; stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 

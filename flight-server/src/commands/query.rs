@@ -28,7 +28,10 @@ pub struct QueryArgs {
 
 pub async fn run(args: QueryArgs) -> Result<()> {
     let config = Config::resolve(&args.source, &ServeSettings::default())?;
-    logging::init(Some(config.log_level.as_deref().unwrap_or("warn")));
+    logging::init(
+        Some(config.log_level.as_deref().unwrap_or("warn")),
+        config.log_format,
+    );
     let engine = app::engine(&config).await?;
     let progress = progress::Progress::start(&engine, std::io::stderr().is_terminal());
     let result = run_to_end(&engine, &args.sql).await;

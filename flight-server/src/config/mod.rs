@@ -25,6 +25,7 @@ pub use settings::{FileConfig, ServeSettings, SourceSettings};
 pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig};
 
 use crate::error::{Result, ServerError};
+use crate::logging::LogFormat;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_CATALOG: &str = "cloudwatch";
@@ -132,6 +133,7 @@ pub struct Config {
     /// (events, streams, milliseconds between events) of the synthetic source.
     pub synthetic: (u64, u64, u64),
     pub log_level: Option<String>,
+    pub log_format: LogFormat,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: IpcCompression,
@@ -188,6 +190,7 @@ impl Config {
                 source.synthetic_step_ms.unwrap_or(10).max(1),
             ),
             log_level: source.log_level.clone(),
+            log_format: source.log_format.unwrap_or_default(),
             listen: serve
                 .listen
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),

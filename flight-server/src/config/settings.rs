@@ -13,6 +13,7 @@ use super::tables::{
     CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, UserConfig,
 };
 use super::{AuditSql, IpcCompression, SourceKind};
+use crate::logging::LogFormat;
 
 macro_rules! settings {
     (
@@ -119,6 +120,8 @@ settings! {
         synthetic_step_ms: u64 = "LOGFLIGHT_SYNTHETIC_STEP_MS";
         /// Log filter, e.g. info or logflight=debug (else RUST_LOG) [default: info]
         log_level: String = "LOGFLIGHT_LOG_LEVEL";
+        /// Log lines as text, or as one JSON object each for log shippers [default: text]
+        log_format: LogFormat = "LOGFLIGHT_LOG_FORMAT", value_enum;
         /// The archive of the catalog: a directory or s3://bucket/prefix
         /// (see docs/archive.md) [default: none]
         archive_root: String = "LOGFLIGHT_ARCHIVE_ROOT";
@@ -190,7 +193,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 36);
+        assert_eq!(seen, 37);
     }
 
     #[test]
