@@ -29,7 +29,10 @@ use logflight_connector::table_functions::json_fields::JsonFieldsFunction;
 use logflight_connector::{ConnectorError, LogCatalog, META_SCHEMA};
 use tracing::debug;
 
-use super::checks::{check_depth, check_operator_count, check_read_only, number_question_marks};
+use super::checks::{
+    check_depth, check_operator_count, check_read_only, number_question_marks, unquoted_group_hint,
+};
+use super::show::{show_of, show_sql, Show};
 use crate::audit::TouchedGroup;
 use crate::error::{Result, ServerError};
 
@@ -150,6 +153,10 @@ impl QueryEngine {
     ) -> Result<(LogicalPlan, Vec<TouchedGroup>)> {
         let mut state = self.ctx.state();
         let statement = parse(&state, sql)?;
+        let statement = match show_of(&statement)? {
+            Some(show) => parse(&state, &self.show_query(&show).await?)?,
+            None => statement,
+        };
         let mut touched = self
             .prepare_references(&state.resolve_table_references(&statement)?, &statement)
             .await?;
@@ -220,9 +227,10 @@ impl QueryEngine {
                     listing = true;
                     touch(INFORMATION_SCHEMA);
                 }
-                Some(schema) => match catalog.prepare_table(schema, reference.table()).await? {
-                    Some(group) => touch(&group),
-                    None => touch(META_SCHEMA),
+                Some(schema) => match catalog.prepare_table(schema, reference.table()).await {
+                    Ok(Some(group)) => touch(&group),
+                    Ok(None) => touch(META_SCHEMA),
+                    Err(e) => return Err(self.found_elsewhere(catalog, e, reference).await.into()),
                 },
                 // Table functions such as generate_series(1, 3) are references too.
                 None if self.ctx.state().table_functions().contains_key(reference.table()) => {}
@@ -247,6 +255,69 @@ impl QueryEngine {
     }
 }
 
+impl QueryEngine {
+    /// The query over information_schema that answers a SHOW statement
+    /// DataFusion does not plan; the group of `SHOW TABLES FROM` is
+    /// resolved first, so a wrong name gets the usual "not found" help.
+    async fn show_query(&self, show: &Show) -> Result<String> {
+        let catalog_name = match show {
+            Show::Schemas {
+                catalog: Some(c), ..
+            }
+            | Show::TablesIn {
+                catalog: Some(c), ..
+            } => c.as_str(),
+            _ => &self.default_catalog,
+        };
+        let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
+        let group = match show {
+            Show::TablesIn { group, .. } => {
+                catalog
+                    .resolve_group(group)
+                    .await
+                    .map_err(|e| e.searched_in(&catalog.place()))?
+                    .name
+            }
+            _ => String::new(),
+        };
+        Ok(show_sql(show, catalog.name(), &group))
+    }
+
+    /// `err`, a log group not found in `searched`, with a pointer to the
+    /// other catalogs that do have a group of that name (another account
+    /// or region); any other error unchanged.
+    async fn found_elsewhere(
+        &self,
+        searched: &LogCatalog,
+        err: ConnectorError,
+        reference: &TableReference,
+    ) -> ConnectorError {
+        let ConnectorError::GroupNotFound { name, hint } = err else {
+            return err;
+        };
+        let mut elsewhere = Vec::new();
+        for other in self.catalogs.values() {
+            if other.name() == searched.name() {
+                continue;
+            }
+            if let Ok(group) = other.resolve_group(&name).await {
+                elsewhere.push(format!(
+                    "{} has it: write {:?}.{:?}.{:?}",
+                    other.place(),
+                    other.name(),
+                    group.name,
+                    reference.table()
+                ));
+            }
+        }
+        let hint = match elsewhere.is_empty() {
+            true => hint,
+            false => format!("{hint}; {}", elsewhere.join("; ")),
+        };
+        ConnectorError::GroupNotFound { name, hint }
+    }
+}
+
 /// What a plan may contain: no DDL, DML or SET, whatever the statement said.
 fn read_only_plan() -> SQLOptions {
     SQLOptions::new()
@@ -266,6 +337,9 @@ fn parse(state: &SessionState, sql: &str) -> Result<DfStatement> {
                 "only a single SQL statement is allowed per request; send the statements one by one".into(),
             ))
         }
+        DataFusionError::SQL(..) if unquoted_group_hint(&sql).is_some() => ServerError::Connector(
+            ConnectorError::InvalidRequest(unquoted_group_hint(&sql).unwrap_or_default()),
+        ),
         other => other.into(),
     })?;
     check_depth(&statement)?;
