@@ -83,7 +83,7 @@ fn typo_limit(name: &str) -> usize {
 
 /// Levenshtein distance over characters: the fewest insertions,
 /// deletions and substitutions that turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -217,22 +217,31 @@ impl Application {
             None => None,
         };
         let tls = security.tls.as_ref().map(tls).transpose()?;
+        // Ports first: a busy one fails before any call to AWS.
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            ServerError::Config(format!(
+                "--listen {}: {e}; stop what uses the port or choose another",
+                config.listen
+            ))
+        })?;
+        let metrics_listener = match config.metrics_listen {
+            None => None,
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| {
+                ServerError::Config(format!(
+                    "--metrics-listen {at}: {e}; stop what uses the port or choose another"
+                ))
+            })?),
+        };
         let engine = engine(&config).await?;
         let engines = principal_engines(&engine, &auth, security)?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| ServerError::Internal(e.to_string()))?;
         let mut banner = vec![banner(&engine, addr, &auth, tls.is_some())];
         let query_metrics = Arc::new(QueryMetrics::default());
-        let metrics = match config.metrics_listen {
+        let metrics = match metrics_listener {
             None => None,
-            Some(at) => {
-                let listener = TcpListener::bind(at).await.map_err(|e| {
-                    ServerError::Config(format!("cannot serve metrics on {at}: {e}"))
-                })?;
+            Some(listener) => {
                 let bound = listener
                     .local_addr()
                     .map_err(|e| ServerError::Internal(e.to_string()))?;

@@ -6,7 +6,6 @@
 //! argument group per section and the config file's one struct (unknown
 //! keys are errors), so the three can never drift apart.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::tables::{
@@ -133,10 +132,10 @@ settings! {
 
     /// The settings only `serve` has: listening, limits and security.
     section ServeSettings {
-        /// Address to listen on [default: 127.0.0.1:50051]
-        listen: SocketAddr = "LOGFLIGHT_LISTEN";
-        /// Serve Prometheus metrics at http://ADDR/metrics [default: off]
-        metrics_listen: SocketAddr = "LOGFLIGHT_METRICS_LISTEN";
+        /// Address to listen on, HOST:PORT (a name such as localhost is resolved) [default: 127.0.0.1:50051]
+        listen: String = "LOGFLIGHT_LISTEN";
+        /// Serve Prometheus metrics at http://HOST:PORT/metrics [default: off]
+        metrics_listen: String = "LOGFLIGHT_METRICS_LISTEN";
         /// Compress result batches (Arrow IPC body compression) [default: none]
         ipc_compression: IpcCompression = "LOGFLIGHT_IPC_COMPRESSION", value_enum;
         /// Fail a query that runs longer than this, with DEADLINE_EXCEEDED [default: 600]
