@@ -153,12 +153,17 @@ impl QueryEngine {
     ) -> Result<(LogicalPlan, Vec<TouchedGroup>)> {
         let mut state = self.ctx.state();
         let statement = parse(&state, sql)?;
-        let statement = match show_of(&statement)? {
-            Some(show) => parse(&state, &self.show_query(&show).await?)?,
-            None => statement,
+        // SHOW TABLES FROM lists its own group's streams: not every group's.
+        let (statement, streams_listed) = match show_of(&statement)? {
+            Some(show) => (
+                parse(&state, &self.show_query(&show).await?)?,
+                matches!(show, Show::TablesIn { .. }),
+            ),
+            None => (statement, false),
         };
+        let references = state.resolve_table_references(&statement)?;
         let mut touched = self
-            .prepare_references(&state.resolve_table_references(&statement)?, &statement)
+            .prepare_references(&references, &statement, streams_listed)
             .await?;
         // insights() calls run now: planning needs their result's columns.
         let read = self
@@ -194,18 +199,25 @@ impl QueryEngine {
     }
 
     /// Resolves what a statement references before planning: each log group
-    /// and stream (with errors that name them), and the full listing when
-    /// information_schema is read.
+    /// and stream (with errors that name them), and the listing that
+    /// information_schema needs: the groups for `schemata`, every group's
+    /// streams for the other tables (unless `streams_listed` says the
+    /// caller listed the streams the statement reads).
     async fn prepare_references(
         &self,
         references: &[TableReference],
         statement: &DfStatement,
+        streams_listed: bool,
     ) -> Result<Vec<TouchedGroup>> {
         let mut touched = Vec::new();
-        let mut listing = matches!(
+        let mut listing = if matches!(
             statement,
             DfStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. })
-        );
+        ) {
+            Listing::Streams
+        } else {
+            Listing::Nothing
+        };
         for reference in references {
             let catalog_name = reference.catalog().unwrap_or(&self.default_catalog);
             let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
@@ -224,7 +236,10 @@ impl QueryEngine {
                             reference.table()
                         )));
                     }
-                    listing = true;
+                    listing = listing.max(match reference.table() {
+                        "schemata" => Listing::Groups,
+                        _ => Listing::Streams,
+                    });
                     touch(INFORMATION_SCHEMA);
                 }
                 Some(schema) => match catalog.prepare_table(schema, reference.table()).await {
@@ -245,20 +260,43 @@ impl QueryEngine {
                 }
             }
         }
-        if listing {
-            debug!("statement reads information_schema: listing every group's streams");
-            for catalog in self.catalogs.values() {
-                catalog.prepare_listing().await?;
+        if streams_listed {
+            listing = listing.min(Listing::Groups);
+        }
+        match listing {
+            Listing::Nothing => {}
+            Listing::Groups => {
+                debug!("statement reads information_schema: listing every group");
+                for catalog in self.catalogs.values() {
+                    catalog.groups().await?;
+                }
+            }
+            Listing::Streams => {
+                debug!("statement reads information_schema: listing every group's streams");
+                for catalog in self.catalogs.values() {
+                    catalog.prepare_listing().await?;
+                }
             }
         }
         Ok(touched)
     }
 }
 
+/// What information_schema needs listed before planning, least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Listing {
+    Nothing,
+    /// Every catalog's groups (`schemata`).
+    Groups,
+    /// Every group's streams too (`tables`, `columns`, SHOW TABLES).
+    Streams,
+}
+
 impl QueryEngine {
     /// The query over information_schema that answers a SHOW statement
     /// DataFusion does not plan; the group of `SHOW TABLES FROM` is
-    /// resolved first, so a wrong name gets the usual "not found" help.
+    /// resolved first, so a wrong name gets the usual "not found" help,
+    /// and its streams (only its) are listed.
     async fn show_query(&self, show: &Show) -> Result<String> {
         let catalog_name = match show {
             Show::Schemas {
@@ -272,11 +310,13 @@ impl QueryEngine {
         let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
         let group = match show {
             Show::TablesIn { group, .. } => {
-                catalog
+                let group = catalog
                     .resolve_group(group)
                     .await
                     .map_err(|e| e.searched_in(&catalog.place()))?
-                    .name
+                    .name;
+                catalog.streams(&group).await?;
+                group
             }
             _ => String::new(),
         };
