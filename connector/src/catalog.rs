@@ -362,9 +362,20 @@ impl LogCatalog {
         if let (true, Some(archive)) = (is_archive_schema(schema), self.archive()) {
             return resolve_archived(archive, table).await.map(Some);
         }
-        let group = self.resolve_group(schema).await?;
-        self.resolve_table(&group.name, table).await?;
-        Ok(Some(group.name))
+        let found = async {
+            let group = self.resolve_group(schema).await?;
+            self.resolve_table(&group.name, table).await?;
+            Ok(Some(group.name))
+        };
+        found
+            .await
+            .map_err(|e: ConnectorError| e.searched_in(&self.place()))
+    }
+
+    /// `catalog "NAME" (SOURCE)`, e.g. `catalog "cloudwatch"
+    /// (cloudwatch(us-east-1))`: where a name was looked for, in messages.
+    pub fn place(&self) -> String {
+        format!("catalog {:?} ({})", self.name(), self.source().describe())
     }
 
     /// Loads every group's stream listing, for information_schema queries.

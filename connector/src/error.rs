@@ -66,6 +66,22 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// A "log group not found" that also says where it was looked for
+    /// (`in catalog "prod" (cloudwatch(eu-west-1))`): a group that exists
+    /// in another region or account is the usual reason, and the message
+    /// alone should show it. Other errors are returned unchanged.
+    pub fn searched_in(self, place: &str) -> Self {
+        match self {
+            ConnectorError::GroupNotFound { name, hint } if !hint.starts_with(" in ") => {
+                ConnectorError::GroupNotFound {
+                    name,
+                    hint: format!(" in {place}{hint}"),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Wraps the error for DataFusion while keeping it recoverable by
     /// downcasting, so the server can still choose the right gRPC code.
     pub fn into_datafusion(self) -> DataFusionError {

@@ -34,6 +34,15 @@ pub fn access_for(principal: &Principal, catalog: &str, grants: &[GrantConfig]) 
     GroupAccess::new(rules)
 }
 
+/// Whether no grant gives `principal` anything in any of `catalogs`: it
+/// could authenticate and then see nothing, which is worth a warning at
+/// start rather than a puzzled user.
+fn ungranted(principal: &Principal, catalogs: &[&str], grants: &[GrantConfig]) -> bool {
+    catalogs
+        .iter()
+        .all(|c| access_for(principal, c, grants).rules.is_empty())
+}
+
 /// The engines of a server: one for everybody when authentication is off,
 /// else one per principal.
 #[derive(Debug)]
@@ -71,6 +80,15 @@ impl PrincipalEngines {
         }
         let mut by_principal = HashMap::new();
         for principal in principals {
+            if ungranted(principal, &known, grants) {
+                tracing::warn!(
+                    principal = %principal.name,
+                    "{:?} has no [[grants]] entry: it can authenticate but sees no log group; \
+                     add a [[grants]] entry naming it in users, or one of its roles ({}) in roles (see docs/security.md)",
+                    principal.name,
+                    if principal.roles.is_empty() { "none".to_string() } else { principal.roles.join(", ") }
+                );
+            }
             let views = catalogs
                 .iter()
                 .map(|c| c.restricted(access_for(principal, c.name(), grants)))
@@ -145,5 +163,38 @@ mod tests {
             &BTreeMap::from([("team".into(), "payments".into())])
         ));
         assert!(access_for(&bob, "us", &grants).rules.is_empty());
+    }
+
+    #[test]
+    fn principals_without_any_grant_are_found() {
+        let grants = vec![
+            GrantConfig {
+                users: vec!["alice".into()],
+                catalogs: vec!["eu".into()],
+                ..Default::default()
+            },
+            GrantConfig {
+                roles: vec!["auditor".into()],
+                ..Default::default()
+            },
+        ];
+        let who = |name: &str, roles: &[&str]| Principal {
+            name: name.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        };
+        let cases = [
+            (who("alice", &[]), &["us", "eu"][..], false),
+            (who("alice", &[]), &["us"][..], true),
+            (who("carol", &["auditor"]), &["us"][..], false),
+            (who("bob", &["reader"]), &["us", "eu"][..], true),
+            (who("bob", &[]), &[][..], true),
+        ];
+        for (principal, catalogs, want) in cases {
+            assert_eq!(
+                ungranted(&principal, catalogs, &grants),
+                want,
+                "{principal:?} {catalogs:?}"
+            );
+        }
     }
 }

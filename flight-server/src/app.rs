@@ -217,22 +217,31 @@ impl Application {
             None => None,
         };
         let tls = security.tls.as_ref().map(tls).transpose()?;
+        // Ports first: a busy one fails before any call to AWS.
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            ServerError::Config(format!(
+                "--listen {}: {e}; stop what uses the port or choose another",
+                config.listen
+            ))
+        })?;
+        let metrics_listener = match config.metrics_listen {
+            None => None,
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| {
+                ServerError::Config(format!(
+                    "--metrics-listen {at}: {e}; stop what uses the port or choose another"
+                ))
+            })?),
+        };
         let engine = engine(&config).await?;
         let engines = principal_engines(&engine, &auth, security)?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| ServerError::Internal(e.to_string()))?;
         let mut banner = vec![banner(&engine, addr, &auth, tls.is_some())];
         let query_metrics = Arc::new(QueryMetrics::default());
-        let metrics = match config.metrics_listen {
+        let metrics = match metrics_listener {
             None => None,
-            Some(at) => {
-                let listener = TcpListener::bind(at).await.map_err(|e| {
-                    ServerError::Config(format!("cannot serve metrics on {at}: {e}"))
-                })?;
+            Some(listener) => {
                 let bound = listener
                     .local_addr()
                     .map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -263,7 +272,9 @@ impl Application {
         })
     }
 
-    /// Prints the start-up lines, then serves until Ctrl-C.
+    /// Prints the start-up lines, then serves until SIGINT (Ctrl-C) or
+    /// SIGTERM (what systemd and Kubernetes send), either of which stops
+    /// it the same way.
     pub async fn run_until_stopped(self) -> Result<()> {
         {
             // A closed stdout (`serve | head -1`) must not stop the server.
@@ -299,11 +310,39 @@ impl Application {
             .layer(AuthLayer::new(self.gate))
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
+                let signal = stop_signal().await;
+                tracing::info!(
+                    signal,
+                    "shutting down: no new connections, finishing the calls in flight"
+                );
             })
             .await
             .map_err(|e| ServerError::Internal(format!("server failed: {e}")))
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and says which came. Without a handler,
+/// SIGTERM would kill the process at once, mid-response, with no log line.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGTERM; stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 

@@ -48,12 +48,18 @@ pub enum ServerError {
     #[error(transparent)]
     Auth(#[from] AuthError),
 
-    #[error("logflight is read-only: {0} is refused (only queries, EXPLAIN and SHOW are allowed)")]
+    #[error("logflight is read-only: {0} is refused (only queries, EXPLAIN, DESCRIBE and SHOW are allowed)")]
     ReadOnly(String),
 
     /// A table of a built-in schema (information_schema) that does not exist.
     #[error("table '{0}' not found")]
     TableNotFound(String),
+
+    /// A regular expression of the statement (`~`, `regexp_like`, ...)
+    /// that does not compile: the client's mistake, with the regex
+    /// crate's message pointing at the offending character.
+    #[error("invalid regular expression: {0}")]
+    InvalidRegex(String),
 
     #[error("invalid ticket or handle: {0}")]
     InvalidTicket(String),
@@ -111,10 +117,34 @@ impl From<DataFusionError> for ServerError {
     /// A connector error travelling inside DataFusion comes back out as
     /// itself, so it keeps its own code and message.
     fn from(err: DataFusionError) -> Self {
-        match ConnectorError::find_in(&err) {
-            Some(inner) => ServerError::Connector(inner.clone()),
+        if let Some(inner) = ConnectorError::find_in(&err) {
+            return ServerError::Connector(inner.clone());
+        }
+        match find_regex_error(&err) {
+            Some(regex) => ServerError::InvalidRegex(regex.to_string()),
             None => ServerError::Query(err),
         }
+    }
+}
+
+/// The regex error inside a DataFusion error chain (DataFusion wraps it
+/// as an external error, in contexts such as an optimizer rule's): the
+/// regex crate's when a function compiles it, regex-syntax's when the
+/// optimizer parses a literal to simplify it.
+fn find_regex_error(err: &DataFusionError) -> Option<&(dyn std::error::Error + 'static)> {
+    let mut current: &(dyn std::error::Error + 'static) = err;
+    loop {
+        if current.is::<regex::Error>() || current.is::<regex_syntax::Error>() {
+            return Some(current);
+        }
+        current = match current.downcast_ref::<DataFusionError>() {
+            Some(DataFusionError::External(inner)) => inner.as_ref(),
+            Some(DataFusionError::Context(_, inner))
+            | Some(DataFusionError::Diagnostic(_, inner)) => inner.as_ref(),
+            Some(DataFusionError::Shared(inner)) => inner.as_ref(),
+            Some(DataFusionError::ArrowError(inner, _)) => inner.as_ref(),
+            _ => current.source()?,
+        };
     }
 }
 
@@ -156,6 +186,7 @@ impl ServerError {
             ServerError::ReadOnly(_) => Code::PermissionDenied,
             ServerError::TableNotFound(_) => Code::NotFound,
             ServerError::InvalidTicket(_)
+            | ServerError::InvalidRegex(_)
             | ServerError::InvalidParameters(_)
             | ServerError::MalformedRequest(_)
             | ServerError::UnknownCommand
@@ -251,6 +282,12 @@ impl From<ServerError> for Status {
 mod tests {
     use super::*;
 
+    /// The regex crate's error for `[`, built at run time (clippy refuses
+    /// an invalid regex literal).
+    fn unclosed_class() -> regex::Error {
+        regex::Regex::new(std::hint::black_box("[")).unwrap_err()
+    }
+
     #[test]
     fn errors_map_to_grpc_codes() {
         let cases: Vec<(ServerError, Code)> = vec![
@@ -308,6 +345,23 @@ mod tests {
                 Code::Internal,
             ),
             (ServerError::ReadOnly("COPY".into()), Code::PermissionDenied),
+            (
+                DataFusionError::Context(
+                    "Optimizer rule 'simplify_expressions' failed".into(),
+                    Box::new(DataFusionError::Context(
+                        "Invalid regex".into(),
+                        Box::new(DataFusionError::External(Box::new(
+                            regex_syntax::Parser::new().parse("(").unwrap_err(),
+                        ))),
+                    )),
+                )
+                .into(),
+                Code::InvalidArgument,
+            ),
+            (
+                DataFusionError::External(Box::new(unclosed_class())).into(),
+                Code::InvalidArgument,
+            ),
             (
                 ServerError::InvalidTicket("garbage".into()),
                 Code::InvalidArgument,

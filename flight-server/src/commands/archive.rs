@@ -143,7 +143,10 @@ fn selection(scope: &Scope) -> Result<GroupAccess> {
 async fn archived_catalogs(scope: &Scope) -> Result<(Config, Vec<(LogCatalog, ArchiveRoot)>)> {
     let mut config = Config::resolve(&scope.source, &ServeSettings::default())?;
     config.quota = config.quota.share(scope.quota_share);
-    logging::init(Some(config.log_level.as_deref().unwrap_or("warn")));
+    logging::init(
+        Some(config.log_level.as_deref().unwrap_or("warn")),
+        config.log_format,
+    );
     let engine = app::engine(&config).await?;
     let mut out = Vec::new();
     for (catalog, settings) in engine.catalogs().zip(&config.catalogs) {

@@ -57,7 +57,10 @@ pub struct QueryArgs {
 pub async fn run(args: QueryArgs) -> Result<()> {
     let sql = SqlSource::from_args(args.sql, args.file)?.read(std::io::stdin().lock())?;
     let config = Config::resolve(&args.source, &ServeSettings::default())?;
-    logging::init(Some(config.log_level.as_deref().unwrap_or("warn")));
+    logging::init(
+        Some(config.log_level.as_deref().unwrap_or("warn")),
+        config.log_format,
+    );
     let engine = app::engine(&config).await?;
     let table = TableOptions {
         max_width: if args.wide {

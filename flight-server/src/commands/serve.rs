@@ -18,6 +18,6 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let config = Config::resolve(&args.source, &args.serve)?;
-    logging::init(config.log_level.as_deref());
+    logging::init(config.log_level.as_deref(), config.log_format);
     Application::build(config).await?.run_until_stopped().await
 }

@@ -25,6 +25,7 @@ pub use settings::{FileConfig, ServeSettings, SourceSettings};
 pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig};
 
 use crate::error::{Result, ServerError};
+use crate::logging::LogFormat;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_CATALOG: &str = "cloudwatch";
@@ -132,6 +133,7 @@ pub struct Config {
     /// (events, streams, milliseconds between events) of the synthetic source.
     pub synthetic: (u64, u64, u64),
     pub log_level: Option<String>,
+    pub log_format: LogFormat,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub ipc_compression: IpcCompression,
@@ -188,10 +190,16 @@ impl Config {
                 source.synthetic_step_ms.unwrap_or(10).max(1),
             ),
             log_level: source.log_level.clone(),
-            listen: serve
-                .listen
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
-            metrics_listen: serve.metrics_listen,
+            log_format: source.log_format.unwrap_or_default(),
+            listen: socket_addr(
+                "--listen",
+                serve.listen.as_deref().unwrap_or(DEFAULT_LISTEN),
+            )?,
+            metrics_listen: serve
+                .metrics_listen
+                .as_deref()
+                .map(|a| socket_addr("--metrics-listen", a))
+                .transpose()?,
             ipc_compression: serve.ipc_compression.unwrap_or_default(),
             limits: limits(serve),
             security: Security::resolve(serve, file)?,
@@ -199,6 +207,34 @@ impl Config {
             legal_holds: file.legal_holds.clone(),
         })
     }
+}
+
+/// The address a listen setting names: `IP:PORT`, or `HOST:PORT` with the
+/// host resolved (`localhost:50051`). Of several addresses an IPv4 one is
+/// taken, as clients given `localhost` mostly try 127.0.0.1.
+fn socket_addr(setting: &str, text: &str) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let bad = |why: String| {
+        ServerError::Config(format!(
+            "{setting} {text:?}: {why}; expected HOST:PORT, e.g. 127.0.0.1:50051 or localhost:50051"
+        ))
+    };
+    if !text.contains(':') {
+        return Err(bad("no port".into()));
+    }
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("the name resolves to no address".into()))
 }
 
 fn quota(source: &SourceSettings) -> Result<QuotaConfig> {

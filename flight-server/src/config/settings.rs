@@ -6,13 +6,13 @@
 //! argument group per section and the config file's one struct (unknown
 //! keys are errors), so the three can never drift apart.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::tables::{
     CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, UserConfig,
 };
 use super::{AuditSql, IpcCompression, SourceKind};
+use crate::logging::LogFormat;
 
 macro_rules! settings {
     (
@@ -119,6 +119,8 @@ settings! {
         synthetic_step_ms: u64 = "LOGFLIGHT_SYNTHETIC_STEP_MS";
         /// Log filter, e.g. info or logflight=debug (else RUST_LOG) [default: info]
         log_level: String = "LOGFLIGHT_LOG_LEVEL";
+        /// Log lines as text, or as one JSON object each for log shippers [default: text]
+        log_format: LogFormat = "LOGFLIGHT_LOG_FORMAT", value_enum;
         /// The archive of the catalog: a directory or s3://bucket/prefix
         /// (see docs/archive.md) [default: none]
         archive_root: String = "LOGFLIGHT_ARCHIVE_ROOT";
@@ -130,10 +132,10 @@ settings! {
 
     /// The settings only `serve` has: listening, limits and security.
     section ServeSettings {
-        /// Address to listen on [default: 127.0.0.1:50051]
-        listen: SocketAddr = "LOGFLIGHT_LISTEN";
-        /// Serve Prometheus metrics at http://ADDR/metrics [default: off]
-        metrics_listen: SocketAddr = "LOGFLIGHT_METRICS_LISTEN";
+        /// Address to listen on, HOST:PORT (a name such as localhost is resolved) [default: 127.0.0.1:50051]
+        listen: String = "LOGFLIGHT_LISTEN";
+        /// Serve Prometheus metrics at http://HOST:PORT/metrics [default: off]
+        metrics_listen: String = "LOGFLIGHT_METRICS_LISTEN";
         /// Compress result batches (Arrow IPC body compression) [default: none]
         ipc_compression: IpcCompression = "LOGFLIGHT_IPC_COMPRESSION", value_enum;
         /// Fail a query that runs longer than this, with DEADLINE_EXCEEDED [default: 600]
@@ -190,7 +192,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 36);
+        assert_eq!(seen, 37);
     }
 
     #[test]

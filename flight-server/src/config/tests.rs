@@ -218,3 +218,32 @@ fn retention_and_legal_holds_are_read_and_checked() {
         assert!(err.contains(message), "{text}: {err}");
     }
 }
+
+#[test]
+fn listen_addresses_resolve_names() {
+    let cases: [(&str, Option<&str>); 6] = [
+        ("127.0.0.1:50051", Some("127.0.0.1:50051")),
+        ("[::1]:7", Some("[::1]:7")),
+        ("localhost:50051", Some("127.0.0.1:50051")),
+        ("localhost", None),
+        ("127.0.0.1:notaport", None),
+        ("no-such-host.invalid:50051", None),
+    ];
+    for (text, want) in cases {
+        let serve = ServeSettings {
+            listen: Some(text.into()),
+            ..Default::default()
+        };
+        let got = Config::from_settings(&SourceSettings::default(), &serve, &FileConfig::default());
+        match want {
+            Some(addr) => assert_eq!(got.unwrap().listen, addr.parse().unwrap(), "{text}"),
+            None => {
+                let err = got.unwrap_err().to_string();
+                assert!(
+                    err.contains("--listen") && err.contains(text),
+                    "{text}: {err}"
+                );
+            }
+        }
+    }
+}

@@ -92,11 +92,15 @@ pub fn check_depth(statement: &DfStatement) -> Result<()> {
     }
 }
 
-/// Refuses everything but queries, EXPLAIN of those, and SHOW.
+/// Refuses everything but queries, EXPLAIN of those, DESCRIBE and SHOW.
 pub fn check_read_only(statement: &DfStatement) -> Result<()> {
     match statement {
         DfStatement::Statement(s) => match s.as_ref() {
             SqlStatement::Query(_)
+            | SqlStatement::ExplainTable { .. }
+            | SqlStatement::ShowCatalogs { .. }
+            | SqlStatement::ShowSchemas { .. }
+            | SqlStatement::ShowDatabases { .. }
             | SqlStatement::ShowTables { .. }
             | SqlStatement::ShowColumns { .. }
             | SqlStatement::ShowFunctions { .. }
@@ -122,6 +126,45 @@ fn statement_kind(sql: &str) -> String {
         [first, ..] => first.to_uppercase(),
         [] => "an empty statement".into(),
     }
+}
+
+/// When `sql` failed to parse because a log group name follows FROM or
+/// JOIN unquoted (`FROM /aws/lambda/x`), the message that says to quote
+/// it; `None` otherwise.
+pub fn unquoted_group_hint(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let mut words = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)));
+    while let Some((_, token)) = words.next() {
+        let Token::Word(w) = token else { continue };
+        if !(w.value.eq_ignore_ascii_case("from") || w.value.eq_ignore_ascii_case("join")) {
+            continue;
+        }
+        let Some((start, Token::Div)) = words.next() else {
+            continue;
+        };
+        let name: String = tokens[start..]
+            .iter()
+            .take_while(|t| {
+                !matches!(
+                    t,
+                    Token::Whitespace(_)
+                        | Token::Comma
+                        | Token::SemiColon
+                        | Token::RParen
+                        | Token::EOF
+                )
+            })
+            .map(|t| t.to_string())
+            .collect();
+        let name = name.trim_end_matches('.').replace('"', "\"\"");
+        return Some(format!(
+            "log group names must be quoted, as they hold '/': write FROM \"{name}\".all_log_streams (or \"{name}\".\"<stream>\" for one stream)"
+        ));
+    }
+    None
 }
 
 /// Rewrites JDBC/ODBC-style `?` placeholders to DataFusion's `$1`, `$2`, ...
@@ -169,9 +212,50 @@ mod tests {
     }
 
     #[test]
+    fn unquoted_group_names_get_a_hint() {
+        let cases: [(&str, Option<&str>); 5] = [
+            ("SELECT * FROM /aws/lambda/x", Some("/aws/lambda/x")),
+            (
+                "select count(*) from /aws/lambda/orders-api where 1=1",
+                Some("/aws/lambda/orders-api"),
+            ),
+            (
+                "SELECT 1 FROM t JOIN /vpc/flow-logs ON true",
+                Some("/vpc/flow-logs"),
+            ),
+            ("SELECT 4 / 2 FROM t", None),
+            ("SELECT * FROM \"/aws/lambda/x\".all_log_streams", None),
+        ];
+        for (sql, name) in cases {
+            let hint = unquoted_group_hint(sql);
+            match name {
+                Some(name) => {
+                    let hint = hint.unwrap_or_else(|| panic!("no hint for {sql}"));
+                    assert!(
+                        hint.contains(&format!("FROM \"{name}\".all_log_streams")),
+                        "{sql}: {hint}"
+                    );
+                }
+                None => assert_eq!(hint, None, "{sql}"),
+            }
+        }
+    }
+
+    #[test]
     fn only_reads_are_allowed() {
         let state = SessionContext::new().state();
-        let allowed = ["SELECT 1", "EXPLAIN SELECT 1", "SHOW TABLES", "SHOW ALL"];
+        let allowed = [
+            "SELECT 1",
+            "EXPLAIN SELECT 1",
+            "SHOW TABLES",
+            "SHOW ALL",
+            "DESCRIBE t",
+            "DESC t",
+            "SHOW SCHEMAS",
+            "SHOW DATABASES",
+            "SHOW CATALOGS",
+            "SHOW TABLES FROM \"/aws/lambda/x\"",
+        ];
         for sql in allowed {
             let st = state.sql_to_statement(sql, &Dialect::Generic).unwrap();
             assert!(check_read_only(&st).is_ok(), "{sql}");

@@ -29,7 +29,10 @@ use logflight_connector::table_functions::json_fields::JsonFieldsFunction;
 use logflight_connector::{ConnectorError, LogCatalog, META_SCHEMA};
 use tracing::debug;
 
-use super::checks::{check_depth, check_operator_count, check_read_only, number_question_marks};
+use super::checks::{
+    check_depth, check_operator_count, check_read_only, number_question_marks, unquoted_group_hint,
+};
+use super::show::{show_of, show_sql, Show};
 use crate::audit::TouchedGroup;
 use crate::error::{Result, ServerError};
 
@@ -150,8 +153,17 @@ impl QueryEngine {
     ) -> Result<(LogicalPlan, Vec<TouchedGroup>)> {
         let mut state = self.ctx.state();
         let statement = parse(&state, sql)?;
+        // SHOW TABLES FROM lists its own group's streams: not every group's.
+        let (statement, streams_listed) = match show_of(&statement)? {
+            Some(show) => (
+                parse(&state, &self.show_query(&show).await?)?,
+                matches!(show, Show::TablesIn { .. }),
+            ),
+            None => (statement, false),
+        };
+        let references = state.resolve_table_references(&statement)?;
         let mut touched = self
-            .prepare_references(&state.resolve_table_references(&statement)?, &statement)
+            .prepare_references(&references, &statement, streams_listed)
             .await?;
         // insights() calls run now: planning needs their result's columns.
         let read = self
@@ -191,18 +203,25 @@ impl QueryEngine {
     }
 
     /// Resolves what a statement references before planning: each log group
-    /// and stream (with errors that name them), and the full listing when
-    /// information_schema is read.
+    /// and stream (with errors that name them), and the listing that
+    /// information_schema needs: the groups for `schemata`, every group's
+    /// streams for the other tables (unless `streams_listed` says the
+    /// caller listed the streams the statement reads).
     async fn prepare_references(
         &self,
         references: &[TableReference],
         statement: &DfStatement,
+        streams_listed: bool,
     ) -> Result<Vec<TouchedGroup>> {
         let mut touched = Vec::new();
-        let mut listing = matches!(
+        let mut listing = if matches!(
             statement,
             DfStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. })
-        );
+        ) {
+            Listing::Streams
+        } else {
+            Listing::Nothing
+        };
         for reference in references {
             let catalog_name = reference.catalog().unwrap_or(&self.default_catalog);
             let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
@@ -221,12 +240,16 @@ impl QueryEngine {
                             reference.table()
                         )));
                     }
-                    listing = true;
+                    listing = listing.max(match reference.table() {
+                        "schemata" => Listing::Groups,
+                        _ => Listing::Streams,
+                    });
                     touch(INFORMATION_SCHEMA);
                 }
-                Some(schema) => match catalog.prepare_table(schema, reference.table()).await? {
-                    Some(group) => touch(&group),
-                    None => touch(META_SCHEMA),
+                Some(schema) => match catalog.prepare_table(schema, reference.table()).await {
+                    Ok(Some(group)) => touch(&group),
+                    Ok(None) => touch(META_SCHEMA),
+                    Err(e) => return Err(self.found_elsewhere(catalog, e, reference).await.into()),
                 },
                 // Table functions such as generate_series(1, 3) are references too.
                 None if self.ctx.state().table_functions().contains_key(reference.table()) => {}
@@ -241,13 +264,101 @@ impl QueryEngine {
                 }
             }
         }
-        if listing {
-            debug!("statement reads information_schema: listing every group's streams");
-            for catalog in self.catalogs.values() {
-                catalog.prepare_listing().await?;
+        if streams_listed {
+            listing = listing.min(Listing::Groups);
+        }
+        match listing {
+            Listing::Nothing => {}
+            Listing::Groups => {
+                debug!("statement reads information_schema: listing every group");
+                for catalog in self.catalogs.values() {
+                    catalog.groups().await?;
+                }
+            }
+            Listing::Streams => {
+                debug!("statement reads information_schema: listing every group's streams");
+                for catalog in self.catalogs.values() {
+                    catalog.prepare_listing().await?;
+                }
             }
         }
         Ok(touched)
+    }
+}
+
+/// What information_schema needs listed before planning, least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Listing {
+    Nothing,
+    /// Every catalog's groups (`schemata`).
+    Groups,
+    /// Every group's streams too (`tables`, `columns`, SHOW TABLES).
+    Streams,
+}
+
+impl QueryEngine {
+    /// The query over information_schema that answers a SHOW statement
+    /// DataFusion does not plan; the group of `SHOW TABLES FROM` is
+    /// resolved first, so a wrong name gets the usual "not found" help,
+    /// and its streams (only its) are listed.
+    async fn show_query(&self, show: &Show) -> Result<String> {
+        let catalog_name = match show {
+            Show::Schemas {
+                catalog: Some(c), ..
+            }
+            | Show::TablesIn {
+                catalog: Some(c), ..
+            } => c.as_str(),
+            _ => &self.default_catalog,
+        };
+        let catalog = find_catalog(&self.catalogs, catalog_name, "")?;
+        let group = match show {
+            Show::TablesIn { group, .. } => {
+                let group = catalog
+                    .resolve_group(group)
+                    .await
+                    .map_err(|e| e.searched_in(&catalog.place()))?
+                    .name;
+                catalog.streams(&group).await?;
+                group
+            }
+            _ => String::new(),
+        };
+        Ok(show_sql(show, catalog.name(), &group))
+    }
+
+    /// `err`, a log group not found in `searched`, with a pointer to the
+    /// other catalogs that do have a group of that name (another account
+    /// or region); any other error unchanged.
+    async fn found_elsewhere(
+        &self,
+        searched: &LogCatalog,
+        err: ConnectorError,
+        reference: &TableReference,
+    ) -> ConnectorError {
+        let ConnectorError::GroupNotFound { name, hint } = err else {
+            return err;
+        };
+        let mut elsewhere = Vec::new();
+        for other in self.catalogs.values() {
+            if other.name() == searched.name() {
+                continue;
+            }
+            if let Ok(group) = other.resolve_group(&name).await {
+                elsewhere.push(format!(
+                    "{} has it: write {:?}.{:?}.{:?}",
+                    other.place(),
+                    other.name(),
+                    group.name,
+                    reference.table()
+                ));
+            }
+        }
+        let hint = match elsewhere.is_empty() {
+            true => hint,
+            false => format!("{hint}; {}", elsewhere.join("; ")),
+        };
+        ConnectorError::GroupNotFound { name, hint }
     }
 }
 
@@ -270,6 +381,9 @@ fn parse(state: &SessionState, sql: &str) -> Result<DfStatement> {
                 "only a single SQL statement is allowed per request; send the statements one by one".into(),
             ))
         }
+        DataFusionError::SQL(..) if unquoted_group_hint(&sql).is_some() => ServerError::Connector(
+            ConnectorError::InvalidRequest(unquoted_group_hint(&sql).unwrap_or_default()),
+        ),
         other => other.into(),
     })?;
     check_depth(&statement)?;

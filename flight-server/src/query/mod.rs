@@ -1,13 +1,15 @@
 //! Running SQL under the server's rules: the engine that plans it
 //! ([`engine`]) after the statement checks ([`checks`]), the run slots a
 //! query waits for ([`admission`]), the limits on a running result
-//! ([`limits`]) and the record every query leaves ([`log`]).
+//! ([`limits`]), the record every query leaves ([`log`]) and the SHOW
+//! statements answered by a rewrite ([`show`]).
 
 pub mod admission;
 pub mod checks;
 pub mod engine;
 pub mod limits;
 pub mod log;
+pub mod show;
 
 use crate::auth::Caller;
 

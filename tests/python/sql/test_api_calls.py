@@ -178,3 +178,20 @@ def test_a_client_that_goes_away_stops_the_api_calls(slow_server, proxy):
     assert settled < 10, settled
     metrics = scrape(slow_server.metrics_port)
     assert metrics['logflight_queries_total{outcome="cancelled"}'] >= 1
+
+
+def test_show_lists_only_what_it_shows(conn, proxy, own_moto):
+    """SHOW SCHEMAS needs the groups, not their streams; SHOW TABLES FROM one group lists
+    that group's streams only, however many other groups there are."""
+    now = int(time.time() * 1000)
+    client = logs_client(own_moto)
+    for name in ("/calls/show-a", "/calls/show-b"):
+        create_group(client, name, {"s1": [(now, "x")], "s2": [(now, "y")]})
+    names = run(conn, "SHOW SCHEMAS").column("schema_name").to_pylist()
+    assert GROUP in names
+    assert proxy.requests("DescribeLogStreams") == []
+    proxy.reset_stats()
+    t = run(conn, 'SHOW TABLES FROM "/calls/show-a"')
+    assert sorted(t.column("table_name").to_pylist()) == ["all_log_streams", "s1", "s2"]
+    listed = {r.get("logGroupName") for r in proxy.requests("DescribeLogStreams")}
+    assert listed == {"/calls/show-a"}, listed

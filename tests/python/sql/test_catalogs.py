@@ -141,3 +141,21 @@ def test_information_schema_spans_catalogs(mconn):
     rows = list(zip(t.column("table_catalog").to_pylist(), t.column("table_schema").to_pylist()))
     assert ("us", GROUP) in rows and ("eu", GROUP) in rows and ("partner", PARTNER_GROUP) in rows
     assert ("us", PARTNER_GROUP) not in rows
+
+
+def test_group_of_another_catalog_is_pointed_to(mconn):
+    """A group missing where it was looked for names that catalog and its region, and
+    the catalog that has a group of that name."""
+    err = expect_error(mconn, f'SELECT * FROM us."{PARTNER_GROUP}".all_log_streams', contains=[PARTNER_GROUP])
+    text = str(err)
+    assert 'in catalog "us" (cloudwatch(us-east-1))' in text, text
+    assert f'catalog "partner" (cloudwatch(us-east-1, role {PARTNER_ROLE})) has it' in text, text
+    assert f'write "partner"."{PARTNER_GROUP}"."all_log_streams"' in text, text
+
+
+def test_show_catalogs_and_schemas_in_a_catalog(mconn):
+    assert run(mconn, "SHOW CATALOGS").column("catalog_name").to_pylist() == ["eu", "partner", "us"]
+    t = run(mconn, "SHOW SCHEMAS IN eu")
+    assert set(t.column("catalog_name").to_pylist()) == {"eu"}
+    assert GROUP in t.column("schema_name").to_pylist()
+    assert PARTNER_GROUP not in t.column("schema_name").to_pylist()

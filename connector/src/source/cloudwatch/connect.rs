@@ -15,6 +15,7 @@ use aws_sdk_cloudwatchlogs::error::DisplayErrorContext;
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::errors::causes;
+use super::regions::{check_region, RegionCheck};
 use crate::error::{ConnectorError, Result};
 use crate::quota::{ApiQuota, QuotaConfig};
 
@@ -45,6 +46,8 @@ pub struct AssumeRole {
 pub struct CloudWatchSource {
     pub(super) client: Client,
     pub(super) region: String,
+    /// The endpoint calls go to, named when it cannot be reached.
+    pub(super) endpoint: String,
     /// The assumed role, shown by `describe`.
     pub(super) role: Option<String>,
     pub(super) quota: Arc<ApiQuota>,
@@ -64,17 +67,27 @@ impl CloudWatchSource {
                     "no AWS region found: pass --region, set AWS_REGION, or set a region in your AWS profile".into(),
                 )
             })?;
+        check_region_name(&region, options.region.is_some())?;
+        if let Some(url) = config.endpoint_url() {
+            check_endpoint(url).await?;
+        }
         check_credentials(&config, options.role.as_ref()).await?;
         let mut source = Self::from_client(Client::new(&config), region, options.quota.clone());
         source.role = options.role.as_ref().map(|r| r.role_arn.clone());
+        if let Some(url) = config.endpoint_url() {
+            source.endpoint = url.to_string();
+        }
         Ok(source)
     }
 
     /// Builds a source from an already configured SDK client (tests, embedding).
     pub fn from_client(client: Client, region: impl Into<String>, quota: QuotaConfig) -> Self {
+        let region = region.into();
+        let endpoint = format!("https://logs.{region}.amazonaws.com");
         Self {
             client,
-            region: region.into(),
+            endpoint,
+            region,
             role: None,
             quota: Arc::new(ApiQuota::new(quota)),
         }
@@ -113,6 +126,94 @@ async fn load_config(options: &CloudWatchOptions) -> SdkConfig {
         .build()
 }
 
+/// How long the start-up check waits for a TCP connection to the endpoint.
+const ENDPOINT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Refuses a region name that is not shaped like one (`us-eest-1`) and
+/// warns about one that is shaped like one but unknown to this build (a
+/// newer region works; a typo would fail every call), naming the nearest
+/// known region either way. `flag` says the name came from `--region`
+/// rather than `AWS_REGION` or the profile.
+fn check_region_name(region: &str, flag: bool) -> Result<()> {
+    let setting = if flag {
+        "--region"
+    } else {
+        "the region (from AWS_REGION or the AWS profile)"
+    };
+    match check_region(region) {
+        RegionCheck::Known => Ok(()),
+        RegionCheck::Unknown { nearest } => {
+            tracing::warn!(
+                region,
+                nearest,
+                "{setting} {region:?} is not a region this build knows; using it (if it is a typo, did you mean {nearest:?}?)"
+            );
+            Ok(())
+        }
+        RegionCheck::Malformed { nearest } => Err(ConnectorError::Config(format!(
+            "{setting} {region:?} is not an AWS region name (regions look like us-east-1); did you mean {nearest:?}?"
+        ))),
+    }
+}
+
+/// The host and port of an endpoint URL, or what is wrong with it. Pure.
+fn endpoint_host_port(url: &str) -> std::result::Result<(String, u16), String> {
+    let (rest, default_port) = if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443)
+    } else if url.contains("://") {
+        return Err("has a scheme other than http:// or https://".into());
+    } else {
+        return Err(format!("has no scheme: write http://{url} (or https://)"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match authority.strip_prefix('[') {
+        // [::1]:4566
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, port)) => (host, Some(port.strip_prefix(':').unwrap_or(port))),
+            None => return Err("has an unclosed [ in its host".into()),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("has an invalid port {p:?}"))?,
+    };
+    Ok((host.to_string(), port))
+}
+
+/// Checks an explicit endpoint URL at start-up: it parses, and something
+/// accepts a TCP connection there within a few seconds, so a typo or an
+/// emulator that is not running is one line now rather than a failed
+/// first query after every retry.
+async fn check_endpoint(url: &str) -> Result<()> {
+    let setting = "--endpoint-url (or AWS_ENDPOINT_URL)";
+    let (host, port) = endpoint_host_port(url)
+        .map_err(|why| ConnectorError::Config(format!("{setting} {url:?} {why}")))?;
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(ENDPOINT_CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(ConnectorError::Config(format!(
+            "cannot connect to {setting} {url}: {e}; start the endpoint or fix the URL"
+        ))),
+        Err(_) => Err(ConnectorError::Config(format!(
+            "cannot connect to {setting} {url}: no answer within {} s; start the endpoint or fix the URL",
+            ENDPOINT_CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Asks the chain for credentials once, with a deadline, so that a missing
 /// or refused identity is an error at start-up.
 async fn check_credentials(config: &SdkConfig, role: Option<&AssumeRole>) -> Result<()> {
@@ -138,5 +239,71 @@ async fn check_credentials(config: &SdkConfig, role: Option<&AssumeRole>) -> Res
         Err(_) => Err(ConnectorError::Config(
             "timed out looking for AWS credentials; configure credentials or run with --source demo".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls_are_parsed() {
+        type Want = std::result::Result<(String, u16), &'static str>;
+        let ok = |h: &str, p: u16| Ok((h.to_string(), p));
+        let cases: [(&str, Want); 10] = [
+            ("http://127.0.0.1:5000", ok("127.0.0.1", 5000)),
+            ("http://localhost:4566/", ok("localhost", 4566)),
+            (
+                "https://logs.eu-west-1.amazonaws.com",
+                ok("logs.eu-west-1.amazonaws.com", 443),
+            ),
+            ("http://moto", ok("moto", 80)),
+            ("http://[::1]:5000/x", ok("::1", 5000)),
+            ("localhost:5000", Err("has no scheme")),
+            ("127.0.0.1:5000", Err("has no scheme")),
+            ("ftp://x", Err("other than http")),
+            ("http://", Err("has no host")),
+            ("http://host:port", Err("invalid port")),
+        ];
+        for (url, want) in cases {
+            match (endpoint_host_port(url), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{url}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{url}: {got}"),
+                (got, want) => panic!("{url}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_fails_at_once() {
+        // A port just freed: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let started = std::time::Instant::now();
+        let err = check_endpoint(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--endpoint-url") && err.contains("cannot connect"),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn malformed_regions_are_refused_and_new_ones_warned() {
+        let err = check_region_name("us-eest-1", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--region \"us-eest-1\"") && err.contains("\"us-east-1\""),
+            "{err}"
+        );
+        assert!(check_region_name("eu-west-9", true).is_ok());
+        assert!(check_region_name("eu-west-1", false).is_ok());
     }
 }

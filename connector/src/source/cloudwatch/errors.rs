@@ -12,6 +12,14 @@ use crate::quota::{Api, CallFailure, RetryClass, Retryable};
 impl<E: ProvideErrorMetadata> Retryable for SdkError<E, HttpResponse> {
     fn retry_class(&self) -> RetryClass {
         match self {
+            // Nothing listening, or no such host: another attempt finds
+            // the same, and eight of them with backoff only hide the
+            // cause for seconds. A connection dropped once made is retried.
+            SdkError::DispatchFailure(e)
+                if e.as_connector_error().is_some_and(|c| cannot_connect(c)) =>
+            {
+                RetryClass::Fatal
+            }
             SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_)
             | SdkError::ResponseError(_) => RetryClass::Transient,
@@ -22,6 +30,33 @@ impl<E: ProvideErrorMetadata> Retryable for SdkError<E, HttpResponse> {
             }
         }
     }
+}
+
+/// Whether `err` failed before any connection was made: refused (nothing
+/// listening), unreachable, or a host name that does not resolve.
+pub(super) fn cannot_connect(err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        // hyper-util reports a failed name lookup as text only.
+        let text = e.to_string();
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Which API errors are worth retrying. Pure, so it is tested without a server.
@@ -45,6 +80,7 @@ fn retry_class_of(code: Option<&str>, message: Option<&str>, status: Option<u16>
 
 /// The error a user sees when a call failed for good.
 pub(super) fn call_error<E>(
+    endpoint: &str,
     api: Api,
     failure: CallFailure<SdkError<E, HttpResponse>>,
 ) -> ConnectorError
@@ -55,6 +91,19 @@ where
     // chain of causes (a refused connection, a timeout), never the SDK's
     // debug dump of the raw response.
     debug!(error = %DisplayErrorContext(&failure.error), api = api.name(), "call failed");
+    let unreachable = match &failure.error {
+        SdkError::DispatchFailure(e) => e.as_connector_error().is_some_and(|c| cannot_connect(c)),
+        _ => false,
+    };
+    if unreachable {
+        return ConnectorError::Api {
+            api: api.name(),
+            message: format!(
+                "cannot connect to {endpoint} ({}); check --endpoint-url (or the region) and that the endpoint is up",
+                causes(&failure.error)
+            ),
+        };
+    }
     let message = match (failure.error.code(), failure.error.message()) {
         (Some(code), Some(text)) => format!("{code}: {text}"),
         (Some(code), None) => code.to_string(),
@@ -186,6 +235,41 @@ mod tests {
                 want,
                 "{code:?} {status:?}"
             );
+        }
+    }
+
+    #[test]
+    fn failed_connections_are_told_from_dropped_ones() {
+        use std::io::{Error, ErrorKind};
+        #[derive(Debug)]
+        struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("dispatch failure")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(self.0.as_ref())
+            }
+        }
+        let wrap = |e: Box<dyn std::error::Error + Send + Sync>| Wrapped(e);
+        let cases: Vec<(Wrapped, bool)> =
+            vec![
+            (wrap(Box::new(Error::from(ErrorKind::ConnectionRefused))), true),
+            (wrap(Box::new(Error::from(ErrorKind::HostUnreachable))), true),
+            (
+                wrap(Box::new(Error::other(
+                    "dns error: failed to lookup address information: Name or service not known",
+                ))),
+                true,
+            ),
+            (wrap(Box::new(Error::from(ErrorKind::ConnectionReset))), false),
+            (wrap(Box::new(Error::from(ErrorKind::UnexpectedEof))), false),
+            (wrap(Box::new(Error::other("connection closed before message completed"))), false),
+        ];
+        for (err, want) in cases {
+            assert_eq!(cannot_connect(&err), want, "{:?}", err.0);
         }
     }
 

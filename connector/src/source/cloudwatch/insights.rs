@@ -70,7 +70,7 @@ impl CloudWatchSource {
                     self.client.get_query_results().query_id(&id).send()
                 })
                 .await
-                .map_err(|err| call_error(Api::GetQueryResults, err))?;
+                .map_err(|err| call_error(&self.endpoint, Api::GetQueryResults, err))?;
             match out.status() {
                 Some(QueryStatus::Complete) => {
                     running.id = None;
@@ -126,7 +126,7 @@ impl CloudWatchSource {
                 }
             })
             .await
-            .map_err(|err| start_query_error(request, err))?;
+            .map_err(|err| start_query_error(&self.endpoint, request, err))?;
         Ok(started
             .query_id()
             .ok_or_else(|| ConnectorError::Api {
@@ -140,6 +140,7 @@ impl CloudWatchSource {
 /// StartQuery refused: the groups are unknown, the query does not parse, or
 /// the call failed.
 fn start_query_error(
+    endpoint: &str,
     request: &InsightsRequest,
     err: CallFailure<SdkError<StartQueryError, HttpResponse>>,
 ) -> ConnectorError {
@@ -157,7 +158,7 @@ fn start_query_error(
                 err.error.message().unwrap_or("malformed query")
             ))
         }
-        _ => call_error(Api::StartQuery, err),
+        _ => call_error(endpoint, Api::StartQuery, err),
     }
 }
 

@@ -32,7 +32,7 @@ impl CloudWatchSource {
                         .send()
                 })
                 .await
-                .map_err(|err| call_error(Api::DescribeLogGroups, err))?;
+                .map_err(|err| call_error(&self.endpoint, Api::DescribeLogGroups, err))?;
             groups.extend(out.log_groups().iter().filter_map(group_from_sdk));
             match out.next_token() {
                 Some(next) => token = Some(next.to_string()),
@@ -70,7 +70,7 @@ impl CloudWatchSource {
                         hint: String::new(),
                     }
                 } else {
-                    call_error(Api::DescribeLogStreams, err)
+                    call_error(&self.endpoint, Api::DescribeLogStreams, err)
                 }
             })?;
         let streams: Vec<LogStream> = out
@@ -102,7 +102,7 @@ impl CloudWatchSource {
                     .send()
             })
             .await
-            .map_err(|err| call_error(Api::ListTagsForResource, err))?;
+            .map_err(|err| call_error(&self.endpoint, Api::ListTagsForResource, err))?;
         Ok(out
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -7,13 +7,15 @@
 //!
 //! The parts, each over the one [`CloudWatchSource`] that `connect` builds:
 //! `listings` (groups, stream pages, tags), `reads` (events), `insights`
-//! (Logs Insights queries), and `errors`, what a failed call means.
+//! (Logs Insights queries), `errors`, what a failed call means, and
+//! `regions`, whether a region name is plausible.
 
 mod connect;
 mod errors;
 mod insights;
 mod listings;
 mod reads;
+mod regions;
 
 use std::collections::BTreeMap;
 

@@ -170,7 +170,7 @@ impl ReadCursor {
                     hint: " (it may have been deleted)".into(),
                 })
             }
-            Err(err) => return Err(call_error(Api::GetLogEvents, err)),
+            Err(err) => return Err(call_error(&self.source.endpoint, Api::GetLogEvents, err)),
         };
         let mut out = out;
         let next = out.next_forward_token.take();
@@ -230,7 +230,7 @@ impl ReadCursor {
             Err(err) if is_not_found(&err) => {
                 return self.filter_not_found(scope, sent_token, err.error.message())
             }
-            Err(err) => return Err(call_error(Api::FilterLogEvents, err)),
+            Err(err) => return Err(call_error(&self.source.endpoint, Api::FilterLogEvents, err)),
         };
         let next = out.next_token.take();
         let events = shared_stream_names(
