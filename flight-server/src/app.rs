@@ -375,7 +375,7 @@ fn banner(
     );
     if auth.is_none() && !tls {
         line.push_str(&format!(
-            "\nconnect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}'); cur = c.cursor(); cur.execute('SELECT schema_name FROM information_schema.schemata'); print(cur.fetchall())\""
+            "\nconnect: python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('grpc://{addr}', autocommit=True).cursor(); c.execute('SHOW SCHEMAS'); print(c.fetchall())\""
         ));
     }
     line
