@@ -112,6 +112,14 @@ def moto(log_path: Path):
 
 
 @pytest.fixture(scope="session")
+def moto_server():
+    """`moto` for tests that stop their moto part-way (`with moto_server(log) as url:`); a
+    fixture, because a test module cannot import from conftest while another conftest
+    (tests/python/compat) is also imported under that name."""
+    return moto
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint(workdir):
     with moto(workdir / "moto.log") as url:
         yield url

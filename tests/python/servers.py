@@ -71,6 +71,15 @@ def pacing_args() -> list[str]:
     return ["--api-tps", "DescribeLogGroups=500,DescribeLogStreams=500,GetLogEvents=500,FilterLogEvents=500"]
 
 
+def new_token() -> tuple[str, str]:
+    """`logflight new-token`: (the token for the client, its sha256 for the config)."""
+    out = subprocess.run([exe(), "new-token"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.split("token (give it to the client; it is not stored): ")[1].split()[0]
+    digest = out.stdout.split('token_sha256 = "')[1].split('"')[0]
+    return token, digest
+
+
 def hash_password(password: str) -> str:
     """`logflight hash-password`, as an operator writing [[users]] runs it."""
     out = subprocess.run([exe(), "hash-password"], input=password + "\n", capture_output=True, text=True, timeout=60)

@@ -3,30 +3,20 @@ authentication over the same moto and data, and `login`, which runs a test again
 
 from __future__ import annotations
 
-import subprocess
 
 import adbc_driver_flightsql.dbapi as flightsql
 import pytest
 
 from compat_common import PASSWORD, USER, Login
 from helpers import scalar
-from servers import LogflightServer, exe, hash_password, running, start_logflight
-
-
-def _new_token() -> tuple[str, str]:
-    """`logflight new-token`: (the token for the client, its sha256 for the config)."""
-    out = subprocess.run([exe(), "new-token"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    token = out.stdout.split("token (give it to the client; it is not stored): ")[1].split()[0]
-    digest = out.stdout.split('token_sha256 = "')[1].split('"')[0]
-    return token, digest
+from servers import LogflightServer, hash_password, new_token, running, start_logflight
 
 
 @pytest.fixture(scope="session")
 def secured_login(moto_endpoint, data, workdir):
     """logflight with one user and one static token, both granted every group, over the
     session's moto: the data of the anonymous `server`, behind authentication."""
-    token, digest = _new_token()
+    token, digest = new_token()
     config = workdir / "compat-auth.toml"
     config.write_text(
         f'[[users]]\nname = "{USER}"\npassword_hash = "{hash_password(PASSWORD)}"\nroles = ["reader"]\n\n'

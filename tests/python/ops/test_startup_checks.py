@@ -11,7 +11,6 @@ import time
 import adbc_driver_manager
 import pytest
 
-from conftest import moto
 from helpers import connect, expect_error, scalar
 from servers import child_env, exe, free_port, running, start_logflight, start_serve, stop
 
@@ -113,10 +112,10 @@ def test_principal_without_grant_is_warned_about(workdir):
     assert "WARN" in text and '"dashboard" has no [[grants]] entry' in text and "viewer" in text, text
 
 
-def test_lost_endpoint_fails_fast_naming_it(data, workdir):
+def test_lost_endpoint_fails_fast_naming_it(data, workdir, moto_server):
     """The endpoint goes away under a running server: the query fails in well under the
     seconds eight paced retries take, with UNAVAILABLE naming the endpoint."""
-    with moto(workdir / "moto-lost.log") as url:
+    with moto_server(workdir / "moto-lost.log") as url:
         srv = start_logflight(url, workdir / "lost-endpoint.log")
     with running(srv):
         with connect(srv.uri) as conn:

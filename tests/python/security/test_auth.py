@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import uuid
 
@@ -23,7 +22,7 @@ import pytest
 
 from helpers import expect_error, qi, run, scalar
 from loader import create_group, logs_client
-from servers import exe, hash_password, logflight_behind_proxy, running, start_logflight
+from servers import hash_password, logflight_behind_proxy, new_token, running, start_logflight
 
 Status = adbc_driver_manager.AdbcStatusCode
 NOW_MS = int(time.time() * 1000)
@@ -78,14 +77,6 @@ users = ["dashboard"]
 catalogs = ["cloudwatch"]
 log_groups = ["/sec/public/*"]
 """
-
-
-def new_token() -> tuple[str, str]:
-    out = subprocess.run([exe(), "new-token"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    token = out.stdout.split("token (give it to the client; it is not stored): ")[1].split()[0]
-    digest = out.stdout.split('token_sha256 = "')[1].split('"')[0]
-    return token, digest
 
 
 def login(uri: str, user: str, password: str, **kwargs):
