@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import adbc_driver_flightsql.dbapi as flightsql
 import adbc_driver_manager
@@ -110,3 +111,18 @@ def table_rows(t) -> list[tuple]:
 def expected_rows(data, group, stream=None) -> list[tuple]:
     """The same tuples from the record of what was loaded."""
     return [(e.group, e.stream, e.ts, e.message) for e in data.select(group, stream)]
+
+
+def drain_pty(master: int) -> bytes:
+    """Everything written to a pseudo-terminal until its child closes it; closes `master`."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return b"".join(chunks)

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from helpers import drain_pty
 from servers import child_env, exe
 
 META = '"logflight$meta".log_groups'
@@ -227,20 +228,11 @@ def run_on_terminal(args: list[str], columns: int) -> tuple[int, str]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     proc = subprocess.Popen([exe(), "query", *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=env())
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    terminal = drain_pty(master)
     code = proc.wait(timeout=120)
     assert proc.stderr.read() == b""
     proc.stderr.close()
-    return code, b"".join(chunks).decode().replace("\r\n", "\n")
+    return code, terminal.decode().replace("\r\n", "\n")
 
 
 def test_a_terminal_table_is_cut_to_its_width():

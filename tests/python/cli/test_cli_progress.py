@@ -18,6 +18,7 @@ import pytest
 
 from faultproxy import FaultProxy
 from loader import LAMBDA_GROUP
+from helpers import drain_pty
 from servers import child_env, exe
 
 SLOW_PACE = "FilterLogEvents=3,GetLogEvents=3,DescribeLogStreams=5,DescribeLogGroups=5"
@@ -59,19 +60,10 @@ def run_with_terminal_stderr(cmd: list[str]) -> tuple[int, str, bytes]:
     master, slave = pty.openpty()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=child_env())
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    terminal = drain_pty(master)
     out = proc.stdout.read().decode()
     proc.stdout.close()
-    return proc.wait(timeout=120), out, b"".join(chunks)
+    return proc.wait(timeout=120), out, terminal
 
 
 def count_of(csv_out: str) -> int:
