@@ -37,6 +37,7 @@ const KNOWN: &[&str] = &[
     "eu-west-1",
     "eu-west-2",
     "eu-west-3",
+    "eusc-de-east-1",
     "il-central-1",
     "me-central-1",
     "me-south-1",
@@ -98,20 +99,26 @@ pub fn check_region(name: &str) -> RegionCheck {
 }
 
 /// `geo[-partition]-direction-number`, in lower case: `eu-west-1`,
-/// `us-gov-east-1`, `us-isob-east-1`.
+/// `us-gov-east-1`, `us-isob-east-1`, `eusc-de-east-1` (the European
+/// Sovereign Cloud names a country there). Any lower-case middle part is
+/// taken as a partition: refusing a real region is worse than warning
+/// about a typo.
 fn well_formed(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     let (geo, rest) = match parts.as_slice() {
         [geo, rest @ ..] => (geo, rest),
         [] => return false,
     };
+    let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
     let rest = match rest {
-        [partition, rest @ ..] if partition.starts_with("gov") || partition.starts_with("iso") => {
+        [partition, rest @ ..] if rest.len() == 2 && (2..=5).contains(&partition.len()) => {
+            if !lower(partition) {
+                return false;
+            }
             rest
         }
         rest => rest,
     };
-    let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
     match rest {
         [direction, number] => {
             (2..=4).contains(&geo.len())
@@ -139,7 +146,11 @@ mod tests {
             ("us-east-1", known.clone()),
             ("eu-west-1", known.clone()),
             ("us-gov-west-1", known.clone()),
-            ("us-isob-east-1", known),
+            ("us-isob-east-1", known.clone()),
+            ("eusc-de-east-1", known),
+            // Partitions and sovereign clouds newer than this build.
+            ("eu-isoe-west-1", unknown("us-iso-west-1")),
+            ("eusc-fr-west-1", unknown("eusc-de-east-1")),
             // Shaped like a region: perhaps one newer than this build.
             ("eu-west-4", unknown("eu-west-1")),
             ("ap-southeast-9", unknown("ap-southeast-1")),
