@@ -197,7 +197,46 @@ fn environment_and_config_file_configure_the_source() {
 
 #[test]
 fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
-    // Nothing listens on port 1: STS cannot be reached, so the role is not assumed.
+    // Something listens (the start-up check of the endpoint passes) but
+    // hangs up on every request: STS cannot answer, so the role is not
+    // assumed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let out = logflight(
+        &[
+            "serve",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/LogReader",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot assume role arn:aws:iam::111111111111:role/LogReader"),
+        "{err}"
+    );
+    assert!(!err.contains("testing"), "credentials leaked: {err}");
+}
+
+#[test]
+fn an_endpoint_where_nothing_listens_fails_at_start_naming_it() {
+    // Nothing listens on port 1: the start-up check says so before any
+    // AWS call (and before assuming the role).
     let out = logflight(
         &[
             "serve",
@@ -218,10 +257,10 @@ fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("cannot assume role arn:aws:iam::111111111111:role/LogReader"),
+        err.contains("cannot connect to --endpoint-url") && err.contains("Connection refused"),
         "{err}"
     );
-    assert!(err.contains("Connection refused"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!err.contains("testing"), "credentials leaked: {err}");
 }
 
