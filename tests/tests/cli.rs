@@ -195,6 +195,28 @@ fn environment_and_config_file_configure_the_source() {
     failed_saying(&out, "sorce");
 }
 
+/// `serve` through `endpoint`, assuming a role, with test credentials that
+/// must never show in a message.
+fn serve_assuming_a_role(endpoint: &str) -> Output {
+    logflight(
+        &[
+            "serve",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            endpoint,
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/LogReader",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    )
+}
+
 #[test]
 fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
     // Something listens (the start-up check of the endpoint passes) but
@@ -207,23 +229,7 @@ fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
             drop(stream);
         }
     });
-    let out = logflight(
-        &[
-            "serve",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &endpoint,
-            "--role-arn",
-            "arn:aws:iam::111111111111:role/LogReader",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ],
-    );
+    let out = serve_assuming_a_role(&endpoint);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -237,23 +243,7 @@ fn a_role_that_cannot_be_assumed_fails_at_start_naming_it() {
 fn an_endpoint_where_nothing_listens_fails_at_start_naming_it() {
     // Nothing listens on port 1: the start-up check says so before any
     // AWS call (and before assuming the role).
-    let out = logflight(
-        &[
-            "serve",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            "http://127.0.0.1:1",
-            "--role-arn",
-            "arn:aws:iam::111111111111:role/LogReader",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ],
-    );
+    let out = serve_assuming_a_role("http://127.0.0.1:1");
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(

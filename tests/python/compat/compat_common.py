@@ -107,3 +107,13 @@ def sqlalchemy1_python() -> str:
 
         pytest.fail(f"{path} does not exist: run the tests with `bash tests/run.sh`, which creates it")
     return path
+
+
+def credentials(login: Login, token: bool) -> dict:
+    """The credentials a client script is given: the static token, or the user and password
+    of an authenticated login, or none."""
+    if token:
+        return {"token": login.token}
+    if login.authenticated:
+        return {"user": login.user, "password": login.password}
+    return {}

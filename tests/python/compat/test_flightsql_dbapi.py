@@ -20,6 +20,7 @@ from compat_common import (
     QUERY_STREAM,
     Login,
     count_sql,
+    credentials,
     expected_tables,
     param_sql,
     run_json,
@@ -46,10 +47,7 @@ def run_client(login: Login, cache: dict, *, token: bool = False) -> dict:
             "group": QUERY_GROUP, "param": PARAM_STREAM,
             "count_sql": count_sql(), "param_sql": param_sql("?"), "param_sql_named": param_sql(":stream"),
         }
-        if token:
-            spec["token"] = login.token
-        elif login.authenticated:
-            spec.update(user=login.user, password=login.password)
+        spec.update(credentials(login, token))
         cache[key] = run_json([sqlalchemy1_python(), str(SCRIPT)], spec, env={"SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
     return cache[key]
 

@@ -22,6 +22,7 @@ from compat_common import (
     ROOT,
     Login,
     count_sql,
+    credentials,
     expected_tables,
     param_sql,
     run_json,
@@ -54,10 +55,7 @@ def run_client(login: Login, cache: dict, *, token: bool = False) -> dict:
             "host": login.host, "port": login.port, "catalog": CATALOG, "group": QUERY_GROUP,
             "param": PARAM_STREAM, "count_sql": count_sql(), "param_sql": param_sql("$1"),
         }
-        if token:
-            spec["token"] = login.token
-        elif login.authenticated:
-            spec.update(user=login.user, password=login.password)
+        spec.update(credentials(login, token))
         cache[key] = run_json([node(), str(SCRIPT)], spec)
     return cache[key]
 
