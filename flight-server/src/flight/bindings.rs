@@ -7,7 +7,9 @@
 //! Flight SQL spec (2024), such as InfluxData's `flightsql-dbapi` and older
 //! JDBC and Go drivers, ignore the answer and execute the handle they
 //! created. For them the server remembers the latest binding of each
-//! (principal, original handle) for [`BINDING_TTL`], at most
+//! (principal, original handle) for [`BINDING_TTL`] (every prepared
+//! statement's handle is its own, with random bytes in it, so two clients
+//! preparing the same SQL under one login never see each other's values), at most
 //! [`MAX_BINDINGS`] of them and [`MAX_BINDING_BYTES`] in all, the oldest
 //! forgotten first.
 //!
@@ -163,6 +165,7 @@ mod tests {
         QueryHandle {
             sql: sql.into(),
             params: Some(vec![value; 8]),
+            nonce: None,
         }
     }
 
@@ -229,6 +232,7 @@ mod tests {
             let bound = QueryHandle {
                 sql: original.sql.clone(),
                 params: Some(big.clone()),
+                nonce: None,
             };
             table.remember_at(None, &original, &bound, now);
         }

@@ -160,6 +160,54 @@ async fn prepared_statements_bind_parameters_into_new_handles() {
     assert!(err.to_string().contains("DoPut"), "{err}");
 }
 
+/// Two clients prepare the same statement and bind different values, then
+/// each executes the handle it created: each gets its own values, however
+/// the calls interleave (a dashboard tool with one service login serves many
+/// users this way).
+#[tokio::test]
+async fn the_same_statement_prepared_twice_keeps_two_bindings() {
+    let router = router_with_defaults();
+    let ctx = QueryContext::default();
+    let prepare = || async {
+        let results = router
+            .do_action(
+                &ctx,
+                Command::CreatePreparedStatement("SELECT $1 + 1 AS n".into()),
+            )
+            .await
+            .unwrap();
+        let created: ActionCreatePreparedStatementResult = Any::decode(results[0].as_slice())
+            .unwrap()
+            .unpack()
+            .unwrap()
+            .unwrap();
+        QueryHandle::from_bytes(&created.prepared_statement_handle).unwrap()
+    };
+    let (first, second) = (prepare().await, prepare().await);
+    assert_ne!(first.to_bytes(), second.to_bytes());
+    for (handle, value) in [(&first, 1), (&second, 100)] {
+        let params = RecordBatch::try_from_iter([(
+            "$1",
+            Arc::new(arrow::array::Int64Array::from(vec![value])) as _,
+        )])
+        .unwrap();
+        router
+            .do_put(&ctx, Command::Prepared(handle.clone()), &[params])
+            .unwrap();
+    }
+    for (handle, want) in [(first, 2), (second, 101)] {
+        let got = batches(
+            router
+                .do_get(&ctx, Command::Prepared(handle))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(scalar(&got), want);
+    }
+}
+
 fn router_with_defaults() -> Router {
     router(QueryLimits::default())
 }

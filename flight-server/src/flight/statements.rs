@@ -149,7 +149,7 @@ impl Statements {
         params.sort_by_key(|(position, _)| *position);
         let parameter_schema = Schema::new(params.into_iter().map(|(_, f)| f).collect::<Vec<_>>());
         Ok(ActionCreatePreparedStatementResult {
-            prepared_statement_handle: QueryHandle::for_sql(sql)?.to_bytes().into(),
+            prepared_statement_handle: QueryHandle::prepared(sql)?.to_bytes().into(),
             dataset_schema: schema_bytes(&wire_schema(&dataset_schema))?,
             parameter_schema: schema_bytes(&parameter_schema)?,
         })

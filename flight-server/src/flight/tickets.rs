@@ -26,6 +26,12 @@ pub struct QueryHandle {
     /// One row of parameter values, Arrow IPC stream encoded.
     #[prost(bytes = "vec", optional, tag = "2")]
     pub params: Option<Vec<u8>>,
+    /// Random bytes that make each prepared statement's handle its own:
+    /// the parameters bound for clients that execute their original handle
+    /// are found by it (`bindings.rs`), and two clients preparing the same
+    /// SQL must never find each other's.
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub nonce: Option<Vec<u8>>,
 }
 
 impl QueryHandle {
@@ -33,7 +39,19 @@ impl QueryHandle {
         Self {
             sql: sql.into(),
             params: None,
+            nonce: None,
         }
+    }
+
+    /// The handle of a new prepared statement: unique to it.
+    pub fn prepared(sql: String) -> Result<Self> {
+        let mut nonce = vec![0u8; 16];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| ServerError::Internal(format!("no randomness for a handle: {e}")))?;
+        Ok(Self {
+            nonce: Some(nonce),
+            ..Self::for_sql(sql)?
+        })
     }
 
     /// A handle for `sql`, or a limit error when it could not be read back
@@ -182,6 +200,7 @@ mod tests {
             let handle = QueryHandle {
                 sql: "SELECT $1, $2".into(),
                 params: Some(params_ipc(&two_columns(rows))),
+                nonce: None,
             };
             let back = QueryHandle::from_bytes(&handle.to_bytes()).unwrap();
             match back.param_values() {
@@ -200,6 +219,7 @@ mod tests {
         let handle = QueryHandle {
             sql: "SELECT $1".into(),
             params: Some(only_schema),
+            nonce: None,
         };
         assert!(matches!(
             handle.param_values(),
@@ -324,6 +344,7 @@ mod tests {
             let handle = QueryHandle {
                 sql: "SELECT $1, $2".into(),
                 params: Some(mutate(params_ipc(&two_columns(1)), &mutations)),
+                nonce: None,
             };
             decode_and_bind(&handle.to_bytes())?;
         }

@@ -98,3 +98,25 @@ def test_descriptors_without_a_command_say_what_was_sent(client, descriptor, wan
         client.get_flight_info(descriptor)
     text = str(info.value)
     assert want in text and "ticket" not in text.split(". gRPC client debug context")[0], text
+
+
+def test_two_clients_preparing_the_same_statement_keep_their_own_values(server, data):
+    """Two connections under one login (a dashboard's service user) prepare the same SQL and
+    bind different streams, interleaved; each executes the handle it created and gets its own
+    stream's count, never the other's."""
+    sql = f"SELECT count(*) AS n FROM {table(LAMBDA_GROUP)} WHERE log_stream = $1"
+    expected = dict(data.stream_counts(LAMBDA_GROUP))
+    (a, count_a), (b, count_b) = sorted(expected.items(), key=lambda kv: kv[1])[:1] + \
+        sorted(expected.items(), key=lambda kv: kv[1])[-1:]
+    assert count_a != count_b
+    first, second = flight.FlightClient(server.uri), flight.FlightClient(server.uri)
+    try:
+        handle_1, handle_2 = prepare(first, sql), prepare(second, sql)
+        assert handle_1 != handle_2
+        bind(first, handle_1, pa.table({"$1": [a]}))
+        bind(second, handle_2, pa.table({"$1": [b]}))
+        assert execute(first, handle_1).column("n").to_pylist() == [count_a]
+        assert execute(second, handle_2).column("n").to_pylist() == [count_b]
+    finally:
+        first.close()
+        second.close()
