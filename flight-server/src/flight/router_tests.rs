@@ -82,15 +82,10 @@ async fn a_statement_is_described_then_run_from_its_ticket_alone() {
     assert_eq!(scalar(&got), 7);
 }
 
-#[tokio::test]
-async fn prepared_statements_bind_parameters_into_new_handles() {
-    let router = router(QueryLimits::default());
-    let ctx = QueryContext::default();
+/// CreatePreparedStatement: the handle the client is given.
+async fn prepare(router: &Router, ctx: &QueryContext, sql: &str) -> QueryHandle {
     let results = router
-        .do_action(
-            &ctx,
-            Command::CreatePreparedStatement("SELECT $1 + 1 AS n".into()),
-        )
+        .do_action(ctx, Command::CreatePreparedStatement(sql.into()))
         .await
         .unwrap();
     let created: ActionCreatePreparedStatementResult = Any::decode(results[0].as_slice())
@@ -98,60 +93,57 @@ async fn prepared_statements_bind_parameters_into_new_handles() {
         .unpack()
         .unwrap()
         .unwrap();
-    let handle = QueryHandle::from_bytes(&created.prepared_statement_handle).unwrap();
+    QueryHandle::from_bytes(&created.prepared_statement_handle).unwrap()
+}
+
+/// DoPut of `$1 = value` to `handle`: the updated handle the server returns.
+fn bind(router: &Router, ctx: &QueryContext, handle: &QueryHandle, value: i64) -> QueryHandle {
     let params = RecordBatch::try_from_iter([(
         "$1",
-        Arc::new(arrow::array::Int64Array::from(vec![9])) as _,
+        Arc::new(arrow::array::Int64Array::from(vec![value])) as _,
     )])
     .unwrap();
     let bound = router
-        .do_put(&ctx, Command::Prepared(handle), &[params])
+        .do_put(ctx, Command::Prepared(handle.clone()), &[params])
         .unwrap();
     let bound = DoPutPreparedStatementResult::decode(bound.as_slice()).unwrap();
-    let handle = QueryHandle::from_bytes(&bound.prepared_statement_handle.unwrap()).unwrap();
-    let got = batches(
-        router
-            .do_get(&ctx, Command::Prepared(handle))
+    QueryHandle::from_bytes(&bound.prepared_statement_handle.unwrap()).unwrap()
+}
+
+/// DoGet of `command`: the one value of its one row.
+async fn run_scalar(router: &Router, ctx: &QueryContext, command: Command) -> i64 {
+    scalar(
+        &batches(router.do_get(ctx, command).await.unwrap())
             .await
             .unwrap(),
     )
-    .await
-    .unwrap();
-    assert_eq!(scalar(&got), 10);
+}
+
+#[tokio::test]
+async fn prepared_statements_bind_parameters_into_new_handles() {
+    let router = router(QueryLimits::default());
+    let ctx = QueryContext::default();
+    let original = prepare(&router, &ctx, "SELECT $1 + 1 AS n").await;
+    let bound = bind(&router, &ctx, &original, 9);
+    assert_eq!(
+        run_scalar(&router, &ctx, Command::Prepared(bound)).await,
+        10
+    );
     // A client that executes the handle it created (not the one DoPut
     // returned) gets the parameters it bound, through GetFlightInfo's
     // ticket and through DoGet.
-    let original = QueryHandle::from_bytes(&created.prepared_statement_handle).unwrap();
-    let got = batches(
-        router
-            .do_get(&ctx, Command::Prepared(original.clone()))
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(scalar(&got), 10);
+    let prepared = Command::Prepared(original.clone());
+    assert_eq!(run_scalar(&router, &ctx, prepared.clone()).await, 10);
     let info = router
-        .flight_info(
-            &ctx,
-            Command::Prepared(original.clone()),
-            FlightDescriptor::new_cmd("x"),
-        )
+        .flight_info(&ctx, prepared, FlightDescriptor::new_cmd("x"))
         .await
         .unwrap();
     let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let got = batches(
-        router
-            .do_get(&ctx, Command::decode(&ticket.ticket).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(scalar(&got), 10);
+    let from_ticket = Command::decode(&ticket.ticket).unwrap();
+    assert_eq!(run_scalar(&router, &ctx, from_ticket).await, 10);
     // Another server (a replica, or this one restarted) never saw the
     // binding: the statement is unbound, and the message says what to do.
-    let elsewhere = router_with_defaults();
+    let elsewhere = self::router(QueryLimits::default());
     let err = match elsewhere.do_get(&ctx, Command::Prepared(original)).await {
         Ok(stream) => batches(stream).await.unwrap_err(),
         Err(err) => err,
@@ -166,50 +158,19 @@ async fn prepared_statements_bind_parameters_into_new_handles() {
 /// users this way).
 #[tokio::test]
 async fn the_same_statement_prepared_twice_keeps_two_bindings() {
-    let router = router_with_defaults();
+    let router = router(QueryLimits::default());
     let ctx = QueryContext::default();
-    let prepare = || async {
-        let results = router
-            .do_action(
-                &ctx,
-                Command::CreatePreparedStatement("SELECT $1 + 1 AS n".into()),
-            )
-            .await
-            .unwrap();
-        let created: ActionCreatePreparedStatementResult = Any::decode(results[0].as_slice())
-            .unwrap()
-            .unpack()
-            .unwrap()
-            .unwrap();
-        QueryHandle::from_bytes(&created.prepared_statement_handle).unwrap()
-    };
-    let (first, second) = (prepare().await, prepare().await);
+    let first = prepare(&router, &ctx, "SELECT $1 + 1 AS n").await;
+    let second = prepare(&router, &ctx, "SELECT $1 + 1 AS n").await;
     assert_ne!(first.to_bytes(), second.to_bytes());
-    for (handle, value) in [(&first, 1), (&second, 100)] {
-        let params = RecordBatch::try_from_iter([(
-            "$1",
-            Arc::new(arrow::array::Int64Array::from(vec![value])) as _,
-        )])
-        .unwrap();
-        router
-            .do_put(&ctx, Command::Prepared(handle.clone()), &[params])
-            .unwrap();
-    }
+    bind(&router, &ctx, &first, 1);
+    bind(&router, &ctx, &second, 100);
     for (handle, want) in [(first, 2), (second, 101)] {
-        let got = batches(
-            router
-                .do_get(&ctx, Command::Prepared(handle))
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(scalar(&got), want);
+        assert_eq!(
+            run_scalar(&router, &ctx, Command::Prepared(handle)).await,
+            want
+        );
     }
-}
-
-fn router_with_defaults() -> Router {
-    router(QueryLimits::default())
 }
 
 #[tokio::test]

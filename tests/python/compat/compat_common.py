@@ -109,11 +109,17 @@ def sqlalchemy1_python() -> str:
     return path
 
 
-def credentials(login: Login, token: bool) -> dict:
-    """The credentials a client script is given: the static token, or the user and password
-    of an authenticated login, or none."""
-    if token:
-        return {"token": login.token}
-    if login.authenticated:
-        return {"user": login.user, "password": login.password}
-    return {}
+def run_client_once(cache: dict, login: Login, token: bool, cmd: list[str], spec: dict,
+                    env: dict[str, str] | None = None) -> dict:
+    """Every step of a client script against `login` (with its static token if `token`), run
+    once per login and kept in `cache`: the script's spec plus the login's credentials."""
+    key = (tuple(cmd), login.port, login.user, login.password, token)
+    if key not in cache:
+        if token:
+            credentials = {"token": login.token}
+        elif login.authenticated:
+            credentials = {"user": login.user, "password": login.password}
+        else:
+            credentials = {}
+        cache[key] = run_json(cmd, {**spec, **credentials}, env=env)
+    return cache[key]

@@ -20,10 +20,9 @@ from compat_common import (
     QUERY_STREAM,
     Login,
     count_sql,
-    credentials,
     expected_tables,
     param_sql,
-    run_json,
+    run_client_once,
     sqlalchemy1_python,
     step,
     user_schemas,
@@ -40,16 +39,13 @@ def cache() -> dict:
 
 def run_client(login: Login, cache: dict, *, token: bool = False) -> dict:
     """Every step of the client script against `login` (one child process per login)."""
-    key = (login.port, login.user, login.password, token)
-    if key not in cache:
-        spec = {
-            "host": login.host, "port": login.port,
-            "group": QUERY_GROUP, "param": PARAM_STREAM,
-            "count_sql": count_sql(), "param_sql": param_sql("?"), "param_sql_named": param_sql(":stream"),
-        }
-        spec.update(credentials(login, token))
-        cache[key] = run_json([sqlalchemy1_python(), str(SCRIPT)], spec, env={"SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
-    return cache[key]
+    spec = {
+        "host": login.host, "port": login.port,
+        "group": QUERY_GROUP, "param": PARAM_STREAM,
+        "count_sql": count_sql(), "param_sql": param_sql("?"), "param_sql_named": param_sql(":stream"),
+    }
+    return run_client_once(cache, login, token, [sqlalchemy1_python(), str(SCRIPT)], spec,
+                           env={"SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
 
 
 @pytest.fixture
@@ -68,8 +64,8 @@ def test_dbapi_query(results, data):
 
 
 def test_dbapi_parameterised_query_on_the_original_handle(results, data):
-    """Fails until the server keeps the parameters bound by DoPut for the handle the client
-    made (it sends no updated handle back to GetFlightInfo)."""
+    """The server keeps the parameters bound by DoPut for the handle the client made (it
+    sends no updated handle back to GetFlightInfo)."""
     assert step(results, "param_query") == [[data.count(QUERY_GROUP, PARAM_STREAM)]]
 
 
@@ -87,7 +83,7 @@ def test_sqlalchemy_dialect_core_select(results, data):
 
 def test_sqlalchemy_dialect_bound_parameter(results, data):
     """With feature-sqlalchemy-prepared-statements=on: the same DoPut-then-original-handle
-    binding as the DB-API, so it waits for the same server fix."""
+    binding as the DB-API, answered from the same binding table."""
     assert step(results, "sa_param_query") == data.count(QUERY_GROUP, PARAM_STREAM)
 
 

@@ -22,10 +22,9 @@ from compat_common import (
     ROOT,
     Login,
     count_sql,
-    credentials,
     expected_tables,
     param_sql,
-    run_json,
+    run_client_once,
     step,
     user_schemas,
 )
@@ -49,15 +48,12 @@ def cache() -> dict:
 
 
 def run_client(login: Login, cache: dict, *, token: bool = False) -> dict:
-    key = (login.port, login.user, login.password, token)
-    if key not in cache:
-        spec = {
-            "host": login.host, "port": login.port, "catalog": CATALOG, "group": QUERY_GROUP,
-            "param": PARAM_STREAM, "count_sql": count_sql(), "param_sql": param_sql("$1"),
-        }
-        spec.update(credentials(login, token))
-        cache[key] = run_json([node(), str(SCRIPT)], spec)
-    return cache[key]
+    """Every step of the Node script against `login` (one child process per login)."""
+    spec = {
+        "host": login.host, "port": login.port, "catalog": CATALOG, "group": QUERY_GROUP,
+        "param": PARAM_STREAM, "count_sql": count_sql(), "param_sql": param_sql("$1"),
+    }
+    return run_client_once(cache, login, token, [node(), str(SCRIPT)], spec)
 
 
 @pytest.fixture

@@ -19,6 +19,20 @@ def stop_with(srv, sig) -> int:
     return srv.proc.wait(timeout=10)
 
 
+def log_of_one_query(moto_endpoint, log_path, sql: str, want, *args: str) -> str:
+    """The whole log of a server (stderr a file; NO_COLOR empty, which counts as unset) that
+    answered `sql` with `want` and was stopped with SIGTERM."""
+    srv = start_logflight(moto_endpoint, log_path, *args, env={"NO_COLOR": ""})
+    try:
+        with connect(srv.uri) as conn:
+            assert scalar(conn, sql) == want
+        assert stop_with(srv, signal.SIGTERM) == 0
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+    return srv.log()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_cleanly_and_is_logged(moto_endpoint, data, workdir, sig):
     srv = start_logflight(moto_endpoint, workdir / f"stop-{sig.name}.log")
@@ -33,15 +47,7 @@ def test_signal_stops_cleanly_and_is_logged(moto_endpoint, data, workdir, sig):
 
 def test_text_log_has_no_colour_codes_in_a_file_and_one_event_per_line(moto_endpoint, data, workdir):
     # NO_COLOR empty counts as unset (no-color.org): only the terminal check keeps colour out.
-    srv = start_logflight(moto_endpoint, workdir / "plain.log", env={"NO_COLOR": ""})
-    try:
-        with connect(srv.uri) as conn:
-            assert scalar(conn, "SELECT\n  41 + 1\n  AS answer") == 42
-        assert stop_with(srv, signal.SIGTERM) == 0
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-    log = srv.log()
+    log = log_of_one_query(moto_endpoint, workdir / "plain.log", "SELECT\n  41 + 1\n  AS answer", 42)
     assert ESC not in log, log
     lines = log.splitlines()
     assert any("SELECT\\n  41 + 1\\n  AS answer" in line for line in lines), log
@@ -49,15 +55,7 @@ def test_text_log_has_no_colour_codes_in_a_file_and_one_event_per_line(moto_endp
 
 
 def test_json_log_lines_parse(moto_endpoint, data, workdir):
-    srv = start_logflight(moto_endpoint, workdir / "json.log", "--log-format", "json", env={"NO_COLOR": ""})
-    try:
-        with connect(srv.uri) as conn:
-            assert scalar(conn, "SELECT\n  7 AS seven") == 7
-        assert stop_with(srv, signal.SIGTERM) == 0
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-    log = srv.log()
+    log = log_of_one_query(moto_endpoint, workdir / "json.log", "SELECT\n  7 AS seven", 7, "--log-format", "json")
     assert ESC not in log, log
     # stdout (the banner) shares the file in this harness; every other line is a JSON event.
     events = [json.loads(line) for line in log.splitlines() if not line.startswith(("logflight ", "connect: "))]
