@@ -42,21 +42,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
+/// Waits until `ready` holds, failing with the log if the child exits first.
+fn wait_until(child: &mut Child, what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if ready() {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!(
-                "{what} exited with {status} before listening:\n{}",
+                "{what} exited with {status} before it was ready:\n{}",
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what} did not listen on port {port} within 60 s");
+    panic!("{what} was not ready within 60 s");
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// A child process killed when dropped (also when a test panics).
@@ -114,7 +119,7 @@ pub fn start_moto() -> Process {
         .stderr(output_to(&log))
         .spawn()
         .expect("moto_server starts");
-    wait_for_port(port, &mut child, "moto_server", &log);
+    wait_until(&mut child, "moto_server", &log, || port_open(port));
     Process { child, port, log }
 }
 
@@ -163,7 +168,12 @@ pub fn start_serve(args: &[&str]) -> Process {
         }
     }
     let mut child = command.spawn().expect("logflight starts");
-    wait_for_port(port, &mut child, "logflight", &log);
+    // The port is bound before the catalogs are built (so a busy port fails
+    // at once) and accepts connections from then on; the server serves once
+    // it has printed its banner.
+    wait_until(&mut child, "logflight", &log, || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains(" listening on "))
+    });
     Process { child, port, log }
 }
 
