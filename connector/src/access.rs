@@ -340,6 +340,11 @@ impl LogSource for RestrictedSource {
         self.inner.group_tags(group).await
     }
 
+    async fn flow_log_format(&self, group: &str) -> Result<Option<String>> {
+        self.check(group).await?;
+        self.inner.flow_log_format(group).await
+    }
+
     fn list_streams(
         &self,
         group: &str,

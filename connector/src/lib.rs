@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod counters;
 pub mod crypto;
 pub mod error;
+pub mod formats;
 pub mod insights;
 pub mod meta_schema;
 pub mod model;

@@ -62,6 +62,14 @@ pub trait LogSource: Debug + Send + Sync + 'static {
         Ok(BTreeMap::new())
     }
 
+    /// The log format of the VPC flow log that delivers to `group`, as EC2
+    /// DescribeFlowLogs reports it (`${version} ${account-id} ...`), or
+    /// `None` when no flow log delivers there or the source cannot ask
+    /// (no EC2 permission): the typed table then assumes the default format.
+    async fn flow_log_format(&self, _group: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// The streams of a group, page by page, optionally only those whose name
     /// starts with `prefix` (case-sensitive, as the API).
     fn list_streams(

@@ -1,0 +1,69 @@
+//! Typed tables over log formats AWS services write: CloudTrail records,
+//! VPC Flow Logs, Lambda reports. Each format turns the `message` of an
+//! event into typed columns and turns SQL conditions on those columns into
+//! a CloudWatch filter pattern that selects at least every event SQL
+//! would (DataFusion re-applies every condition above the scan, so a
+//! pattern can only save reads, never change an answer).
+//!
+//! A format module knows its own columns only; the columns every typed
+//! table shares (`log_group`, `log_stream`, `time`) and where the events
+//! come from (CloudWatch, the archive) are the typed table's business.
+
+use std::fmt::Debug;
+
+use arrow::array::ArrayRef;
+use arrow::datatypes::Fields;
+use datafusion::logical_expr::Expr;
+
+use crate::model::TimeRange;
+
+/// One format's decoding and pushdown.
+pub trait RecordFormat: Debug + Send + Sync {
+    /// The typed table's name in the group's schema, e.g. `cloudtrail_events`.
+    fn table_name(&self) -> &'static str;
+
+    /// The format's own columns, in table order (lower-case names).
+    fn fields(&self) -> Fields;
+
+    /// A decoder building the columns at `projection` (indices into
+    /// [`RecordFormat::fields`], in that order).
+    fn decoder(&self, projection: &[usize]) -> Box<dyn RecordDecoder>;
+
+    /// What `filters` (conditions on this table's columns, as DataFusion
+    /// hands them to a scan) let CloudWatch select.
+    fn pushdown(&self, filters: &[&Expr]) -> FormatPushdown;
+}
+
+/// Decodes messages into rows; one decoder per scan partition.
+pub trait RecordDecoder: Send {
+    /// Appends the row of one message. `Ok(false)`: the message holds no
+    /// record of the format and is not a row (e.g. Lambda's START lines);
+    /// an error: it should hold one and cannot be read as one.
+    fn push(&mut self, message: &str) -> Result<bool, DecodeError>;
+
+    /// The projected columns of the rows pushed since the last call.
+    fn finish(&mut self) -> Vec<ArrayRef>;
+}
+
+/// Why a message that should be a record of the format is not one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a format's filters push to CloudWatch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FormatPushdown {
+    /// A filter pattern selecting a superset of the rows the filters keep.
+    pub filter_pattern: Option<String>,
+    /// For each filter: whether it contributed to the pattern or the range
+    /// (DataFusion is told `Inexact` for those, `Unsupported` for the rest).
+    pub used: Vec<bool>,
+    /// Bounds on the record's own time (CloudTrail's `eventtime`), not yet
+    /// widened to CloudWatch's event time: the typed table does that.
+    pub record_time: TimeRange,
+}
