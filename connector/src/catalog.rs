@@ -23,12 +23,15 @@ use crate::archive::schema::{is_archive_schema, resolve_archived, ArchiveSchema,
 use crate::archive::table::ArchiveView;
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
+use crate::formats::detect::{detect, FormatKind, FormatRule};
+use crate::formats::{instantiate, RecordFormat};
 use crate::meta_schema::{check_meta_table, is_meta_schema, MetaSchema, META_SCHEMA};
 use crate::model::{LogGroup, LogStream};
 use crate::names::{not_found_hint, resolve_name, similar_names, NameMatch};
 use crate::scan::ScanTotals;
 use crate::source::SharedSource;
 use crate::table::{LogTable, ScanOptions, TableScope};
+use crate::typed_table::TypedTable;
 
 /// The virtual table over every stream of a group.
 pub const ALL_LOG_STREAMS: &str = "all_log_streams";
@@ -57,6 +60,17 @@ struct CatalogState {
     exact_streams: RwLock<HashMap<(String, String), Instant>>,
     /// The catalog's archive, if it has one.
     archive: Option<Arc<ArchiveView>>,
+    /// The operator's `[[typed_tables]]` rules.
+    format_rules: Arc<Vec<FormatRule>>,
+    /// Each group's typed table, once resolved (see [`crate::formats::detect`]).
+    formats: RwLock<HashMap<String, Cached<Option<TypedFormat>>>>,
+}
+
+/// A group's typed table: which format, and its decoder and pushdown.
+#[derive(Debug, Clone)]
+pub struct TypedFormat {
+    pub kind: FormatKind,
+    pub format: Arc<dyn RecordFormat>,
 }
 
 /// The catalog named `name`, or an error listing the catalogs there are;
@@ -103,6 +117,34 @@ impl LogCatalog {
                 streams: RwLock::new(HashMap::new()),
                 exact_streams: RwLock::new(HashMap::new()),
                 archive: None,
+                format_rules: Arc::default(),
+                formats: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A copy of this catalog's settings over `source` and `archive`, with
+    /// empty caches (scan totals are shared).
+    fn fresh_state(
+        &self,
+        source: SharedSource,
+        archive: Option<Arc<ArchiveView>>,
+        format_rules: Arc<Vec<FormatRule>>,
+    ) -> Self {
+        let state = &self.state;
+        Self {
+            state: Arc::new(CatalogState {
+                name: state.name.clone(),
+                source,
+                ttl: state.ttl,
+                scan: state.scan,
+                totals: Arc::clone(&state.totals),
+                groups: RwLock::new(None),
+                streams: RwLock::new(HashMap::new()),
+                exact_streams: RwLock::new(HashMap::new()),
+                archive,
+                format_rules,
+                formats: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -110,20 +152,20 @@ impl LogCatalog {
     /// The same catalog with an archive, which answers the days it holds
     /// and its own schema `logflight$archive`.
     pub fn with_archive(self, archive: ArchiveView) -> Self {
-        let state = &self.state;
-        Self {
-            state: Arc::new(CatalogState {
-                name: state.name.clone(),
-                source: Arc::clone(&state.source),
-                ttl: state.ttl,
-                scan: state.scan,
-                totals: Arc::clone(&state.totals),
-                groups: RwLock::new(None),
-                streams: RwLock::new(HashMap::new()),
-                exact_streams: RwLock::new(HashMap::new()),
-                archive: Some(Arc::new(archive)),
-            }),
-        }
+        self.fresh_state(
+            Arc::clone(&self.state.source),
+            Some(Arc::new(archive)),
+            Arc::clone(&self.state.format_rules),
+        )
+    }
+
+    /// The same catalog with the operator's `[[typed_tables]]` rules.
+    pub fn with_format_rules(self, rules: Vec<FormatRule>) -> Self {
+        self.fresh_state(
+            Arc::clone(&self.state.source),
+            self.state.archive.clone(),
+            Arc::new(rules),
+        )
     }
 
     pub fn archive(&self) -> Option<&Arc<ArchiveView>> {
@@ -139,29 +181,17 @@ impl LogCatalog {
     /// per view; scan totals are shared with `self`, so server metrics
     /// count every principal's reads.
     pub fn restricted(&self, access: GroupAccess) -> LogCatalog {
-        let access_copy = access.clone();
+        let archive = self
+            .state
+            .archive
+            .as_ref()
+            .map(|a| Arc::new(a.restricted(access.clone())));
         let source: SharedSource = Arc::new(RestrictedSource::new(
             Arc::clone(&self.state.source),
             access,
             self.state.ttl,
         ));
-        Self {
-            state: Arc::new(CatalogState {
-                name: self.state.name.clone(),
-                source,
-                ttl: self.state.ttl,
-                scan: self.state.scan,
-                totals: Arc::clone(&self.state.totals),
-                groups: RwLock::new(None),
-                streams: RwLock::new(HashMap::new()),
-                exact_streams: RwLock::new(HashMap::new()),
-                archive: self
-                    .state
-                    .archive
-                    .as_ref()
-                    .map(|a| Arc::new(a.restricted(access_copy))),
-            }),
-        }
+        self.fresh_state(source, archive, Arc::clone(&self.state.format_rules))
     }
 
     pub fn source(&self) -> &SharedSource {
@@ -324,6 +354,16 @@ impl LogCatalog {
         if name.eq_ignore_ascii_case(ALL_LOG_STREAMS) {
             return Ok(TableScope::AllStreams);
         }
+        let typed = FormatKind::of_table(name);
+        if let Some(kind) = typed {
+            if self
+                .typed_format(group)
+                .await?
+                .is_some_and(|t| t.kind == kind)
+            {
+                return Ok(TableScope::Typed(kind));
+            }
+        }
         if self.find_exact_stream(group, name).await? {
             return Ok(TableScope::Stream(name.to_string()));
         }
@@ -336,6 +376,14 @@ impl LogCatalog {
                 candidates,
             }),
             NameMatch::NotFound => {
+                if let Some(kind) = typed {
+                    return Err(ConnectorError::InvalidRequest(format!(
+                        "log group {group:?} has no {} table: nothing in its name or its streams' names says it holds {} records (docs/typed-tables.md); if it does, say so in the config: [[typed_tables]] log_groups = [{group:?}], format = {:?}",
+                        kind.table_name(),
+                        kind.name(),
+                        kind.name(),
+                    )));
+                }
                 let similar = similar_names(name, streams.iter().map(|s| s.name.as_str()), 5);
                 Err(ConnectorError::StreamNotFound {
                     group: group.to_string(),
@@ -400,14 +448,86 @@ impl LogCatalog {
         Ok(())
     }
 
-    /// Table names of a group (streams, then `all_log_streams`) as last listed.
+    /// Table names of a group (streams, then `all_log_streams`, then its
+    /// typed table if it has one) as last listed.
     pub fn cached_table_names(&self, group: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .cached_streams(group, false)
+        let streams = self.cached_streams(group, false);
+        let mut names: Vec<String> = streams
+            .as_ref()
             .map(|s| s.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default();
         names.push(ALL_LOG_STREAMS.to_string());
+        if let Some(found) = detect(
+            group,
+            streams.as_deref().map(Vec::as_slice),
+            &self.state.format_rules,
+        ) {
+            names.push(found.kind.table_name().to_string());
+        }
         names
+    }
+
+    /// The typed table `group` has, if any: decided by the rules and names
+    /// of [`crate::formats::detect`] (the first page of streams when the
+    /// group's name says nothing), with a flow log's format from the rule
+    /// or else from the source (EC2 DescribeFlowLogs); cached for the TTL.
+    pub async fn typed_format(&self, group: &str) -> Result<Option<TypedFormat>> {
+        if let Some(c) = self
+            .state
+            .formats
+            .read()
+            .expect("format cache lock")
+            .get(group)
+            .filter(|c| c.at.elapsed() < self.state.ttl)
+        {
+            return Ok(c.value.clone());
+        }
+        let rules = &self.state.format_rules;
+        let mut found = detect(group, None, rules);
+        if found.is_none() {
+            let sample = match self.cached_streams(group, true) {
+                Some(all) => all.as_ref().clone(),
+                None => self
+                    .state
+                    .source
+                    .list_streams(group, None, &ReadCounters::default())
+                    .next()
+                    .await
+                    .transpose()?
+                    .unwrap_or_default(),
+            };
+            found = detect(group, Some(&sample), rules);
+        }
+        let typed = match found {
+            None => None,
+            Some(found) => {
+                let flow_log_format = match (found.kind, found.flow_log_format) {
+                    (FormatKind::FlowLogs, None) => {
+                        self.state.source.flow_log_format(group).await?
+                    }
+                    (_, given) => given,
+                };
+                let format = instantiate(found.kind, flow_log_format.as_deref()).map_err(|e| {
+                    ConnectorError::Config(format!("the flow log format of {group:?}: {e}"))
+                })?;
+                Some(TypedFormat {
+                    kind: found.kind,
+                    format,
+                })
+            }
+        };
+        self.state
+            .formats
+            .write()
+            .expect("format cache lock")
+            .insert(
+                group.to_string(),
+                Cached {
+                    at: Instant::now(),
+                    value: typed.clone(),
+                },
+            );
+        Ok(typed)
     }
 }
 
@@ -468,15 +588,36 @@ impl SchemaProvider for GroupSchema {
             Arc::clone(self.catalog.source()),
             Arc::clone(&self.catalog.state.totals),
             self.group.clone(),
-            scope,
+            scope.clone(),
             self.catalog.state.scan,
         )
         .with_archive(self.catalog.archive().cloned());
+        if let TableScope::Typed(kind) = scope {
+            let typed = self
+                .catalog
+                .typed_format(&self.group.name)
+                .await?
+                .filter(|t| t.kind == kind)
+                .ok_or_else(|| {
+                    ConnectorError::InvalidRequest(format!(
+                        "log group {:?} no longer has a {} table",
+                        self.group.name,
+                        kind.table_name()
+                    ))
+                })?;
+            return Ok(Some(Arc::new(TypedTable::new(table, kind, typed.format))));
+        }
         Ok(Some(Arc::new(table)))
     }
 
     fn table_exist(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case(ALL_LOG_STREAMS)
+            || FormatKind::of_table(name).is_some_and(|kind| {
+                self.catalog
+                    .cached_table_names(&self.group.name)
+                    .iter()
+                    .any(|t| t == kind.table_name())
+            })
             || self
                 .catalog
                 .cached_streams(&self.group.name, false)

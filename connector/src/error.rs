@@ -63,6 +63,11 @@ pub enum ConnectorError {
 
     #[error("AWS configuration: {0}")]
     Config(String),
+
+    /// An event of a typed table's group that is not a record of its
+    /// format: answering without it would be a silent loss.
+    #[error("{0}")]
+    UnreadableRecord(String),
 }
 
 impl ConnectorError {

@@ -27,6 +27,8 @@ pub mod source;
 pub mod table;
 pub mod table_functions;
 pub mod time;
+pub mod typed_scan;
+pub mod typed_table;
 
 pub use access::{AccessRule, GroupAccess, NamePattern, RestrictedSource};
 pub use catalog::{LogCatalog, ALL_LOG_STREAMS};

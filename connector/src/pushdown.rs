@@ -477,14 +477,14 @@ fn cast_of_column(inner: &Expr, to: &DataType) -> Option<ColumnRef> {
     }
 }
 
-fn literal(expr: &Expr) -> Option<&ScalarValue> {
+pub(crate) fn literal(expr: &Expr) -> Option<&ScalarValue> {
     match expr {
         Expr::Literal(v, _) if !v.is_null() => Some(v),
         _ => None,
     }
 }
 
-fn string_value(v: &ScalarValue) -> Option<String> {
+pub(crate) fn string_value(v: &ScalarValue) -> Option<String> {
     match v {
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
@@ -503,7 +503,7 @@ fn unit_nanos(unit: TimeUnit) -> i128 {
 }
 
 /// A timestamp literal as nanoseconds since the epoch (exact, in i128).
-fn timestamp_nanos(v: &ScalarValue) -> Option<i128> {
+pub(crate) fn timestamp_nanos(v: &ScalarValue) -> Option<i128> {
     let (value, unit) = match v {
         ScalarValue::TimestampSecond(Some(x), _) => (*x, TimeUnit::Second),
         ScalarValue::TimestampMillisecond(Some(x), _) => (*x, TimeUnit::Millisecond),

@@ -18,6 +18,7 @@ use datafusion::prelude::{col, lit};
 
 use crate::archive::table::{archived_days, live_ranges, ArchiveView};
 use crate::batch::{log_schema, LOG_STREAM};
+use crate::formats::detect::FormatKind;
 use crate::model::{LogGroup, ReadRequest, StreamSelection};
 use crate::pushdown::{filter_support, translate};
 use crate::read_plan::{plan_reads, PlanOptions};
@@ -29,6 +30,8 @@ use crate::source::SharedSource;
 pub enum TableScope {
     Stream(String),
     AllStreams,
+    /// The typed table of a format: every stream, decoded.
+    Typed(FormatKind),
 }
 
 /// How tables of a catalog scan.
@@ -39,6 +42,13 @@ pub struct ScanOptions {
     pub pushdown: bool,
     /// Upper bound on parallel reads per scan.
     pub max_partitions: usize,
+    /// How much later than a record's own time (CloudTrail's `eventTime`)
+    /// CloudWatch may stamp its event: the delivery delay. A condition on
+    /// the record's time reads CloudWatch this much later.
+    pub delivery_delay_ms: i64,
+    /// How much earlier than the record's own time CloudWatch may stamp
+    /// the event (the clocks of two services).
+    pub clock_skew_ms: i64,
 }
 
 impl Default for ScanOptions {
@@ -46,6 +56,8 @@ impl Default for ScanOptions {
         Self {
             pushdown: true,
             max_partitions: 4,
+            delivery_delay_ms: 24 * 3_600_000,
+            clock_skew_ms: 3_600_000,
         }
     }
 }
@@ -115,7 +127,7 @@ impl LogTable {
         archive: &ArchiveView,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
+        exact: &[Expr],
         request: &ReadRequest,
         now_ms: i64,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
@@ -124,13 +136,7 @@ impl LogTable {
         if archived.is_empty() {
             return Ok(None);
         }
-        // Every filter given to the scan is applied to archived rows: those
-        // pushed exactly are not checked again above the scan.
-        let mut exact: Vec<Expr> = if self.options.pushdown {
-            filters.to_vec()
-        } else {
-            Vec::new()
-        };
+        let mut exact = exact.to_vec();
         if let TableScope::Stream(name) = &self.scope {
             exact.push(col(LOG_STREAM).eq(lit(name.clone())));
         }
@@ -163,6 +169,36 @@ impl LogTable {
         }))
     }
 
+    /// The plan reading `request`: the archive's days from the archive
+    /// (with `exact` applied to its rows, as the live read applies the
+    /// request), the rest from CloudWatch.
+    pub async fn plan_request(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        exact: &[Expr],
+        request: ReadRequest,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let now_ms = crate::time::now_ms();
+        if let Some(archive) = &self.archive {
+            let both = self
+                .archive_and_live(archive, state, projection, exact, &request, now_ms)
+                .await?;
+            if let Some(plan) = both {
+                return Ok(plan);
+            }
+        }
+        self.live_scan(request, projection, now_ms)
+    }
+
+    pub fn group(&self) -> &LogGroup {
+        &self.group
+    }
+
+    pub fn options(&self) -> ScanOptions {
+        self.options
+    }
+
     /// The request a scan with these filters and limit will send.
     pub fn read_request(&self, filters: &[Expr], limit: Option<usize>) -> ReadRequest {
         let (filters, limit) = if self.options.pushdown {
@@ -173,7 +209,7 @@ impl LogTable {
         let pushed = translate(filters, &self.group.name);
         let base = match &self.scope {
             TableScope::Stream(name) => StreamSelection::one(name.clone()),
-            TableScope::AllStreams => StreamSelection::All,
+            TableScope::AllStreams | TableScope::Typed(_) => StreamSelection::All,
         };
         let streams = if pushed.impossible {
             StreamSelection::Named(Default::default())
@@ -223,15 +259,9 @@ impl TableProvider for LogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let request = self.read_request(filters, limit);
-        let now_ms = crate::time::now_ms();
-        if let Some(archive) = &self.archive {
-            let both = self
-                .archive_and_live(archive, state, projection, filters, &request, now_ms)
-                .await?;
-            if let Some(plan) = both {
-                return Ok(plan);
-            }
-        }
-        self.live_scan(request, projection, now_ms)
+        // Every filter given to the scan is applied to archived rows: those
+        // pushed exactly are not checked again above the scan.
+        let exact = if self.options.pushdown { filters } else { &[] };
+        self.plan_request(state, projection, exact, request).await
     }
 }

@@ -48,7 +48,8 @@ pub async fn engine(config: &Config) -> Result<QueryEngine> {
             source,
             config.cache_ttl,
             config.scan,
-        );
+        )
+        .with_format_rules(config.format_rules(&catalog.name));
         if let Some(root) = archive_root(catalog).await? {
             let view = ArchiveView::new(root, catalog.name.clone(), config.cache_ttl);
             log_catalog = log_catalog.with_archive(view);

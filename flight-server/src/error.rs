@@ -232,7 +232,7 @@ fn connector_code(err: &ConnectorError) -> Code {
         ConnectorError::Throttled { .. } => Code::ResourceExhausted,
         ConnectorError::Api { .. } | ConnectorError::Archive(_) => Code::Unavailable,
         ConnectorError::InsightsEnded { .. } => Code::Aborted,
-        ConnectorError::Config(_) => Code::FailedPrecondition,
+        ConnectorError::Config(_) | ConnectorError::UnreadableRecord(_) => Code::FailedPrecondition,
     }
 }
 

@@ -9,7 +9,11 @@
 //! table shares (`log_group`, `log_stream`, `time`) and where the events
 //! come from (CloudWatch, the archive) are the typed table's business.
 
+pub mod cloudtrail;
+pub mod detect;
+
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::Fields;
@@ -66,4 +70,20 @@ pub struct FormatPushdown {
     /// Bounds on the record's own time (CloudTrail's `eventtime`), not yet
     /// widened to CloudWatch's event time: the typed table does that.
     pub record_time: TimeRange,
+}
+
+/// The format of a typed table; `flow_log_format` is a flow log's
+/// `LogFormat` (the default version 2 format when `None`).
+pub fn instantiate(
+    kind: detect::FormatKind,
+    flow_log_format: Option<&str>,
+) -> Result<Arc<dyn RecordFormat>, String> {
+    use detect::FormatKind;
+    match kind {
+        FormatKind::CloudTrail => Ok(Arc::new(cloudtrail::CloudTrail)),
+        FormatKind::FlowLogs | FormatKind::Lambda => {
+            let _ = flow_log_format;
+            Err(format!("{} tables are not built yet", kind.name()))
+        }
+    }
 }

@@ -17,12 +17,14 @@ use clap::ValueEnum;
 use serde::Deserialize;
 
 use logflight_connector::archive::ArchiveOptions;
+use logflight_connector::formats::detect::{FormatKind, FormatRule};
+use logflight_connector::formats::instantiate;
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
-use logflight_connector::{AssumeRole, ScanOptions};
+use logflight_connector::{AssumeRole, NamePattern, ScanOptions};
 
 pub use security::{Security, TlsFiles};
 pub use settings::{FileConfig, ServeSettings, SourceSettings};
-pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig};
+pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TypedTableConfig};
 
 use crate::error::{Result, ServerError};
 use crate::logging::LogFormat;
@@ -142,6 +144,8 @@ pub struct Config {
     /// `[[retention]]` and `[[legal_holds]]`, for `archive prune`.
     pub retention: Vec<RetentionConfig>,
     pub legal_holds: Vec<LegalHoldConfig>,
+    /// `[[typed_tables]]`, checked.
+    pub typed_tables: Vec<TypedTableConfig>,
 }
 
 impl FileConfig {
@@ -205,6 +209,7 @@ impl Config {
             security: Security::resolve(serve, file)?,
             retention: file.retention.clone(),
             legal_holds: file.legal_holds.clone(),
+            typed_tables: checked_typed_tables(&file.typed_tables)?,
         })
     }
 }
@@ -252,8 +257,68 @@ fn quota(source: &SourceSettings) -> Result<QuotaConfig> {
     Ok(quota)
 }
 
+/// Refuses `[[typed_tables]]` entries that would not do what they say: an
+/// unknown format, a flow-log format on another format or one that does
+/// not parse, no group pattern.
+fn checked_typed_tables(entries: &[TypedTableConfig]) -> Result<Vec<TypedTableConfig>> {
+    for (i, entry) in entries.iter().enumerate() {
+        let bad =
+            |why: String| ServerError::Config(format!("[[typed_tables]] entry {}: {why}", i + 1));
+        if entry.log_groups.is_empty() {
+            return Err(bad(
+                "log_groups is empty; name the groups (patterns with * and ?)".into(),
+            ));
+        }
+        let kind = format_of(&entry.format).map_err(bad)?;
+        if let Some(text) = &entry.flow_log_format {
+            if kind != Some(FormatKind::FlowLogs) {
+                return Err(bad(format!(
+                    "flow_log_format is for format = \"vpc_flow_logs\", not {:?}",
+                    entry.format
+                )));
+            }
+            instantiate(FormatKind::FlowLogs, Some(text))
+                .map_err(|e| bad(format!("flow_log_format: {e}")))?;
+        }
+    }
+    Ok(entries.to_vec())
+}
+
+fn format_of(name: &str) -> std::result::Result<Option<FormatKind>, String> {
+    if name.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    FormatKind::from_name(name).map(Some).ok_or_else(|| {
+        format!(
+            "format {name:?} is not one logflight knows; formats are: {}, none",
+            FormatKind::ALL.map(FormatKind::name).join(", ")
+        )
+    })
+}
+
+impl Config {
+    /// The `[[typed_tables]]` rules of one catalog.
+    pub fn format_rules(&self, catalog: &str) -> Vec<FormatRule> {
+        self.typed_tables
+            .iter()
+            .filter(|t| t.covers(catalog))
+            .map(|t| FormatRule {
+                log_groups: t.log_groups.iter().map(|p| NamePattern::new(p)).collect(),
+                format: format_of(&t.format).ok().flatten(),
+                flow_log_format: t.flow_log_format.clone(),
+            })
+            .collect()
+    }
+}
+
 fn scan(source: &SourceSettings) -> ScanOptions {
     let mut scan = ScanOptions::default();
+    if let Some(s) = source.cloudtrail_delivery_delay_secs {
+        scan.delivery_delay_ms = i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    }
+    if let Some(s) = source.cloudtrail_clock_skew_secs {
+        scan.clock_skew_ms = i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    }
     if let Some(on) = source.pushdown {
         scan.pushdown = on;
     }

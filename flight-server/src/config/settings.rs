@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use super::tables::{
-    CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, UserConfig,
+    CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, TypedTableConfig,
+    UserConfig,
 };
 use super::{AuditSql, IpcCompression, SourceKind};
 use crate::logging::LogFormat;
@@ -75,6 +76,8 @@ settings! {
         retention: Vec<RetentionConfig>;
         /// Groups `archive prune` never deletes.
         legal_holds: Vec<LegalHoldConfig>;
+        /// Which typed table (CloudTrail, flow logs, Lambda) groups get.
+        typed_tables: Vec<TypedTableConfig>;
     }
 
     /// Where logs come from: the settings of `serve` and `query`.
@@ -109,6 +112,11 @@ settings! {
         pushdown: bool = "LOGFLIGHT_PUSHDOWN", value_name = "true|false";
         /// Parallel reads per scan [default: 4]
         scan_partitions: usize = "LOGFLIGHT_SCAN_PARTITIONS";
+        /// Seconds CloudWatch may stamp a CloudTrail event after its eventTime;
+        /// an eventtime condition reads CloudWatch this much later (docs/typed-tables.md) [default: 86400]
+        cloudtrail_delivery_delay_secs: u64 = "LOGFLIGHT_CLOUDTRAIL_DELIVERY_DELAY_SECS";
+        /// Seconds CloudWatch may stamp a CloudTrail event before its eventTime [default: 3600]
+        cloudtrail_clock_skew_secs: u64 = "LOGFLIGHT_CLOUDTRAIL_CLOCK_SKEW_SECS";
         /// Seconds a log group or stream listing is reused [default: 60]
         cache_ttl_secs: u64 = "LOGFLIGHT_CACHE_TTL_SECS";
         /// Events in the synthetic source's group [default: 1000000]

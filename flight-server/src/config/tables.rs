@@ -69,6 +69,28 @@ pub struct GrantConfig {
     pub tags: BTreeMap<String, String>,
 }
 
+/// One `[[typed_tables]]` table: which typed table some log groups get,
+/// over the rule of docs/typed-tables.md (first matching entry wins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypedTableConfig {
+    /// Log group name patterns (`*`, `?`).
+    pub log_groups: Vec<String>,
+    /// Catalogs it covers; every catalog when empty.
+    #[serde(default)]
+    pub catalogs: Vec<String>,
+    /// `cloudtrail`, `vpc_flow_logs`, `lambda`, or `none` for no typed table.
+    pub format: String,
+    /// The flow log's format as EC2 shows it (`${version} ${account-id} ...`).
+    pub flow_log_format: Option<String>,
+}
+
+impl TypedTableConfig {
+    pub fn covers(&self, catalog: &str) -> bool {
+        self.catalogs.is_empty() || self.catalogs.iter().any(|c| c == catalog)
+    }
+}
+
 /// One `[[catalogs]]` table of the config file: a catalog over one account
 /// and region. Unset keys take the top-level value (flag, environment, file).
 #[derive(Debug, Default, Clone, Deserialize)]
