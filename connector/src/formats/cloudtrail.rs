@@ -190,16 +190,11 @@ const COLUMNS: &[Node] = &[
     ),
 ];
 
-/// The value of `key` in `object`: CloudTrail's spelling first, then any
-/// spelling that differs only in case (records of older event versions
-/// and some services vary it, e.g. `ec2RoleDelivery`).
+/// The value of `key` in `object`, spelt exactly as CloudTrail spells it:
+/// CloudWatch's JSON selectors are case-sensitive, so a value found under
+/// another spelling would be one a pushed pattern cannot see.
 fn field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    object.get(key)
 }
 
 fn as_text(value: &Value) -> Option<String> {
