@@ -368,6 +368,15 @@ def build(seed: int = SEED) -> list[Event]:
     early_t = (NOW_MS - 3 * HOUR_MS) // 1000 * 1000 + 17_000
     add(CONSOLE_GROUP, EU_STREAM, iam_user_describe_alice(g, early_t, name="SkewedClock"), early_t, -20 * MINUTE_MS)
 
+    # ec2RoleDelivery as CloudTrail spells it, and in another case (logflight reads keys
+    # case-insensitively when the exact spelling is missing).
+    for spelling in ("ec2RoleDelivery", "ec2roledelivery"):
+        t = when()
+        r = g.base(t, "ec2.amazonaws.com", "DescribeVolumes", g.assumed_role("111122223333", "Ec2Instance", "false"),
+                   "111122223333", readOnly=True)
+        r["userIdentity"]["sessionContext"][spelling] = "v2"
+        add(CONSOLE_GROUP, US_STREAM, r, t)
+
     # Not CloudTrail by any rule: a few of the same records.
     for _ in range(5):
         t = when()
@@ -446,7 +455,14 @@ def mapping(v):
 def struct(v, fields):
     if not isinstance(v, dict):
         return None
-    return {col: conv(v.get(key, MISSING)) for col, key, conv in fields}
+    return {col: conv(lookup(v, key)) for col, key, conv in fields}
+
+
+def lookup(obj: dict, key: str):
+    """obj[key], else a key differing only in case (as logflight reads records)."""
+    if key in obj:
+        return obj[key]
+    return next((x for k, x in obj.items() if k.lower() == key.lower()), MISSING)
 
 
 def S(*fields):

@@ -359,6 +359,8 @@ QUESTIONS = [
      lambda r: r["eventsource"] == "s3.amazonaws.com" and (r["readonly"] is True or r["errorcode"] is not None)),
     ("apiversion = '20141112'", lambda r: r["apiversion"] == "20141112"),
     ("sharedeventid = 'true'", lambda r: r["sharedeventid"] == "true"),
+    ("useridentity.sessioncontext.ec2roledelivery = 'v2'",
+     lambda r: _ui(r, "sessioncontext", "ec2roledelivery") == "v2"),
     ("useridentity.invokedby = 'cloudtrail.amazonaws.com'", lambda r: _ui(r, "invokedby") == "cloudtrail.amazonaws.com"),
 ]
 
