@@ -368,8 +368,9 @@ def build(seed: int = SEED) -> list[Event]:
     early_t = (NOW_MS - 3 * HOUR_MS) // 1000 * 1000 + 17_000
     add(CONSOLE_GROUP, EU_STREAM, iam_user_describe_alice(g, early_t, name="SkewedClock"), early_t, -20 * MINUTE_MS)
 
-    # ec2RoleDelivery as CloudTrail spells it, and in another case (logflight reads keys
-    # case-insensitively when the exact spelling is missing).
+    # ec2RoleDelivery as CloudTrail spells it, and in another case: logflight reads keys
+    # exactly as CloudTrail spells them (CloudWatch's JSON selectors are case-sensitive,
+    # so a value read under another spelling would be one a pushed pattern misses).
     for spelling in ("ec2RoleDelivery", "ec2roledelivery"):
         t = when()
         r = g.base(t, "ec2.amazonaws.com", "DescribeVolumes", g.assumed_role("111122223333", "Ec2Instance", "false"),
@@ -459,10 +460,8 @@ def struct(v, fields):
 
 
 def lookup(obj: dict, key: str):
-    """obj[key], else a key differing only in case (as logflight reads records)."""
-    if key in obj:
-        return obj[key]
-    return next((x for k, x in obj.items() if k.lower() == key.lower()), MISSING)
+    """obj[key], spelt exactly (as logflight reads records)."""
+    return obj.get(key, MISSING)
 
 
 def S(*fields):
