@@ -17,6 +17,8 @@ use datafusion::logical_expr::Expr;
 
 use crate::model::TimeRange;
 
+pub mod flow_logs;
+
 /// One format's decoding and pushdown.
 pub trait RecordFormat: Debug + Send + Sync {
     /// The typed table's name in the group's schema, e.g. `cloudtrail_events`.
