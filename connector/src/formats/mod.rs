@@ -18,6 +18,7 @@ use datafusion::logical_expr::Expr;
 use crate::model::TimeRange;
 
 pub mod flow_logs;
+pub mod lambda;
 
 /// One format's decoding and pushdown.
 pub trait RecordFormat: Debug + Send + Sync {
