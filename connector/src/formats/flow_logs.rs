@@ -637,13 +637,18 @@ fn cast_of_column(
     to: &DataType,
 ) -> Option<usize> {
     let position = column(layout, columns, inner)?;
-    let lossless = match (layout.kind(position), to) {
-        (Kind::Int32, DataType::Int32 | DataType::Int64 | DataType::Float64) => true,
-        (Kind::Int64, DataType::Int64) => true,
-        (Kind::Seconds, DataType::Timestamp(_, _)) => true,
-        (Kind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => true,
-        _ => false,
-    };
+    let lossless = matches!(
+        (layout.kind(position), to),
+        (
+            Kind::Int32,
+            DataType::Int32 | DataType::Int64 | DataType::Float64
+        ) | (Kind::Int64, DataType::Int64)
+            | (Kind::Seconds, DataType::Timestamp(_, _))
+            | (
+                Kind::Text,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+    );
     lossless.then_some(position)
 }
 
