@@ -21,6 +21,9 @@ use datafusion::logical_expr::Expr;
 
 use crate::model::TimeRange;
 
+pub mod flow_logs;
+pub mod lambda;
+
 /// One format's decoding and pushdown.
 pub trait RecordFormat: Debug + Send + Sync {
     /// The typed table's name in the group's schema, e.g. `cloudtrail_events`.

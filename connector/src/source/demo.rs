@@ -122,9 +122,9 @@ fn with_governance(mut group: DemoGroup) -> DemoGroup {
 }
 
 /// Filter patterns as far as the demo needs them: the `%run%` regex form
-/// logflight sends (a case-sensitive substring search) and space-separated
-/// terms that must all occur. Anything else matches every event: a source
-/// may select more than the pattern, never less.
+/// logflight sends (a case-sensitive substring search), JSON patterns, and
+/// terms and field lists as `pattern_match` models them. Anything else
+/// matches every event: a source may select more than the pattern, never less.
 fn matches_pattern(pattern: Option<&str>, message: &str) -> bool {
     let Some(pattern) = pattern else {
         return true;
@@ -135,10 +135,7 @@ fn matches_pattern(pattern: Option<&str>, message: &str) -> bool {
     if let Some(inner) = pattern.strip_prefix('%').and_then(|p| p.strip_suffix('%')) {
         return !inner.chars().all(|c| c.is_ascii_alphanumeric()) || message.contains(inner);
     }
-    pattern
-        .split_whitespace()
-        .map(|t| t.trim_matches('"'))
-        .all(|term| message.contains(term))
+    super::pattern_match::matches(pattern, message).unwrap_or(true)
 }
 
 /// JSON patterns as logflight sends them: `{ $.a.b[0] OP value }` or

@@ -9,6 +9,7 @@
 pub mod cloudwatch;
 pub mod demo;
 pub mod listing;
+pub(crate) mod pattern_match;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
