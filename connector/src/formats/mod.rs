@@ -84,9 +84,13 @@ pub fn instantiate(
     use detect::FormatKind;
     match kind {
         FormatKind::CloudTrail => Ok(Arc::new(cloudtrail::CloudTrail)),
-        FormatKind::FlowLogs | FormatKind::Lambda => {
-            let _ = flow_log_format;
-            Err(format!("{} tables are not built yet", kind.name()))
+        FormatKind::FlowLogs => {
+            let layout = match flow_log_format {
+                Some(text) => flow_logs::FlowLogLayout::parse(text)?,
+                None => flow_logs::FlowLogLayout::default_v2(),
+            };
+            Ok(Arc::new(flow_logs::FlowLogFormat::new(layout)))
         }
+        FormatKind::Lambda => Ok(Arc::new(lambda::LambdaReportFormat)),
     }
 }
