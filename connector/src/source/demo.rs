@@ -17,12 +17,17 @@ use crate::error::{ConnectorError, Result};
 use crate::model::{EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest};
 use crate::rng::SplitMix64;
 use crate::source::LogSource;
-use crate::time::{civil_from_days, iso8601, DAY_MS, HOUR_MS};
+use crate::time::{iso8601, DAY_MS, HOUR_MS};
+
+mod cloudtrail;
+mod flow;
+mod lambda;
 
 const PAGE_SIZE: usize = 10_000;
 const STREAM_PAGE_SIZE: usize = 50;
 const DEMO_ACCOUNT: &str = "111122223333";
 const DEMO_REGION: &str = "us-east-1";
+const SEED: u64 = 0x6c6f_6766_6c69_6768;
 
 #[derive(Debug)]
 struct DemoStream {
@@ -57,8 +62,11 @@ impl DemoSource {
         let mut groups = BTreeMap::new();
         for group in [
             gen.lambda_orders(),
-            gen.cloudtrail(),
+            gen.lambda_inventory(),
+            gen.cloudtrail_management(),
+            gen.cloudtrail_data(),
             gen.vpc_flow_logs(),
+            gen.vpc_flow_logs_custom(),
             gen.ecs_payments(),
             gen.secure_log(),
         ] {
@@ -231,6 +239,10 @@ impl LogSource for DemoSource {
         Ok(self.group(&group.name)?.tags.clone())
     }
 
+    async fn flow_log_format(&self, group: &str) -> Result<Option<String>> {
+        Ok((group == flow::CUSTOM_GROUP).then(|| flow::CUSTOM_FORMAT.to_string()))
+    }
+
     fn list_streams(
         &self,
         group: &str,
@@ -394,12 +406,38 @@ impl StreamBuilder {
     }
 }
 
+/// An id that stays the same wherever the same principal appears (an IAM
+/// user's `AIDA...`, a role's `AROA...`), as AWS's do: derived from the
+/// account and name rather than drawn from the sequence.
+fn stable_id(prefix: &str, account: &str, name: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = SplitMix64::new(fnv1a(&format!("{account}/{name}")));
+    let mut id = prefix.to_string();
+    for _ in 0..17 {
+        id.push(ALPHABET[rng.below(32) as usize] as char);
+    }
+    id
+}
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 impl Generator {
     fn new(anchor: i64) -> Self {
         Self {
-            rng: SplitMix64::new(0x6c6f_6766_6c69_6768),
+            rng: SplitMix64::new(SEED),
             anchor,
         }
+    }
+
+    /// Each group draws from its own sequence, so that reworking one
+    /// generator leaves the other groups' events (and the tests computed
+    /// from them) as they were.
+    fn reseed(&mut self, group: &str) {
+        self.rng = SplitMix64::new(SEED ^ fnv1a(group));
     }
 
     fn group(
@@ -439,174 +477,9 @@ impl Generator {
         }
     }
 
-    /// A Lambda function: one stream per execution environment, named the
-    /// way Lambda names them, with START/END/REPORT and JSON app lines.
-    fn lambda_orders(&mut self) -> DemoGroup {
-        let mut streams = Vec::new();
-        let window = 8 * HOUR_MS;
-        for k in 0..6 {
-            let start = self.anchor - 48 * HOUR_MS + k * window;
-            let (y, m, d) = civil_from_days(start.div_euclid(DAY_MS));
-            let mut s = StreamBuilder::new(format!(
-                "{y:04}/{m:02}/{d:02}/[$LATEST]{}",
-                self.rng.hex(32)
-            ));
-            let mut t = start + self.rng.range(0, 60_000);
-            while t < start + window - 60_000 {
-                let req = self.rng.uuid();
-                s.push(t, 40, format!("START RequestId: {req} Version: $LATEST"));
-                let order = self.rng.below(100_000);
-                let customer = self.rng.below(500);
-                let amount = self.rng.range(199, 250_000);
-                let mut at = t + self.rng.range(1, 20);
-                if self.rng.chance(6) {
-                    let error = *self
-                        .rng
-                        .pick(&["CardDeclined", "InsufficientFunds", "Timeout"]);
-                    s.push(at, 55, format!(
-                        r#"{{"level":"ERROR","msg":"payment failed","orderId":"ord-{order:06}","customerId":"cus-{customer:04}","amountCents":{amount},"error":"{error}","requestId":"{req}"}}"#
-                    ));
-                } else {
-                    s.push(at, 55, format!(
-                        r#"{{"level":"INFO","msg":"order created","orderId":"ord-{order:06}","customerId":"cus-{customer:04}","amountCents":{amount},"requestId":"{req}"}}"#
-                    ));
-                }
-                at += self.rng.range(1, 30);
-                let latency = self.rng.range(3, 900);
-                s.push(at, 61, format!(
-                    r#"{{"level":"INFO","msg":"response sent","status":{},"latencyMs":{latency},"requestId":"{req}"}}"#,
-                    if self.rng.chance(4) { 500 } else { 200 }
-                ));
-                let duration = (at - t) as f64 + 1.37;
-                at += 2;
-                s.push(at, 70, format!("END RequestId: {req}"));
-                s.push(at, 70, format!(
-                    "REPORT RequestId: {req}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: 512 MB\tMax Memory Used: {} MB",
-                    duration.ceil() as i64,
-                    self.rng.range(80, 200)
-                ));
-                t += self.rng.range(5_000, 25_000);
-            }
-            streams.push(s);
-        }
-        self.group("/aws/lambda/orders-api", Some(30), 400, streams)
-    }
-
-    /// CloudTrail management events delivered to CloudWatch Logs, several
-    /// accounts and regions, one stream per account and region.
-    fn cloudtrail(&mut self) -> DemoGroup {
-        const ACTIONS: [(&str, &str, bool); 14] = [
-            ("ConsoleLogin", "signin.amazonaws.com", false),
-            ("AssumeRole", "sts.amazonaws.com", false),
-            ("DescribeInstances", "ec2.amazonaws.com", true),
-            ("RunInstances", "ec2.amazonaws.com", false),
-            ("TerminateInstances", "ec2.amazonaws.com", false),
-            ("CreateUser", "iam.amazonaws.com", false),
-            ("CreateAccessKey", "iam.amazonaws.com", false),
-            ("AttachRolePolicy", "iam.amazonaws.com", false),
-            ("ListBuckets", "s3.amazonaws.com", true),
-            ("PutBucketPolicy", "s3.amazonaws.com", false),
-            ("DeleteBucket", "s3.amazonaws.com", false),
-            ("StopLogging", "cloudtrail.amazonaws.com", false),
-            ("GetSecretValue", "secretsmanager.amazonaws.com", true),
-            ("PutRetentionPolicy", "logs.amazonaws.com", false),
-        ];
-        const USERS: [(&str, &str); 5] = [
-            ("IAMUser", "alice"),
-            ("IAMUser", "bob"),
-            ("AssumedRole", "ci-deployer"),
-            ("AssumedRole", "AWSReservedSSO_Admin/carol"),
-            ("Root", "root"),
-        ];
-        let mut streams = Vec::new();
-        for account in ["111122223333", "444455556666", "777788889999"] {
-            for region in ["us-east-1", "eu-west-1"] {
-                let mut s = StreamBuilder::new(format!("{account}_CloudTrail_{region}"));
-                let ips: Vec<String> = (0..6).map(|_| self.rng.ipv4_public()).collect();
-                for _ in 0..1_400 {
-                    let ts = self.anchor - self.rng.range(60_000, 48 * HOUR_MS);
-                    let (name, source, read_only) = *self.rng.pick(&ACTIONS);
-                    // Root activity is rare, as it should be.
-                    let (kind, user) = if self.rng.chance(1) {
-                        USERS[4]
-                    } else {
-                        *self.rng.pick(&USERS[..4])
-                    };
-                    let arn = match kind {
-                        "Root" => format!("arn:aws:iam::{account}:root"),
-                        "AssumedRole" => format!("arn:aws:sts::{account}:assumed-role/{user}"),
-                        _ => format!("arn:aws:iam::{account}:user/{user}"),
-                    };
-                    let error = if self.rng.chance(7) {
-                        r#","errorCode":"AccessDenied","errorMessage":"User is not authorized to perform this operation""#
-                    } else {
-                        ""
-                    };
-                    let ip = self.rng.pick(&ips).clone();
-                    s.push(ts, self.rng.range(60_000, 600_000), format!(
-                        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"{kind}","principalId":"AIDA{}","arn":"{arn}","accountId":"{account}","userName":"{user}"}},"eventTime":"{}Z","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{ip}","userAgent":"aws-cli/2.17.0","readOnly":{read_only}{error},"eventID":"{}","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}"}}"#,
-                        self.rng.hex(16).to_uppercase(),
-                        &iso8601(ts)[..19],
-                        self.rng.uuid(),
-                    ));
-                }
-                streams.push(s);
-            }
-        }
-        self.group("/aws/cloudtrail/management", None, 900, streams)
-    }
-
-    /// VPC flow logs in the default space-delimited format, one stream per ENI.
-    fn vpc_flow_logs(&mut self) -> DemoGroup {
-        let mut streams = Vec::new();
-        for _ in 0..4 {
-            let eni = format!("eni-0{}", self.rng.hex(16));
-            let mut s = StreamBuilder::new(format!("{eni}-all"));
-            let local = format!("10.0.{}.{}", self.rng.below(4), self.rng.range(4, 250));
-            for _ in 0..2_000 {
-                let end = self.anchor - self.rng.range(60_000, 48 * HOUR_MS);
-                let start = end - 60_000;
-                let remote = if self.rng.chance(70) {
-                    format!("10.0.{}.{}", self.rng.below(4), self.rng.range(4, 250))
-                } else {
-                    self.rng.ipv4_public()
-                };
-                let port = *self.rng.pick(&[443, 443, 80, 22, 5432, 6379, 3389]);
-                let (src, dst, sport, dport) = if self.rng.chance(50) {
-                    (
-                        local.as_str(),
-                        remote.as_str(),
-                        self.rng.range(32_768, 61_000),
-                        port,
-                    )
-                } else {
-                    (
-                        remote.as_str(),
-                        local.as_str(),
-                        port,
-                        self.rng.range(32_768, 61_000),
-                    )
-                };
-                let packets = self.rng.range(1, 400);
-                let action = if dport == 22 || dport == 3389 || self.rng.chance(5) {
-                    "REJECT"
-                } else {
-                    "ACCEPT"
-                };
-                s.push(end, 90_000, format!(
-                    "2 {DEMO_ACCOUNT} {eni} {src} {dst} {sport} {dport} 6 {packets} {} {} {} {action} OK",
-                    packets * self.rng.range(40, 1_500),
-                    start / 1000,
-                    end / 1000,
-                ));
-            }
-            streams.push(s);
-        }
-        self.group("/vpc/flow-logs", Some(14), 200, streams)
-    }
-
     /// A Java service on ECS with an upper-case group name.
     fn ecs_payments(&mut self) -> DemoGroup {
+        self.reseed("/ecs/Payments-Service");
         let mut streams = Vec::new();
         let names = [
             format!("payments/api/{}", self.rng.hex(32)),
@@ -660,6 +533,7 @@ impl Generator {
 
     /// sshd authentication logs, the classic audit trail of a Linux host.
     fn secure_log(&mut self) -> DemoGroup {
+        self.reseed("/var/log/secure");
         let mut streams = Vec::new();
         for host in ["ip-10-0-1-12", "ip-10-0-2-34"] {
             let mut s = StreamBuilder::new(host);
@@ -758,7 +632,10 @@ mod tests {
             .iter()
             .any(|n| n.chars().any(|c| c.is_ascii_uppercase())));
         let lambda = &a.groups["/aws/lambda/orders-api"];
-        assert!(lambda.streams.keys().all(|s| s.contains("/[$LATEST]")));
+        assert!(lambda
+            .streams
+            .keys()
+            .all(|s| s.contains("/[$LATEST]") || s.contains("/[7]")));
         for g in a.groups.values() {
             for s in g.streams.values() {
                 assert!(s
@@ -824,5 +701,396 @@ mod tests {
             .try_collect::<Vec<_>>()
             .await;
         assert!(matches!(missing, Err(ConnectorError::GroupNotFound { .. })));
+    }
+}
+
+/// Every shape of record the typed tables decode is in the demo.
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use serde_json::Value;
+
+    const ANCHOR: i64 = 1_795_000_000_000;
+
+    fn messages<'a>(source: &'a DemoSource, group: &str) -> Vec<&'a LogEvent> {
+        source.groups[group]
+            .streams
+            .values()
+            .flat_map(|s| &s.events)
+            .collect()
+    }
+
+    fn records(source: &DemoSource, group: &str) -> Vec<(i64, Value)> {
+        messages(source, group)
+            .into_iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.message)
+                    .unwrap_or_else(|err| panic!("{err}: {}", e.message));
+                (e.timestamp_ms, v)
+            })
+            .collect()
+    }
+
+    /// Epoch milliseconds of CloudTrail's `YYYY-MM-DDTHH:MM:SSZ`.
+    fn parse_time(text: &str) -> i64 {
+        let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
+        let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+        // Days from civil, the inverse of civil_from_days.
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        days * DAY_MS + n(11..13) * HOUR_MS + n(14..16) * 60_000 + n(17..19) * 1_000
+    }
+
+    #[test]
+    fn the_demo_stays_modest_and_deterministic() {
+        let a = DemoSource::generate(ANCHOR);
+        let b = DemoSource::generate(ANCHOR);
+        let n = a.event_count();
+        assert!((60_000..=160_000).contains(&n), "{n}");
+        for (name, g) in &a.groups {
+            let other = &b.groups[name];
+            for (s, stream) in &g.streams {
+                let same = &other.streams[s].events;
+                assert_eq!(stream.events.len(), same.len());
+                assert!(stream
+                    .events
+                    .iter()
+                    .zip(same)
+                    .all(|(x, y)| x.message == y.message && x.timestamp_ms == y.timestamp_ms));
+            }
+        }
+    }
+
+    #[test]
+    fn cloudtrail_has_every_shape() {
+        let source = DemoSource::generate(ANCHOR);
+        let mut all = records(&source, "/aws/cloudtrail/management");
+        let data = records(&source, "/aws/cloudtrail/workloads");
+        for (_, r) in &data {
+            assert_eq!(r["eventCategory"], "Data");
+            assert_eq!(r["managementEvent"], false);
+            assert!(r["resources"].is_array(), "{r}");
+        }
+        all.extend(data);
+        let any = |what: &str, f: &dyn Fn(&Value) -> bool| {
+            assert!(all.iter().any(|(_, r)| f(r)), "no record with {what}");
+        };
+        let ui = |r: &Value, k: &str| r["userIdentity"][k].clone();
+        for kind in [
+            "IAMUser",
+            "AssumedRole",
+            "Root",
+            "AWSService",
+            "SAMLUser",
+            "WebIdentityUser",
+            "IdentityCenterUser",
+        ] {
+            any(kind, &|r| ui(r, "type") == kind);
+        }
+        any("an access key", &|r| {
+            ui(r, "accessKeyId")
+                .as_str()
+                .is_some_and(|k| k.starts_with("AKIA"))
+        });
+        any("a sessionIssuer", &|r| {
+            ui(r, "sessionContext")["sessionIssuer"]["type"] == "Role"
+        });
+        any("mfaAuthenticated true", &|r| {
+            ui(r, "sessionContext")["attributes"]["mfaAuthenticated"] == "true"
+        });
+        any("mfaAuthenticated false", &|r| {
+            ui(r, "sessionContext")["attributes"]["mfaAuthenticated"] == "false"
+        });
+        any("webIdFederationData", &|r| {
+            ui(r, "sessionContext")["webIdFederationData"]["federatedProvider"].is_string()
+        });
+        any("sourceIdentity", &|r| {
+            ui(r, "sessionContext")["sourceIdentity"].is_string()
+        });
+        any("ec2RoleDelivery", &|r| {
+            ui(r, "sessionContext")["ec2IssuedInVPC"].is_string()
+        });
+        any("invokedBy", &|r| ui(r, "invokedBy").is_string());
+        any("identityProvider", &|r| {
+            ui(r, "identityProvider").is_string()
+        });
+        any("onBehalfOf", &|r| {
+            ui(r, "onBehalfOf")["identityStoreArn"].is_string()
+        });
+        any("inScopeOf", &|r| {
+            ui(r, "inScopeOf")["credentialsIssuedTo"].is_string()
+        });
+        for (kind, mfa) in [("MFA", "Yes"), ("no MFA", "No")] {
+            any(kind, &|r| {
+                r["eventName"] == "ConsoleLogin"
+                    && r["additionalEventData"]["MFAUsed"] == mfa
+                    && r["responseElements"]["ConsoleLogin"] == "Success"
+            });
+        }
+        any("a failed login", &|r| {
+            r["eventName"] == "ConsoleLogin" && r["errorMessage"] == "Failed authentication"
+        });
+        any("AccessDenied", &|r| r["errorCode"] == "AccessDenied");
+        any("another error", &|r| {
+            r["errorCode"].as_str().is_some_and(|c| c != "AccessDenied")
+        });
+        for t in ["AwsApiCall", "AwsConsoleSignIn", "AwsServiceEvent"] {
+            any(t, &|r| r["eventType"] == t);
+        }
+        any("serviceEventDetails", &|r| {
+            r["serviceEventDetails"].is_object()
+        });
+        for ro in [true, false] {
+            any("a data event", &|r| {
+                r["eventCategory"] == "Data" && r["readOnly"] == ro
+            });
+        }
+        for source in [
+            "s3.amazonaws.com",
+            "lambda.amazonaws.com",
+            "dynamodb.amazonaws.com",
+        ] {
+            any(source, &|r| {
+                r["eventCategory"] == "Data" && r["eventSource"] == source
+            });
+        }
+        any("ARNPrefix", &|r| r["resources"][0]["ARNPrefix"].is_string());
+        any("tlsDetails", &|r| r["tlsDetails"]["tlsVersion"].is_string());
+        any("no tlsDetails", &|r| r.get("tlsDetails").is_none());
+        any("a cross-account call", &|r| {
+            ui(r, "accountId").is_string() && ui(r, "accountId") != r["recipientAccountId"]
+        });
+        any("sharedEventID", &|r| r["sharedEventID"].is_string());
+        any("vpcEndpointId", &|r| r["vpcEndpointId"].is_string());
+        any("sessionCredentialFromConsole", &|r| {
+            r["sessionCredentialFromConsole"] == "true"
+        });
+        any("an addendum", &|r| r["addendum"]["reason"].is_string());
+        any("null responseElements", &|r| {
+            r["responseElements"].is_null()
+        });
+        any("nested request", &|r| {
+            r["requestParameters"]["blockDeviceMapping"]["items"][0]["ebs"]["volumeSize"]
+                .is_number()
+        });
+        let accounts: std::collections::BTreeSet<_> = all
+            .iter()
+            .map(|(_, r)| r["recipientAccountId"].to_string())
+            .collect();
+        assert!(accounts.len() >= 3, "{accounts:?}");
+        for (ts, r) in &all {
+            let event_time = parse_time(r["eventTime"].as_str().unwrap());
+            let delay = ts - event_time;
+            assert!(
+                (0..cloudtrail::MAX_DELIVERY_DELAY_MS).contains(&delay),
+                "{delay} ms: {r}"
+            );
+        }
+        for (name, g) in [(
+            "/aws/cloudtrail/management",
+            &source.groups["/aws/cloudtrail/management"],
+        )] {
+            for s in g.streams.keys() {
+                let (account, region) = s
+                    .split_once("_CloudTrail_")
+                    .unwrap_or_else(|| panic!("{name}: {s}"));
+                assert!(cloudtrail::ACCOUNTS.contains(&account), "{s}");
+                assert!(records(&source, name).iter().all(|_| true));
+                assert!(
+                    g.streams[s]
+                        .events
+                        .iter()
+                        .all(|e| e.message.contains(&format!("\"awsRegion\":\"{region}\""))),
+                    "{s}"
+                );
+            }
+        }
+    }
+
+    /// A custom-format record's field by name.
+    type Field<'a> = &'a dyn Fn(&str) -> String;
+
+    #[test]
+    fn flow_logs_have_every_shape() {
+        let source = DemoSource::generate(ANCHOR);
+        let default = messages(&source, "/vpc/flow-logs");
+        let fields = |m: &str| m.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert!(
+            default.iter().all(|e| fields(&e.message).len() == 14),
+            "default format has 14 fields"
+        );
+        let has = |what: &str, f: &dyn Fn(&[String]) -> bool| {
+            assert!(default.iter().any(|e| f(&fields(&e.message))), "no {what}");
+        };
+        has("NODATA", &|f| {
+            f[13] == "NODATA" && f[3] == "-" && f[12] == "-"
+        });
+        has("SKIPDATA", &|f| f[13] == "SKIPDATA");
+        has("ICMP", &|f| f[7] == "1" && f[5] == "0" && f[6] == "0");
+        has("UDP", &|f| f[7] == "17");
+        has("a rejected SSH probe", &|f| {
+            f[6] == "22" && f[12] == "REJECT" && !f[3].starts_with("10.")
+        });
+        has("a rejected RDP probe", &|f| {
+            f[6] == "3389" && f[12] == "REJECT"
+        });
+        has("ACCEPT", &|f| f[12] == "ACCEPT");
+
+        let custom = messages(&source, flow::CUSTOM_GROUP);
+        let names: Vec<&str> = flow::CUSTOM_FORMAT
+            .split(' ')
+            .map(|f| f.trim_start_matches("${").trim_end_matches('}'))
+            .collect();
+        assert_eq!(names.len(), 27);
+        let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
+        for e in &custom {
+            let f = fields(&e.message);
+            assert_eq!(f.len(), names.len(), "{}", e.message);
+            assert_eq!(f[at("version")], "5");
+            if f[at("log-status")] == "OK" {
+                let protocol = &f[at("protocol")];
+                if protocol != "6" {
+                    assert_eq!(f[at("tcp-flags")], "0", "{}", e.message);
+                }
+                if f[at("flow-direction")] == "ingress" {
+                    assert_eq!(f[at("traffic-path")], "-", "{}", e.message);
+                }
+            }
+        }
+        let chas = |what: &str, f: &dyn Fn(Field) -> bool| {
+            assert!(
+                custom.iter().any(|e| {
+                    let v = fields(&e.message);
+                    f(&|n: &str| v[at(n)].clone())
+                }),
+                "no custom {what}"
+            );
+        };
+        chas("NODATA", &|g| {
+            g("log-status") == "NODATA" && g("srcaddr") == "-"
+        });
+        chas("NAT translation", &|g| {
+            g("instance-id") == "-" && g("srcaddr") != g("pkt-srcaddr")
+        });
+        chas("an AWS service", &|g| {
+            g("pkt-dst-aws-service") == "S3" && g("traffic-path") == "7"
+        });
+        chas("ingress", &|g| g("flow-direction") == "ingress");
+        chas("egress via the internet gateway", &|g| {
+            g("traffic-path") == "8"
+        });
+        chas("TCP flags", &|g| g("tcp-flags") == "19");
+    }
+
+    #[tokio::test]
+    async fn the_custom_flow_log_group_reports_its_format() {
+        let source = DemoSource::generate(ANCHOR);
+        assert_eq!(
+            source
+                .flow_log_format("/vpc/flow-logs-custom")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(flow::CUSTOM_FORMAT)
+        );
+        assert_eq!(
+            source.flow_log_format("/vpc/flow-logs").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            source.flow_log_format("/var/log/secure").await.unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn lambda_text_reports_have_cold_and_warm_starts() {
+        let source = DemoSource::generate(ANCHOR);
+        let g = &source.groups["/aws/lambda/orders-api"];
+        assert!(g.streams.keys().any(|s| s.contains("/[$LATEST]")));
+        assert!(g.streams.keys().any(|s| s.contains("/[7]")));
+        for s in g.streams.values() {
+            let reports: Vec<&str> = s
+                .events
+                .iter()
+                .map(|e| e.message.as_str())
+                .filter(|m| m.starts_with("REPORT RequestId: "))
+                .collect();
+            assert!(reports.len() > 10);
+            // The first invocation of an environment is its cold start.
+            assert!(reports[0].contains("\tInit Duration: "), "{}", reports[0]);
+            assert!(reports[1..].iter().all(|r| !r.contains("Init Duration")));
+            for r in &reports {
+                let line = r.lines().next().unwrap();
+                assert!(line.ends_with(" MB\t") || line.ends_with(" ms\t"), "{r:?}");
+                let parts: Vec<&str> = line.trim_end_matches('\t').split('\t').collect();
+                assert!(
+                    parts[1].starts_with("Duration: ") && parts[2].starts_with("Billed Duration: ")
+                );
+                assert_eq!(parts[3], "Memory Size: 512 MB");
+                assert!(parts[4].starts_with("Max Memory Used: "));
+            }
+            assert!(s.events[0]
+                .message
+                .starts_with("INIT_START Runtime Version: "));
+        }
+        assert!(messages(&source, "/aws/lambda/orders-api")
+            .iter()
+            .any(|e| e.message.contains("\nXRAY TraceId: 1-")));
+    }
+
+    #[test]
+    fn lambda_json_records_have_every_status() {
+        let source = DemoSource::generate(ANCHOR);
+        let all = records(&source, "/aws/lambda/inventory-sync");
+        let reports: Vec<&Value> = all
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r["type"] == "platform.report")
+            .collect();
+        for status in ["success", "timeout", "error"] {
+            assert!(
+                reports.iter().any(|r| r["record"]["status"] == status),
+                "{status}"
+            );
+        }
+        let cold = |r: &&&Value| r["record"]["metrics"]["initDurationMs"].is_number();
+        assert!(reports.iter().any(|r| cold(&r)));
+        assert!(reports.iter().any(|r| !cold(&r)));
+        for r in &reports {
+            let m = &r["record"]["metrics"];
+            for k in [
+                "durationMs",
+                "billedDurationMs",
+                "memorySizeMB",
+                "maxMemoryUsedMB",
+            ] {
+                assert!(m[k].is_number(), "{k}: {r}");
+            }
+        }
+        for kind in [
+            "platform.initStart",
+            "platform.start",
+            "platform.runtimeDone",
+        ] {
+            assert!(all.iter().any(|(_, r)| r["type"] == kind), "{kind}");
+        }
+        assert!(all
+            .iter()
+            .any(|(_, r)| r["record"]["tracing"]["type"] == "X-Amzn-Trace-Id"));
+        assert!(all
+            .iter()
+            .any(|(_, r)| r["level"] == "INFO" && r["requestId"].is_string()));
+        // Each stream opens with the environment's initialisation.
+        for s in source.groups["/aws/lambda/inventory-sync"].streams.values() {
+            assert!(s.events[0]
+                .message
+                .contains("\"type\":\"platform.initStart\""));
+        }
     }
 }

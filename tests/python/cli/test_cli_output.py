@@ -132,7 +132,7 @@ def test_csv_writes_maps_and_lists_as_json_in_the_cell():
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     by_group = {r["log_group"]: r for r in rows}
-    assert len(rows) == 5
+    assert len(rows) == 8
     assert json.loads(by_group["/aws/lambda/orders-api"]["tags"]) == {"env": "prod", "team": "orders"}
     assert json.loads(by_group["/vpc/flow-logs"]["tags"]) == {}
     assert json.loads(by_group["/aws/lambda/orders-api"]["service"]) == ["lambda"]
@@ -150,7 +150,7 @@ def test_json_lines_write_null_rather_than_drop_the_key():
     done = demo("--format", "json", NESTED)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(lines) == 5
+    assert len(lines) == 8
     for line in lines:
         assert list(line) == ["log_group", "tags", "service", "retention_in_days", "kms_key_id"], line
     by_group = {line["log_group"]: line for line in lines}
@@ -239,7 +239,7 @@ def test_a_terminal_table_is_cut_to_its_width():
     code, text = run_on_terminal(["--source", "demo", WIDE], columns=100)
     assert code == 0
     lines = text.splitlines()
-    assert len(lines) == 9, text
+    assert len(lines) == 12, text
     assert all(len(line) == 100 for line in lines), text
     assert "…" in text
     # Narrow columns keep their width; the wide ones share the rest.
