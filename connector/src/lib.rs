@@ -24,6 +24,7 @@ pub mod read_plan;
 pub mod rng;
 pub mod scan;
 pub mod source;
+pub mod sql_functions;
 pub mod table;
 pub mod table_functions;
 pub mod time;

@@ -106,6 +106,7 @@ impl QueryEngine {
         let mut ctx = SessionContext::new_with_config(config);
         // json_get_str(message, 'userIdentity', 'type'), message->>'eventName', ...
         datafusion_functions_json::register_all(&mut ctx)?;
+        logflight_connector::sql_functions::register(&ctx);
         InsightsFunctions::register_placeholders(&ctx);
         let mut by_name = BTreeMap::new();
         for catalog in catalogs {
