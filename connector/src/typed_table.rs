@@ -42,24 +42,31 @@ pub struct TypedTable {
     columns: Vec<OutputColumn>,
 }
 
+/// A typed table's schema (the format's columns, Lambda's `version`, then
+/// `log_group`, `log_stream`, `time`) and where each column comes from.
+pub fn typed_schema(kind: FormatKind, format: &dyn RecordFormat) -> (SchemaRef, Vec<OutputColumn>) {
+    let mut fields: Vec<Field> = format.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<OutputColumn> = (0..fields.len()).map(OutputColumn::Format).collect();
+    if kind == FormatKind::Lambda {
+        fields.push(Field::new(LAMBDA_VERSION, DataType::Utf8, true));
+        columns.push(OutputColumn::LambdaVersion);
+    }
+    let logs = log_schema();
+    for (i, &at) in INPUT_PROJECTION[..3].iter().enumerate() {
+        fields.push(logs.field(at).clone());
+        columns.push(OutputColumn::Input(i));
+    }
+    (Arc::new(Schema::new(fields)), columns)
+}
+
 impl TypedTable {
     /// `log` is the group's `all_log_streams` table.
     pub fn new(log: LogTable, kind: FormatKind, format: Arc<dyn RecordFormat>) -> Self {
-        let mut fields: Vec<Field> = format.fields().iter().map(|f| f.as_ref().clone()).collect();
-        let mut columns: Vec<OutputColumn> = (0..fields.len()).map(OutputColumn::Format).collect();
-        if kind == FormatKind::Lambda {
-            fields.push(Field::new(LAMBDA_VERSION, DataType::Utf8, true));
-            columns.push(OutputColumn::LambdaVersion);
-        }
-        let logs = log_schema();
-        for (i, &at) in INPUT_PROJECTION[..3].iter().enumerate() {
-            fields.push(logs.field(at).clone());
-            columns.push(OutputColumn::Input(i));
-        }
+        let (schema, columns) = typed_schema(kind, format.as_ref());
         Self {
             log,
             format,
-            schema: Arc::new(Schema::new(fields)),
+            schema,
             columns,
         }
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 
 import adbc_driver_flightsql.dbapi as flightsql
 import adbc_driver_manager
@@ -126,3 +127,31 @@ def drain_pty(master: int) -> bytes:
         chunks.append(chunk)
     os.close(master)
     return b"".join(chunks)
+
+
+def typed_table(group: str, streams) -> str | None:
+    """The typed table docs/typed-tables.md says a group gets (no config rules)."""
+    lower = group.lower()
+    if lower.startswith("/aws/lambda/"):
+        return "lambda_invocations"
+    if "cloudtrail" in lower:
+        return "cloudtrail_events"
+    if any(w in lower for w in ("flow-log", "flowlog", "flow_log")):
+        return "flow_log_records"
+    streams = list(streams)
+    if not streams:
+        return None
+    if all(re.fullmatch(r"\d{12}_CloudTrail_.+", s) for s in streams):
+        return "cloudtrail_events"
+    if all(re.fullmatch(r"eni-[0-9a-fA-F]+(-all|-accept|-reject)?", s) for s in streams):
+        return "flow_log_records"
+    if all(re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[[^\]]+\].*", s) for s in streams):
+        return "lambda_invocations"
+    return None
+
+
+def group_tables(group: str, streams) -> set[str]:
+    """Every table of a group's schema: its streams, all_log_streams, its typed table."""
+    streams = set(streams)
+    typed = typed_table(group, streams)
+    return streams | {"all_log_streams"} | ({typed} if typed else set())

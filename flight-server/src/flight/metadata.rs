@@ -12,6 +12,7 @@ use arrow_flight::sql::{
     CommandGetTables, CommandGetXdbcTypeInfo, ProstMessageExt,
 };
 use logflight_connector::batch::log_schema;
+use logflight_connector::typed_table::typed_schema;
 use logflight_connector::{LogCatalog, MetaTableKind, ALL_LOG_STREAMS, META_SCHEMA, META_TABLES};
 
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
@@ -177,6 +178,14 @@ async fn tables(engine: &QueryEngine, query: CommandGetTables) -> Result<RecordB
             for stream in streams.iter().map(String::as_str).chain([ALL_LOG_STREAMS]) {
                 let described = described(&log, catalog.name(), &group.name, stream);
                 builder.append(catalog.name(), &group.name, stream, TABLE_TYPE, &described)?;
+            }
+            if table_pattern.as_deref() != Some(ALL_LOG_STREAMS) {
+                if let Some(typed) = catalog.typed_format(&group.name).await? {
+                    let (schema, _) = typed_schema(typed.kind, typed.format.as_ref());
+                    let name = typed.kind.table_name();
+                    let described = described(&schema, catalog.name(), &group.name, name);
+                    builder.append(catalog.name(), &group.name, name, TABLE_TYPE, &described)?;
+                }
             }
         }
         if pattern_allows(schema_pattern.as_deref(), META_SCHEMA) {

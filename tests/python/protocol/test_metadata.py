@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from helpers import run
+from helpers import group_tables, run
 from loader import CASE_GROUP, CLOUDTRAIL_GROUP, LAMBDA_GROUP, QUIET_GROUP
 
 COLUMNS = ["log_group", "log_stream", "time", "ingestion_time", "message"]
@@ -14,7 +14,7 @@ SYSTEM_SCHEMAS = {"information_schema", META_SCHEMA}
 
 
 def expected_tables(data) -> dict[str, set[str]]:
-    return {group: set(streams) | {"all_log_streams"} for group, streams in data.groups.items()}
+    return {group: group_tables(group, streams) for group, streams in data.groups.items()}
 
 
 def objects(conn, **kwargs) -> list[dict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import adbc_driver_manager
 import pytest
 
-from helpers import expect_error, qi, run
+from helpers import expect_error, group_tables, qi, run
 from loader import LAMBDA_GROUP
 
 INVALID = adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
@@ -48,7 +48,7 @@ def test_show_schemas_databases_and_catalogs(conn, data):
 def test_show_tables_from_a_group(conn, data, written):
     t = run(conn, f"SHOW TABLES FROM {qi(written)}")
     assert set(t.column("table_schema").to_pylist()) == {LAMBDA_GROUP}
-    assert sorted(t.column("table_name").to_pylist()) == sorted([*data.groups[LAMBDA_GROUP], "all_log_streams"])
+    assert sorted(t.column("table_name").to_pylist()) == sorted(group_tables(LAMBDA_GROUP, data.groups[LAMBDA_GROUP]))
     assert run(conn, f"SHOW TABLES IN cloudwatch.{qi(LAMBDA_GROUP)}").num_rows == t.num_rows
 
 
