@@ -159,6 +159,7 @@ async fn register_on_and_off(ctx: &SessionContext, source: &Arc<DemoSource>) {
             ScanOptions {
                 pushdown,
                 max_partitions: 3,
+                ..ScanOptions::default()
             },
         );
         catalog.prepare_listing().await.unwrap();

@@ -404,6 +404,7 @@ async fn context(url: &str, group: &str) -> SessionContext {
         ScanOptions {
             pushdown: true,
             max_partitions: PARTITIONS,
+            ..ScanOptions::default()
         },
     );
     catalog

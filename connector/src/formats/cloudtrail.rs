@@ -210,7 +210,7 @@ enum Builder {
     Str(StringBuilder),
     Bool(BooleanBuilder),
     Time(TimestampMillisecondBuilder),
-    Map(MapBuilder<StringBuilder, StringBuilder>),
+    Map(Box<MapBuilder<StringBuilder, StringBuilder>>),
     Struct {
         nodes: &'static [Node],
         children: Vec<Builder>,
@@ -229,7 +229,7 @@ impl Builder {
             Kind::Str => Builder::Str(StringBuilder::new()),
             Kind::Bool => Builder::Bool(BooleanBuilder::new()),
             Kind::Time => Builder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
-            Kind::Map => Builder::Map(MapBuilder::new(
+            Kind::Map => Builder::Map(Box::new(MapBuilder::new(
                 Some(MapFieldNames {
                     entry: "entries".into(),
                     key: "key".into(),
@@ -237,7 +237,7 @@ impl Builder {
                 }),
                 StringBuilder::new(),
                 StringBuilder::new(),
-            )),
+            ))),
             Kind::Struct(nodes) => Builder::Struct {
                 nodes,
                 children: nodes.iter().map(|n| Builder::new(&n.kind)).collect(),
@@ -378,7 +378,7 @@ impl RecordFormat for CloudTrail {
             columns: projection
                 .iter()
                 .map(|&i| match COLUMNS.get(i) {
-                    Some(node) => Projected::Node(node, Builder::new(&node.kind)),
+                    Some(node) => Projected::Node(node, Box::new(Builder::new(&node.kind))),
                     None => Projected::Raw(StringBuilder::new()),
                 })
                 .collect(),
@@ -391,7 +391,7 @@ impl RecordFormat for CloudTrail {
 }
 
 enum Projected {
-    Node(&'static Node, Builder),
+    Node(&'static Node, Box<Builder>),
     Raw(StringBuilder),
 }
 

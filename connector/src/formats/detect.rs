@@ -204,7 +204,8 @@ mod tests {
             },
         ];
         let kind = |g: &str, s: Option<&[LogStream]>| detect(g, s, &rules).map(|d| d.kind);
-        let cases: Vec<(&str, Option<Vec<LogStream>>, Option<FormatKind>)> = vec![
+        type Case<'a> = (&'a str, Option<Vec<LogStream>>, Option<FormatKind>);
+        let cases: Vec<Case> = vec![
             ("/org/trail-main", None, Some(FormatKind::CloudTrail)),
             ("/aws/lambda/cloudtrail-shipper", None, None),
             ("/net/vpc-a", None, Some(FormatKind::FlowLogs)),

@@ -46,7 +46,8 @@ fn flags_beat_file_beats_defaults() {
         c.scan,
         ScanOptions {
             pushdown: false,
-            max_partitions: 9
+            max_partitions: 9,
+            ..ScanOptions::default()
         }
     );
 
