@@ -15,6 +15,10 @@ mod datetime;
 mod element_at;
 mod json;
 mod json_path;
+// Lake sample queries end to end; a module rather than an integration test,
+// so that CI links one test binary less.
+#[cfg(test)]
+mod lake_queries;
 
 use datafusion::prelude::SessionContext;
 

@@ -200,7 +200,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 37);
+        assert_eq!(seen, 39);
     }
 
     #[test]

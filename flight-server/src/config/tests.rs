@@ -248,3 +248,71 @@ fn listen_addresses_resolve_names() {
         }
     }
 }
+
+#[test]
+fn typed_table_rules_are_checked_and_scoped_to_catalogs() {
+    let good = r#"
+        cloudtrail_delivery_delay_secs = 600
+        [[typed_tables]]
+        log_groups = ["/org/trail*"]
+        format = "CloudTrail"
+        catalogs = ["prod"]
+        [[typed_tables]]
+        log_groups = ["/net/*"]
+        format = "vpc_flow_logs"
+        flow_log_format = "${version} ${srcaddr} ${dstport}"
+        [[typed_tables]]
+        log_groups = ["/aws/lambda/cloudtrail-*"]
+        format = "none"
+    "#;
+    let c = merged(SourceSettings::default(), good).unwrap();
+    assert_eq!(c.scan.delivery_delay_ms, 600_000);
+    assert_eq!(c.scan.clock_skew_ms, ScanOptions::default().clock_skew_ms);
+    let prod = c.format_rules("prod");
+    assert_eq!(prod.len(), 3);
+    assert_eq!(prod[0].format, Some(FormatKind::CloudTrail));
+    assert_eq!(prod[2].format, None);
+    let other = c.format_rules("dev");
+    assert_eq!(other.len(), 2, "the first rule is prod's only");
+    assert_eq!(
+        other[0].flow_log_format.as_deref(),
+        Some("${version} ${srcaddr} ${dstport}")
+    );
+
+    let bad = [
+        (
+            r#"log_groups = ["/x"]
+            format = "cloudtrails""#,
+            "not one logflight knows",
+        ),
+        (
+            r#"log_groups = []
+            format = "cloudtrail""#,
+            "log_groups is empty",
+        ),
+        (
+            r#"log_groups = ["/x"]
+            format = "cloudtrail"
+            flow_log_format = "${version}""#,
+            "flow_log_format is for",
+        ),
+        (
+            r#"log_groups = ["/x"]
+            format = "vpc_flow_logs"
+            flow_log_format = "${version} ${nope}""#,
+            "nope",
+        ),
+    ];
+    for (entry, want) in bad {
+        let err = merged(
+            SourceSettings::default(),
+            &format!("[[typed_tables]]\n{entry}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("[[typed_tables]] entry 1") && err.contains(want),
+            "{err}"
+        );
+    }
+}

@@ -113,7 +113,7 @@ fn events() -> RecordBatch {
 fn lake_context() -> SessionContext {
     let mut ctx = SessionContext::new();
     datafusion_functions_json::register_all(&mut ctx).unwrap();
-    logflight_connector::sql_functions::register(&ctx);
+    crate::sql_functions::register(&ctx);
     let table = MemTable::try_new(lake_schema(), vec![vec![events()]]).unwrap();
     ctx.register_table("cloudtrail_events", Arc::new(table))
         .unwrap();
