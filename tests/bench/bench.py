@@ -477,9 +477,10 @@ def synthetic_args(events: int, step_ms: int = 10) -> list[str]:
             "--synthetic-step-ms", str(step_ms), "--groups", SYNTHETIC_GROUP, "--api-tps", UNPACED]
 
 
-def explain_api_calls(uri: str, sql: str) -> int:
-    """The API calls (pages) the plan's scans made, from EXPLAIN ANALYZE; DataFusion prints
-    counts as 1.00 K, 2.50 M."""
+def explain_metrics(uri: str, sql: str) -> tuple[dict[str, int], str]:
+    """The scan metrics (api_calls, events_fetched, bytes_fetched, pages) summed over the
+    plan's LogScans, from EXPLAIN ANALYZE, and the plan's text; DataFusion prints counts
+    as 1.00 K, 2.50 M."""
     import adbc_driver_flightsql.dbapi as dbapi
 
     with dbapi.connect(uri) as conn:
@@ -488,7 +489,16 @@ def explain_api_calls(uri: str, sql: str) -> int:
         text = "\n".join(str(v) for row in cur.fetchall() for v in row)
         cur.close()
     scale = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}
-    return round(sum(float(n) * scale[unit] for n, unit in re.findall(r"api_calls=([\d.]+)\s?([KMB]?)", text)))
+    sums = {}
+    for name in ("api_calls", "events_fetched", "bytes_fetched", "pages"):
+        found = re.findall(rf"\b{name}=([\d.]+)\s?([KMB]?)", text)
+        sums[name] = round(sum(float(n) * scale[unit] for n, unit in found))
+    return sums, text
+
+
+def explain_api_calls(uri: str, sql: str) -> int:
+    """The API calls (pages) the plan's scans made, from EXPLAIN ANALYZE."""
+    return explain_metrics(uri, sql)[0]["api_calls"]
 
 
 def archive_queries(uri: str, lf_table: str, parts: list[str], tag: str, figures: dict, runs: int = 5) -> None:
@@ -808,6 +818,188 @@ def plot_growth(table: list[dict]) -> None:
     log(f"  plot: {path.relative_to(ROOT)}")
 
 
+# Typed tables (cloudtrail_events) ---------------------------------------------------
+
+TRAIL_GROUP = "/bench/cloudtrail"  # a name with "cloudtrail": the group gets cloudtrail_events
+TRAIL_EVENTS = 30_000
+TRAIL_HOURS = 10
+DEMO_TRAIL = "/aws/cloudtrail/management"
+
+
+def load_trail(endpoint: str) -> tuple[list[dict], int]:
+    """Loads TRAIL_EVENTS CloudTrail records (tests/bench/cloudtrail_gen.py) into moto, one
+    stream per account and region, PutLogEvents batches under CloudWatch's 1 MB; returns the
+    records and the end of their span (ms)."""
+    import cloudtrail_gen
+
+    client = logs_client(endpoint)
+    client.create_log_group(logGroupName=TRAIL_GROUP)
+    end = int(time.time() * 1000) - 10 * MINUTE_MS
+    records = []
+    for stream, events in cloudtrail_gen.generate(TRAIL_EVENTS, end, TRAIL_HOURS).items():
+        client.create_log_stream(logGroupName=TRAIL_GROUP, logStreamName=stream)
+        batch, size = [], 0
+        for e in events:
+            records.append(e["record"])
+            if batch and (size + len(e["message"]) + 26 > 900_000 or len(batch) == PAGE):
+                client.put_log_events(logGroupName=TRAIL_GROUP, logStreamName=stream, logEvents=batch)
+                batch, size = [], 0
+            batch.append({"timestamp": e["timestamp"], "message": e["message"]})
+            size += len(e["message"]) + 26
+        if batch:
+            client.put_log_events(logGroupName=TRAIL_GROUP, logStreamName=stream, logEvents=batch)
+    return records, end
+
+
+def trail_questions(last_hour: str) -> list[tuple[str, str, object]]:
+    """The selective CloudTrail questions: (label, WHERE clause, predicate on a record)."""
+    cut = last_hour.replace("T", " ").rstrip("Z")
+    return [
+        ("eventname = 'ConsoleLogin'", "eventname = 'ConsoleLogin'", lambda r: r["eventName"] == "ConsoleLogin"),
+        ("useridentity.type = 'Root'", "useridentity.type = 'Root'", lambda r: r["userIdentity"]["type"] == "Root"),
+        ("errorcode = 'AccessDenied'", "errorcode = 'AccessDenied'", lambda r: r.get("errorCode") == "AccessDenied"),
+        ("readonly = false AND eventsource = 'iam.amazonaws.com'",
+         "readonly = false AND eventsource = 'iam.amazonaws.com'",
+         lambda r: r.get("readOnly") is False and r["eventSource"] == "iam.amazonaws.com"),
+        ("eventtime in the last hour", f"eventtime >= TIMESTAMP '{cut}'", lambda r: r["eventTime"] >= last_hour),
+    ]
+
+
+def count_of(uri: str, sql: str) -> int:
+    client = flight.connect(uri)
+    table = client.do_get(flight.Ticket(sql.encode())).read_all()
+    client.close()
+    return table.column(0)[0].as_py()
+
+
+def pushdown_rows(uri_on: str, uri_off: str, table: str, questions, expected=None) -> list[dict]:
+    """Per question: the scan metrics with pushdown on and off (EXPLAIN ANALYZE), and the
+    answer (count(*)) checked: against `expected` when given, else equal on both."""
+    out = []
+    for label, where, _ in questions:
+        sql = f"SELECT count(*) FROM {table} WHERE {where}"
+        on, plan = explain_metrics(uri_on, sql)
+        off, _ = explain_metrics(uri_off, sql)
+        n_on = count_of(uri_on, sql)
+        if expected is not None:  # moto: a full read each, so the answer is checked once
+            assert n_on == expected[label], (label, n_on, expected[label])
+        else:
+            n_off = count_of(uri_off, sql)
+            assert n_on == n_off, (label, n_on, n_off)
+        pattern = re.search(r'filter_pattern="((?:[^"\\]|\\.)*)"', plan)
+        time_range = re.search(r"LogScan:.*?, time=(.*?), (?:filter_pattern|projection|limit)", plan)
+        row = {"question": label, "rows": n_on,
+               "events_on": on["events_fetched"], "events_off": off["events_fetched"],
+               "calls_on": on["api_calls"], "calls_off": off["api_calls"],
+               "bytes_on": on["bytes_fetched"], "bytes_off": off["bytes_fetched"],
+               # FilterLogEvents returns at most 1 MB of events per call: the fewest calls
+               # CloudWatch would need for these bytes (a bound, not a count).
+               "min_calls_1mb_on": max(on["api_calls"], -(-on["bytes_fetched"] // 1_048_576)),
+               "min_calls_1mb_off": max(off["api_calls"], -(-off["bytes_fetched"] // 1_048_576)),
+               "events_ratio": round(on["events_fetched"] / max(off["events_fetched"], 1), 4),
+               "calls_ratio": round(on["api_calls"] / max(off["api_calls"], 1), 3),
+               "pushed_pattern": pattern.group(1).replace('\\"', '"') if pattern else None,
+               "pushed_time": time_range.group(1) if time_range else None}
+        out.append(row)
+        log(f"  {label:55s} {n_on:5d} rows | events {row['events_on']:>7,d} on / {row['events_off']:>7,d} off"
+            f" | calls {row['calls_on']:3d} / {row['calls_off']:3d}"
+            f" | 1 MB-page bound {row['min_calls_1mb_on']:3d} / {row['min_calls_1mb_off']:3d}")
+    return out
+
+
+def bench_typed(ctx) -> None:
+    """9. Typed tables: server CPU per event decoding CloudTrail (cloudtrail_events vs
+    all_log_streams, moto), and events fetched and API calls of selective questions with
+    pushdown on vs off (the demo source, which honours JSON patterns, and moto, which doesn't)."""
+    log("\n[typed] cloudtrail_events: decode CPU per event, and what pushdown saves")
+    t = time.perf_counter()
+    records, end = load_trail(ctx.moto)
+    n = len(records)
+    sizes = sorted(len(json.dumps(r, separators=(",", ":"))) for r in records)
+    log(f"  {n:,} CloudTrail records loaded into moto in {time.perf_counter() - t:.0f} s "
+        f"(median {sizes[n // 2]} B, {sum(sizes) / n / 1024:.2f} KiB mean)")
+    figures: dict = {"events": n, "record_bytes_median": sizes[n // 2], "record_bytes_mean": round(sum(sizes) / n)}
+
+    # 1. CPU per event: the same events read from the same moto by one warm server, typed
+    # and untyped reads taken in turn so that the machine's drift touches all alike.
+    typed, raw = f'"{TRAIL_GROUP}".cloudtrail_events', f'"{TRAIL_GROUP}".all_log_streams'
+    reads = {
+        "typed_all": f"SELECT * FROM {typed}",
+        "untyped_all": f"SELECT * FROM {raw}",
+        "typed_narrow": f"SELECT eventname, useridentity.arn FROM {typed}",
+        "untyped_narrow": f"SELECT message FROM {raw}",
+    }
+    runs = 9  # CPU time ticks at 10 ms: about 2% of an untyped read
+    cpu = {k: [] for k in reads}
+    srv = serve("typed-cpu", "--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1",
+                "--api-tps", UNPACED)
+    try:
+        for sql in reads.values():
+            read_cpu(srv, sql, n)  # warm the server and the name cache
+        for _ in range(runs):
+            for k, sql in reads.items():
+                cpu[k].append(read_cpu(srv, sql, n))
+    finally:
+        stop(srv.proc)
+    for k, v in cpu.items():
+        figures[f"{k}_cpu_us_per_event"] = round(min(v) / n * 1e6, 3)
+        figures[f"{k}_cpu_us_per_event_median"] = round(sorted(v)[runs // 2] / n * 1e6, 3)
+    for kind in ("all", "narrow"):
+        a, b = cpu[f"typed_{kind}"], cpu[f"untyped_{kind}"]
+        figures[f"{kind}_ratio"] = round(min(a) / min(b), 3)
+        figures[f"{kind}_ratio_median"] = round(sorted(a)[runs // 2] / sorted(b)[runs // 2], 3)
+        figures[f"{kind}_added_cpu_us_per_event"] = round((min(a) - min(b)) / n * 1e6, 3)
+        log(f"  SELECT {kind}: typed {min(a) / n * 1e6:.2f} us/event, untyped {min(b) / n * 1e6:.2f} us/event, "
+            f"ratio {figures[f'{kind}_ratio']} (median {figures[f'{kind}_ratio_median']})")
+
+    # 2. Selective questions, pushdown on vs off. The demo source's CloudTrail group honours
+    # JSON filter patterns as CloudWatch does, so its events fetched are what CloudWatch
+    # would send; both servers start in the same minute, so they hold the same records.
+    log(f"  demo source, {DEMO_TRAIL}:")
+    for _ in range(3):
+        on = serve("typed-demo-on", "--source", "demo")
+        off = serve("typed-demo-off", "--source", "demo", "--pushdown", "false")
+        probe = f'SELECT count(*), max(time) FROM "{DEMO_TRAIL}".all_log_streams'
+        client_on, client_off = flight.connect(on.uri), flight.connect(off.uri)
+        same = (client_on.do_get(flight.Ticket(probe.encode())).read_all().to_pylist()
+                == client_off.do_get(flight.Ticket(probe.encode())).read_all().to_pylist())
+        client_on.close()
+        client_off.close()
+        if same:
+            break
+        stop(on.proc)
+        stop(off.proc)
+    else:
+        raise RuntimeError("the two demo servers never started in the same minute")
+    try:
+        demo_events = count_of(on.uri, f'SELECT count(*) FROM "{DEMO_TRAIL}".all_log_streams')
+        last = count_of(on.uri, f'SELECT max(eventtime) FROM "{DEMO_TRAIL}".cloudtrail_events')
+        cut = (last - __import__("datetime").timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        demo = pushdown_rows(on.uri, off.uri, f'"{DEMO_TRAIL}".cloudtrail_events', trail_questions(cut))
+    finally:
+        stop(on.proc)
+        stop(off.proc)
+    figures["demo_group_events"] = demo_events
+    figures["demo"] = demo
+
+    # 3. The same questions on the moto group: moto returns every event for a pattern
+    # starting with "{", so only the time range pushed for eventtime can save anything here;
+    # the answers are checked against the generated records.
+    log(f"  moto, {TRAIL_GROUP} (JSON patterns ignored by moto):")
+    cut = (end - 3_600_000) // 1000
+    cut_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cut))
+    questions = trail_questions(cut_iso)
+    expected = {label: sum(1 for r in records if pred(r)) for label, _, pred in questions}
+    args = ["--source", "cloudwatch", "--endpoint-url", ctx.moto, "--region", "us-east-1", "--api-tps", UNPACED]
+    on, off = serve("typed-moto-on", *args), serve("typed-moto-off", *args, "--pushdown", "false")
+    try:
+        figures["moto"] = pushdown_rows(on.uri, off.uri, f'"{TRAIL_GROUP}".cloudtrail_events', questions, expected)
+    finally:
+        stop(on.proc)
+        stop(off.proc)
+    report("typed", **figures)
+
+
 BENCHES = {
     "overhead": bench_overhead,
     "transfer": bench_transfer,
@@ -817,8 +1009,10 @@ BENCHES = {
     "athena": bench_athena,
     "growth": bench_growth,
     "archive": bench_archive,
+    "typed": bench_typed,
 }
-NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive"}
+NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive", "typed"}
+NEEDS_APP_GROUP = NEEDS_MOTO - {"typed"}  # typed loads a CloudTrail group of its own
 
 
 class Context:
@@ -851,7 +1045,8 @@ def main() -> None:
         if NEEDS_MOTO & set(chosen):
             moto_proc, ctx.moto = start_moto(OUT / "moto.log")
             t = time.perf_counter()
-            ctx.spans = load_moto(ctx.moto)
+            if NEEDS_APP_GROUP & set(chosen):
+                ctx.spans = load_moto(ctx.moto)
             if "latency" in chosen:
                 load_big(ctx.moto)
             log(f"moto loaded in {time.perf_counter() - t:.0f} s")
