@@ -3,7 +3,7 @@
 
 use object_store::path::Path;
 
-use crate::time::{civil_from_days, DAY_MS};
+use crate::time::{civil_from_days, days_from_civil, DAY_MS};
 
 /// The folder of logflight's own records; Hive readers skip names that
 /// start with `_`.
@@ -49,18 +49,6 @@ impl Day {
         let day = Day(days_from_civil(y, m, d));
         (day.text() == text).then_some(day)
     }
-}
-
-/// (year, month, day) to days since 1970-01-01, the inverse of
-/// [`civil_from_days`].
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A name as a path segment: every byte but `A-Z a-z 0-9 - . _ ~` as `%XX`

@@ -23,7 +23,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, Like};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 
-use super::{DecodeError, FormatPushdown, RecordDecoder, RecordFormat};
+use super::{conjuncts, DecodeError, FormatPushdown, RecordDecoder, RecordFormat};
 use crate::model::TimeRange;
 
 /// How a field's text becomes a column value.
@@ -476,21 +476,6 @@ fn render(columns: &[String], constraints: &BTreeMap<usize, Vec<Group>>) -> Opti
         entries.push("...".to_string());
     }
     Some(format!("[{}]", entries.join(", ")))
-}
-
-fn conjuncts(expr: &Expr) -> Vec<&Expr> {
-    match expr {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => {
-            let mut all = conjuncts(left);
-            all.extend(conjuncts(right));
-            all
-        }
-        other => vec![other],
-    }
 }
 
 /// The field and conditions one predicate implies for every row it keeps.

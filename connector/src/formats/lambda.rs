@@ -19,7 +19,7 @@ use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use serde_json::Value;
 
-use super::{DecodeError, FormatPushdown, RecordDecoder, RecordFormat};
+use super::{conjuncts, DecodeError, FormatPushdown, RecordDecoder, RecordFormat};
 use crate::model::TimeRange;
 
 const TEXT_PREFIX: &str = "REPORT RequestId: ";
@@ -373,21 +373,6 @@ fn pushdown(filters: &[&Expr]) -> FormatPushdown {
         filter_pattern: Some(pattern.unwrap_or_else(|| REPORTS_PATTERN.to_string())),
         used,
         record_time: TimeRange::ALL,
-    }
-}
-
-fn conjuncts(expr: &Expr) -> Vec<&Expr> {
-    match expr {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => {
-            let mut all = conjuncts(left);
-            all.extend(conjuncts(right));
-            all
-        }
-        other => vec![other],
     }
 }
 

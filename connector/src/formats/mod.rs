@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::Fields;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 use crate::model::TimeRange;
 
@@ -73,6 +73,44 @@ pub struct FormatPushdown {
     /// Bounds on the record's own time (CloudTrail's `eventtime`), not yet
     /// widened to CloudWatch's event time: the typed table does that.
     pub record_time: TimeRange,
+}
+
+/// The conditions ANDed in `expr` (`a AND (b AND c)` gives a, b, c).
+pub(crate) fn conjuncts(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            let mut all = conjuncts(left);
+            all.extend(conjuncts(right));
+            all
+        }
+        other => vec![other],
+    }
+}
+
+/// DataFusion's verdict on `filter` for the one row in `batch`: the
+/// property tests' stand-in for SQL.
+#[cfg(test)]
+pub(crate) fn sql_keeps(batch: &arrow::array::RecordBatch, filter: &Expr) -> bool {
+    use arrow::array::{Array, AsArray};
+    use datafusion::common::DFSchema;
+    use datafusion::logical_expr::execution_props::ExecutionProps;
+    use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+    use datafusion::physical_expr::create_physical_expr;
+    let schema = DFSchema::try_from(batch.schema().as_ref().clone()).unwrap();
+    let physical = create_physical_expr(
+        filter,
+        &schema,
+        &ExecutionProps::new(),
+        &PhysicalPlanningContext::default(),
+    )
+    .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    let result = physical.evaluate(batch).unwrap().into_array(1).unwrap();
+    let result = result.as_boolean();
+    result.is_valid(0) && result.value(0)
 }
 
 /// The format of a typed table; `flow_log_format` is a flow log's

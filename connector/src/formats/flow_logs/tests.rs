@@ -1,16 +1,13 @@
 use super::*;
 
-use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int32Type, Int64Type, Schema, TimestampSecondType};
 use arrow::record_batch::RecordBatch;
-use datafusion::common::DFSchema;
-use datafusion::logical_expr::execution_props::ExecutionProps;
-use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{cast, col, lit, try_cast};
-use datafusion::physical_expr::create_physical_expr;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use crate::formats::sql_keeps;
 use crate::source::pattern_match;
 
 const REJECTED_SSH: &str =
@@ -611,21 +608,6 @@ fn scenario() -> impl Strategy<Value = (FlowLogLayout, Vec<String>, Vec<Expr>)> 
                 .collect();
             (Just(layout), Just(values), filters)
         })
-}
-
-/// DataFusion's verdict on `filter` for the one row in `batch`.
-fn sql_keeps(batch: &RecordBatch, filter: &Expr) -> bool {
-    let schema = DFSchema::try_from(batch.schema().as_ref().clone()).unwrap();
-    let physical = create_physical_expr(
-        filter,
-        &schema,
-        &ExecutionProps::new(),
-        &PhysicalPlanningContext::default(),
-    )
-    .unwrap_or_else(|e| panic!("{filter}: {e}"));
-    let result = physical.evaluate(batch).unwrap().into_array(1).unwrap();
-    let result: &BooleanArray = result.as_boolean();
-    result.is_valid(0) && result.value(0)
 }
 
 #[test]

@@ -1,16 +1,13 @@
 use super::*;
 
-use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type, Schema};
 use arrow::record_batch::RecordBatch;
-use datafusion::common::DFSchema;
-use datafusion::logical_expr::execution_props::ExecutionProps;
-use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{cast, col, lit};
-use datafusion::physical_expr::create_physical_expr;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use crate::formats::sql_keeps;
 use crate::source::pattern_match;
 
 const ID: &str = "8f5e2c1a-3b4d-4e6f-9a0b-1c2d3e4f5a6b";
@@ -339,20 +336,6 @@ fn filter() -> impl Strategy<Value = Expr> {
             .prop_map(|s| col("status").eq(lit(s))),
         id().prop_map(|v| col("request_id").not_eq(v)),
     ]
-}
-
-fn sql_keeps(batch: &RecordBatch, filter: &Expr) -> bool {
-    let schema = DFSchema::try_from(batch.schema().as_ref().clone()).unwrap();
-    let physical = create_physical_expr(
-        filter,
-        &schema,
-        &ExecutionProps::new(),
-        &PhysicalPlanningContext::default(),
-    )
-    .unwrap_or_else(|e| panic!("{filter}: {e}"));
-    let result = physical.evaluate(batch).unwrap().into_array(1).unwrap();
-    let result: &BooleanArray = result.as_boolean();
-    result.is_valid(0) && result.value(0)
 }
 
 #[test]
