@@ -32,6 +32,7 @@ use tracing::debug;
 use super::checks::{
     check_depth, check_operator_count, check_read_only, number_question_marks, unquoted_group_hint,
 };
+use super::column_names::trino_column_names;
 use super::show::{show_of, show_sql, Show};
 use crate::audit::TouchedGroup;
 use crate::error::{Result, ServerError};
@@ -181,6 +182,7 @@ impl QueryEngine {
             .map_err(|e| ServerError::ReadOnly(e.strip_backtrace()))?;
         touched.sort();
         touched.dedup();
+        let plan = trino_column_names(plan)?;
         Ok((bind(plan, params)?, touched))
     }
 

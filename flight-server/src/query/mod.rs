@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod checks;
+pub mod column_names;
 pub mod engine;
 pub mod limits;
 pub mod log;

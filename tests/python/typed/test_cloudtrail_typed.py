@@ -193,6 +193,17 @@ def test_dotted_struct_access_at_depth(conn):
         assert any(v[col] is not None for v in got.values()), col
 
 
+def test_unaliased_struct_fields_and_map_values_are_named_as_trino_names_them(conn):
+    # Lake (Trino) names `useridentity.arn` `arn`; DataFusion would name it after the path.
+    t = run(conn, f"""SELECT useridentity.sessioncontext.sessionissuer.username, requestparameters['roleName'],
+                             tlsdetails.tlsversion, useridentity.arn, useridentity.sessioncontext.sessionissuer.arn
+                      FROM {ct_table(CONSOLE_GROUP)} ORDER BY 1 LIMIT 1""")
+    names = t.schema.names
+    assert names[:3] == ["username", "roleName", "tlsversion"], names
+    # Two paths ending in `arn`: neither is renamed, so the two stay apart.
+    assert names[3] != names[4] and all("[" in n for n in names[3:]), names
+
+
 def test_map_values_by_subscript_and_element_at(conn):
     t = run(conn, f"""SELECT eventid,
                              requestparameters['bucketName'] AS bucket,
