@@ -561,3 +561,55 @@ def test_a_run_exports_its_prometheus_metrics(setup, big, workdir):
     failed = archive(setup, str(blocked), "--groups", LONG, "--metrics-file", str(path), check=False)
     assert failed.returncode != 0
     assert metric(path.read_text(), "logflight_archive_run_success") == 0
+
+
+TRAIL = "/aws/cloudtrail/Archived-Trail"  # retention one day: its old days are final
+
+
+def trail_records(days_ago: list[float], per_day: int) -> list[tuple[int, str]]:
+    out = []
+    names = ["ConsoleLogin", "GetObject", "DeleteBucket", "AssumeRole"]
+    for d in days_ago:
+        base = NOW - int(d * DAY_MS)
+        for i in range(per_day):
+            ts = base - i * 1_000
+            event_time = dt.datetime.fromtimestamp((ts - 45_000) / 1000, dt.timezone.utc)
+            out.append((ts, json.dumps({
+                "eventVersion": "1.09",
+                "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventName": names[i % len(names)],
+                "eventSource": "s3.amazonaws.com",
+                "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111122223333:user/u{i % 3}"},
+                "requestParameters": {"bucketName": f"b{i % 2}"},
+                "readOnly": i % 2 == 0,
+                "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d}-{i}")),
+            })))
+    return out
+
+
+def test_typed_tables_read_archived_days_like_all_log_streams(setup, workdir):
+    client = setup["client"]
+    create_group(client, TRAIL, ["111122223333_CloudTrail_us-east-1"], retention_days=1)
+    put_events(client, TRAIL, "111122223333_CloudTrail_us-east-1", sorted(trail_records([0.2, 2.3, 3.4], 60)))
+    root = fresh_dir(setup, "typed")
+    archive(setup, root, "--groups", TRAIL)
+    endpoint = setup["endpoint"]
+    table = f"{qi(TRAIL)}.cloudtrail_events"
+    queries = [
+        f"SELECT eventid, eventname, useridentity.arn AS arn, readonly, eventtime, time FROM {table} ORDER BY eventid",
+        f"SELECT eventname, count(*) AS n FROM {table} WHERE readonly = false GROUP BY 1 ORDER BY 1",
+        f"SELECT count(*) AS n FROM {table} WHERE requestparameters['bucketName'] = 'b1' "
+        f"AND eventtime < now() - INTERVAL '2' DAY",
+    ]
+    with running(start_logflight(endpoint, workdir / "logflight-typed-live.log", *pacing_args())) as live, \
+         running(start_logflight(endpoint, workdir / "logflight-typed-archived.log", *pacing_args(),
+                                 "--archive-root", root)) as archived:
+        with connect(live.uri) as a, connect(archived.uri) as b:
+            for q in queries:
+                want = run(a, q)
+                assert want.num_rows > 0, q
+                assert run(b, q).equals(want), q
+            assert scalar(b, f"SELECT count(*) FROM {table}") == 180
+            # The final days are decoded from the archive, the rest from CloudWatch.
+            plan = "\n".join(run(b, f"EXPLAIN SELECT count(*) FROM {table}").column(1).to_pylist())
+            assert "TypedDecode" in plan and "DataSourceExec" in plan and "LogScan" in plan, plan
