@@ -176,7 +176,7 @@ impl CloudWatchSource {
                 .await;
             let text = match result {
                 Ok(text) => text,
-                Err(failure) => return self.failed(group, failure),
+                Err(failure) => return lookup_failed(group, &self.ec2.url, failure),
             };
             let page = parse_flow_logs(&text).map_err(|e| ConnectorError::Ec2 {
                 api: API,
@@ -196,38 +196,6 @@ impl CloudWatchSource {
             "flow log format"
         );
         Ok(format)
-    }
-
-    /// What a failed lookup means: no permission is no answer (the default
-    /// format is assumed), anything else an error.
-    fn failed(&self, group: &str, failure: CallFailure<Ec2Failure>) -> Result<Option<String>> {
-        if let Ec2Failure::Refused {
-            code: Some(code), ..
-        } = &failure.error
-        {
-            if NOT_ALLOWED.contains(&code.as_str()) {
-                debug!(group, error = %failure.error, "may not describe flow logs; assuming the default format");
-                return Ok(None);
-            }
-        }
-        let message = match failure.class {
-            RetryClass::Throttled => format!(
-                "kept throttling past the retry budget ({} attempts): {}",
-                failure.attempts, failure.error
-            ),
-            RetryClass::Transient => format!(
-                "still failing after {} attempts: {}",
-                failure.attempts, failure.error
-            ),
-            RetryClass::Fatal => failure.error.to_string(),
-        };
-        Err(ConnectorError::Ec2 {
-            api: API,
-            message: format!(
-                "looking up the flow log format of {group:?} at {}: {message}",
-                self.ec2.url
-            ),
-        })
     }
 
     /// One signed POST of a Query API form; the answer's text when EC2 says 200.
@@ -298,6 +266,39 @@ impl CloudWatchSource {
         *held = Some(credentials.clone());
         Ok(credentials)
     }
+}
+
+/// What a failed lookup means: no permission is no answer (the default
+/// format is assumed), anything else an error.
+fn lookup_failed(
+    group: &str,
+    url: &str,
+    failure: CallFailure<Ec2Failure>,
+) -> Result<Option<String>> {
+    if let Ec2Failure::Refused {
+        code: Some(code), ..
+    } = &failure.error
+    {
+        if NOT_ALLOWED.contains(&code.as_str()) {
+            debug!(group, error = %failure.error, "may not describe flow logs; assuming the default format");
+            return Ok(None);
+        }
+    }
+    let message = match failure.class {
+        RetryClass::Throttled => format!(
+            "kept throttling past the retry budget ({} attempts): {}",
+            failure.attempts, failure.error
+        ),
+        RetryClass::Transient => format!(
+            "still failing after {} attempts: {}",
+            failure.attempts, failure.error
+        ),
+        RetryClass::Fatal => failure.error.to_string(),
+    };
+    Err(ConnectorError::Ec2 {
+        api: API,
+        message: format!("looking up the flow log format of {group:?} at {url}: {message}"),
+    })
 }
 
 /// The form of a DescribeFlowLogs request for the flow logs delivering to `group`.

@@ -274,3 +274,64 @@ fn a_groups_format_is_the_one_its_flow_logs_agree_on() {
         }
     }
 }
+
+#[test]
+fn no_permission_is_no_format_and_other_failures_are_errors() {
+    let refused = |status: u16, code: &str, class: RetryClass, attempts: u32| CallFailure {
+        error: Ec2Failure::Refused {
+            status,
+            code: Some(code.into()),
+            message: Some("told so".into()),
+        },
+        class,
+        attempts,
+    };
+    let fatal = RetryClass::Fatal;
+    // (failure, None for Ok(None), or the words of the error)
+    let cases: [(CallFailure<Ec2Failure>, Option<&[&str]>); 7] = [
+        (refused(403, "UnauthorizedOperation", fatal, 1), None),
+        (refused(403, "AccessDenied", fatal, 1), None),
+        (refused(401, "AuthFailure", fatal, 1), None),
+        (
+            refused(503, "RequestLimitExceeded", RetryClass::Throttled, 8),
+            Some(&[
+                "EC2 DescribeFlowLogs failed",
+                "retry budget (8 attempts)",
+                "RequestLimitExceeded: told so",
+            ]),
+        ),
+        (
+            refused(500, "InternalError", RetryClass::Transient, 8),
+            Some(&["still failing after 8 attempts", "InternalError"]),
+        ),
+        (
+            refused(400, "InvalidParameterValue", fatal, 1),
+            Some(&[
+                "\"/vpc/g\"",
+                "http://ec2.test/",
+                "InvalidParameterValue: told so",
+            ]),
+        ),
+        (
+            CallFailure {
+                error: Ec2Failure::Credentials("expired".into()),
+                class: fatal,
+                attempts: 1,
+            },
+            Some(&["no credentials to sign with: expired"]),
+        ),
+    ];
+    for (failure, want) in cases {
+        let shown = failure.error.to_string();
+        match (lookup_failed("/vpc/g", "http://ec2.test/", failure), want) {
+            (Ok(None), None) => {}
+            (Err(err), Some(words)) => {
+                let err = err.to_string();
+                for w in words {
+                    assert!(err.contains(w), "{err} lacks {w}");
+                }
+            }
+            (got, want) => panic!("{shown}: got {got:?}, want {want:?}"),
+        }
+    }
+}
