@@ -43,6 +43,10 @@ pub enum ConnectorError {
     #[error("CloudWatch Logs {api} failed: {message}")]
     Api { api: &'static str, message: String },
 
+    /// A call to EC2 (DescribeFlowLogs, for a flow log's format) failed.
+    #[error("EC2 {api} failed: {message}")]
+    Ec2 { api: &'static str, message: String },
+
     #[error("Logs Insights query {id} ended with status {status}{detail}")]
     InsightsEnded {
         id: String,

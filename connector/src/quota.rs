@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use crate::counters::ReadCounters;
 
-/// The CloudWatch Logs APIs logflight calls.
+/// The CloudWatch Logs APIs logflight calls, and EC2's DescribeFlowLogs,
+/// which a flow-log typed table asks for its group's log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
     DescribeLogGroups,
@@ -30,6 +31,7 @@ pub enum Api {
     StartQuery,
     GetQueryResults,
     StopQuery,
+    DescribeFlowLogs,
 }
 
 impl std::str::FromStr for Api {
@@ -68,7 +70,7 @@ pub fn parse_tps_list(text: &str) -> Result<Vec<(Api, f64)>, String> {
 }
 
 impl Api {
-    pub const ALL: [Api; 8] = [
+    pub const ALL: [Api; 9] = [
         Api::DescribeLogGroups,
         Api::DescribeLogStreams,
         Api::GetLogEvents,
@@ -77,6 +79,7 @@ impl Api {
         Api::StartQuery,
         Api::GetQueryResults,
         Api::StopQuery,
+        Api::DescribeFlowLogs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +92,7 @@ impl Api {
             Api::StartQuery => "StartQuery",
             Api::GetQueryResults => "GetQueryResults",
             Api::StopQuery => "StopQuery",
+            Api::DescribeFlowLogs => "DescribeFlowLogs",
         }
     }
 
@@ -104,6 +108,9 @@ impl Api {
             Api::StartQuery => 5.0,
             Api::GetQueryResults => 5.0,
             Api::StopQuery => 5.0,
+            // EC2 paces its describe actions apart from CloudWatch Logs;
+            // one call per flow-log group and catalog TTL needs little.
+            Api::DescribeFlowLogs => 5.0,
         }
     }
 }

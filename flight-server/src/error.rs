@@ -230,7 +230,9 @@ fn connector_code(err: &ConnectorError) -> Code {
             Code::PermissionDenied
         }
         ConnectorError::Throttled { .. } => Code::ResourceExhausted,
-        ConnectorError::Api { .. } | ConnectorError::Archive(_) => Code::Unavailable,
+        ConnectorError::Api { .. } | ConnectorError::Ec2 { .. } | ConnectorError::Archive(_) => {
+            Code::Unavailable
+        }
         ConnectorError::InsightsEnded { .. } => Code::Aborted,
         ConnectorError::Config(_) | ConnectorError::UnreadableRecord(_) => Code::FailedPrecondition,
     }

@@ -15,6 +15,7 @@ use aws_sdk_cloudwatchlogs::error::DisplayErrorContext;
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::errors::causes;
+use super::flow_logs::Ec2Endpoint;
 use super::regions::{check_region, RegionCheck};
 use crate::error::{ConnectorError, Result};
 use crate::quota::{ApiQuota, QuotaConfig};
@@ -51,6 +52,8 @@ pub struct CloudWatchSource {
     /// The assumed role, shown by `describe`.
     pub(super) role: Option<String>,
     pub(super) quota: Arc<ApiQuota>,
+    /// Where DescribeFlowLogs goes, for the format of a flow log group.
+    pub(super) ec2: Ec2Endpoint,
 }
 
 impl CloudWatchSource {
@@ -77,16 +80,24 @@ impl CloudWatchSource {
         if let Some(url) = config.endpoint_url() {
             source.endpoint = url.to_string();
         }
+        source.ec2 = Ec2Endpoint::new(
+            &source.region,
+            config.endpoint_url(),
+            config.credentials_provider(),
+        );
         Ok(source)
     }
 
-    /// Builds a source from an already configured SDK client (tests, embedding).
+    /// Builds a source from an already configured SDK client (tests,
+    /// embedding). The client does not give its credentials away, so this
+    /// source cannot ask EC2 for flow log formats and assumes the default.
     pub fn from_client(client: Client, region: impl Into<String>, quota: QuotaConfig) -> Self {
         let region = region.into();
         let endpoint = format!("https://logs.{region}.amazonaws.com");
         Self {
             client,
             endpoint,
+            ec2: Ec2Endpoint::new(&region, None, None),
             region,
             role: None,
             quota: Arc::new(ApiQuota::new(quota)),

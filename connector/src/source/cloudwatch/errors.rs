@@ -60,7 +60,11 @@ pub(super) fn cannot_connect(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Which API errors are worth retrying. Pure, so it is tested without a server.
-fn retry_class_of(code: Option<&str>, message: Option<&str>, status: Option<u16>) -> RetryClass {
+pub(super) fn retry_class_of(
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+) -> RetryClass {
     match code {
         Some(
             "ThrottlingException"

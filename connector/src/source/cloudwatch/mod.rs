@@ -7,11 +7,13 @@
 //!
 //! The parts, each over the one [`CloudWatchSource`] that `connect` builds:
 //! `listings` (groups, stream pages, tags), `reads` (events), `insights`
-//! (Logs Insights queries), `errors`, what a failed call means, and
-//! `regions`, whether a region name is plausible.
+//! (Logs Insights queries), `errors`, what a failed call means,
+//! `regions`, whether a region name is plausible, and `flow_logs`, the
+//! format of a VPC flow log group (from EC2, not CloudWatch Logs).
 
 mod connect;
 mod errors;
+mod flow_logs;
 mod insights;
 mod listings;
 mod reads;
@@ -58,6 +60,10 @@ impl LogSource for CloudWatchSource {
 
     async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {
         self.tags_of(group).await
+    }
+
+    async fn flow_log_format(&self, group: &str) -> Result<Option<String>> {
+        self.flow_log_format_of(group).await
     }
 
     fn list_streams(
