@@ -103,7 +103,7 @@ settings! {
         max_attempts: u32 = "LOGFLIGHT_MAX_ATTEMPTS";
         /// CloudWatch API calls per second, e.g. GetLogEvents=10,FilterLogEvents=5
         /// [default: the published quotas: DescribeLogGroups=10, DescribeLogStreams=25,
-        /// GetLogEvents=10, FilterLogEvents=5]
+        /// GetLogEvents=10, FilterLogEvents=5, and EC2 DescribeFlowLogs=5]
         api_tps: String = "LOGFLIGHT_API_TPS";
         /// CloudWatch API calls in flight at once, across all queries [default: 16]
         max_concurrent_calls: usize = "LOGFLIGHT_MAX_CONCURRENT_CALLS";
