@@ -374,15 +374,19 @@ impl RecordFormat for CloudTrail {
     }
 
     fn decoder(&self, projection: &[usize]) -> Box<dyn RecordDecoder> {
-        Box::new(CloudTrailDecoder {
-            columns: projection
-                .iter()
-                .map(|&i| match COLUMNS.get(i) {
-                    Some(node) => Projected::Node(node, Box::new(Builder::new(&node.kind))),
-                    None => Projected::Raw(StringBuilder::new()),
-                })
-                .collect(),
-        })
+        let columns: Vec<Projected> = projection
+            .iter()
+            .map(|&i| match COLUMNS.get(i) {
+                Some(node) => Projected::Node(node, Box::new(Builder::new(&node.kind))),
+                None => Projected::Raw(StringBuilder::new()),
+            })
+            .collect();
+        let mut wanted: Vec<&'static str> = REQUIRED_KEYS.to_vec();
+        wanted.extend(columns.iter().filter_map(|c| match c {
+            Projected::Node(node, _) => Some(node.key),
+            Projected::Raw(_) => None,
+        }));
+        Box::new(CloudTrailDecoder { columns, wanted })
     }
 
     fn pushdown(&self, filters: &[&Expr]) -> FormatPushdown {
@@ -395,27 +399,87 @@ enum Projected {
     Raw(StringBuilder),
 }
 
+/// The keys every CloudTrail record has: without them the group holds
+/// something else, and its rows would be all NULLs.
+const REQUIRED_KEYS: [&str; 2] = ["eventVersion", "eventTime"];
+
 struct CloudTrailDecoder {
     columns: Vec<Projected>,
+    /// The top-level keys the projection reads (and [`REQUIRED_KEYS`]).
+    wanted: Vec<&'static str>,
+}
+
+/// A record's top-level object with only the `wanted` keys' values built;
+/// the rest is checked as JSON and skipped without being built, which is
+/// most of a record when a query reads a few columns.
+struct Wanted<'a>(&'a [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Wanted<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Wanted<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if self.0.contains(&key.0.as_ref()) {
+                out.insert(key.0.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An object key, borrowed from the message unless it has escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 impl RecordDecoder for CloudTrailDecoder {
     fn push(&mut self, message: &str) -> Result<bool, DecodeError> {
-        let record: Value =
-            serde_json::from_str(message).map_err(|e| DecodeError(format!("not JSON ({e})")))?;
-        let Some(object) = record.as_object() else {
-            return Err(DecodeError("a JSON value that is not an object".into()));
-        };
-        // Every CloudTrail record names its version and its time; without
-        // them the group holds something else and rows would be all NULLs.
-        if field(object, "eventVersion").is_none() || field(object, "eventTime").is_none() {
+        use serde::de::DeserializeSeed;
+        let mut reader = serde_json::Deserializer::from_str(message);
+        let object = Wanted(&self.wanted)
+            .deserialize(&mut reader)
+            .and_then(|o| reader.end().map(|()| o))
+            .map_err(|e| DecodeError(format!("not a JSON object ({e})")))?;
+        if REQUIRED_KEYS.iter().any(|k| field(&object, k).is_none()) {
             return Err(DecodeError(
                 "a JSON object without eventVersion and eventTime".into(),
             ));
         }
         for column in &mut self.columns {
             match column {
-                Projected::Node(node, builder) => builder.push(field(object, node.key)),
+                Projected::Node(node, builder) => builder.push(field(&object, node.key)),
                 Projected::Raw(b) => b.append_value(message),
             }
         }

@@ -531,3 +531,23 @@ fn schema_has_lake_types() {
     assert_eq!(f("eventjson"), DataType::Utf8);
     assert_eq!(FIELDS.len(), COLUMNS.len() + 1);
 }
+
+#[test]
+fn a_narrow_projection_reads_the_same_values() {
+    // The decoder builds only the projected keys and skips the rest; the
+    // values must be those of a full decode.
+    let narrow = decode(&[ASSUMED_ROLE, ROOT_LOGIN], &["eventname", "resources"]);
+    let all: Vec<&str> = FIELDS.iter().map(|f| f.name().as_str()).collect();
+    let full = decode(&[ASSUMED_ROLE, ROOT_LOGIN], &all);
+    assert_eq!(&narrow[0], &full[index("eventname")]);
+    assert_eq!(&narrow[1], &full[index("resources")]);
+    // Skipped values are still checked as JSON; so is what follows the object.
+    let mut d = CloudTrail.decoder(&[index("eventname")]);
+    let broken = ROOT_LOGIN.replace(r#""MFAUsed":"No""#, r#""MFAUsed":No"#);
+    assert!(d.push(&broken).is_err());
+    assert!(d.push(&format!("{ROOT_LOGIN} trailing")).is_err());
+    // Keys with escapes are compared decoded.
+    let escaped = r#"{"eventVersion":"1","event\u0054ime":"2026-12-06T10:00:00Z","eventName":"E"}"#;
+    assert_eq!(d.push(escaped), Ok(true));
+    assert_eq!(d.finish()[0].as_string::<i32>().value(0), "E");
+}
