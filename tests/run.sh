@@ -72,6 +72,8 @@ step "cargo test --workspace"
 cargo test --workspace
 
 step "pytest tests/python"
-"$VENV/bin/python" -m pytest tests/python -v
+# Two workers, each taking whole files (module fixtures stay together; each
+# worker has its own moto and server): the suite mostly waits on servers.
+"$VENV/bin/python" -m pytest tests/python -v -n 2 --dist loadfile
 
 printf '\nALL TESTS PASSED (cargo build, cargo test --workspace, pytest tests/python)\n'
