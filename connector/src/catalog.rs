@@ -457,14 +457,16 @@ impl LogCatalog {
             .map(|s| s.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default();
         names.push(ALL_LOG_STREAMS.to_string());
-        if let Some(found) = detect(
-            group,
-            streams.as_deref().map(Vec::as_slice),
-            &self.state.format_rules,
-        ) {
-            names.push(found.kind.table_name().to_string());
+        if let Some(kind) = self.cached_typed_table(group, streams.as_deref().map(Vec::as_slice)) {
+            names.push(kind.table_name().to_string());
         }
         names
+    }
+
+    /// The typed table `group` has as far as the rules and the last
+    /// listing (`streams`) tell, without I/O.
+    fn cached_typed_table(&self, group: &str, streams: Option<&[LogStream]>) -> Option<FormatKind> {
+        detect(group, streams, &self.state.format_rules).map(|found| found.kind)
     }
 
     /// The typed table `group` has, if any: decided by the rules and names
@@ -613,10 +615,10 @@ impl SchemaProvider for GroupSchema {
     fn table_exist(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case(ALL_LOG_STREAMS)
             || FormatKind::of_table(name).is_some_and(|kind| {
+                let streams = self.catalog.cached_streams(&self.group.name, false);
                 self.catalog
-                    .cached_table_names(&self.group.name)
-                    .iter()
-                    .any(|t| t == kind.table_name())
+                    .cached_typed_table(&self.group.name, streams.as_deref().map(Vec::as_slice))
+                    == Some(kind)
             })
             || self
                 .catalog
