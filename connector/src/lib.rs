@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod error;
 pub mod formats;
 pub mod insights;
+pub mod insights_pushdown;
 pub mod meta_schema;
 pub mod model;
 pub mod names;

@@ -19,6 +19,7 @@ use datafusion::prelude::{col, lit};
 use crate::archive::table::{archived_days, live_ranges, ArchiveView};
 use crate::batch::{log_schema, LOG_STREAM};
 use crate::formats::detect::FormatKind;
+use crate::insights_pushdown::{InsightsPushdown, RangeEnd};
 use crate::model::{LogGroup, ReadRequest, StreamSelection};
 use crate::pushdown::{filter_support, translate};
 use crate::read_plan::{plan_reads, PlanOptions};
@@ -49,6 +50,10 @@ pub struct ScanOptions {
     /// How much earlier than the record's own time CloudWatch may stamp
     /// the event (the clocks of two services).
     pub clock_skew_ms: i64,
+    /// Whether aggregations go to Logs Insights (see [`crate::insights_pushdown`]).
+    pub insights_pushdown: InsightsPushdown,
+    /// Which events StartQuery's endTime takes in.
+    pub insights_range_end: RangeEnd,
 }
 
 impl Default for ScanOptions {
@@ -58,6 +63,8 @@ impl Default for ScanOptions {
             max_partitions: 4,
             delivery_delay_ms: 24 * 3_600_000,
             clock_skew_ms: 3_600_000,
+            insights_pushdown: InsightsPushdown::default(),
+            insights_range_end: RangeEnd::default(),
         }
     }
 }
@@ -97,7 +104,7 @@ impl LogTable {
     }
 
     /// The scan of CloudWatch for `request`.
-    fn live_scan(
+    pub(crate) fn live_scan(
         &self,
         request: ReadRequest,
         projection: Option<&Vec<usize>>,
@@ -197,6 +204,20 @@ impl LogTable {
 
     pub fn options(&self) -> ScanOptions {
         self.options
+    }
+
+    pub fn scope(&self) -> &TableScope {
+        &self.scope
+    }
+
+    pub fn source(&self) -> &SharedSource {
+        &self.source
+    }
+
+    /// Whether the catalog has an archive, which may hold days CloudWatch
+    /// no longer has (so only a scan sees every event).
+    pub fn has_archive(&self) -> bool {
+        self.archive.is_some()
     }
 
     /// The request a scan with these filters and limit will send.

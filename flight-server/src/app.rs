@@ -39,15 +39,27 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// credentials checked) at once: a server with several accounts starts as
 /// fast as with one.
 pub async fn engine(config: &Config) -> Result<QueryEngine> {
-    let sources =
-        futures::future::try_join_all(config.catalogs.iter().map(|c| source(config, c))).await?;
+    // Demo catalogs share one set of sample data: generated once, and the
+    // same events in each (it is anchored to the minute it is made in).
+    let demo: Option<SharedSource> = config
+        .catalogs
+        .iter()
+        .any(|c| c.source == SourceKind::Demo)
+        .then(|| Arc::new(DemoSource::new()) as SharedSource);
+    let sources = futures::future::try_join_all(
+        config
+            .catalogs
+            .iter()
+            .map(|c| source(config, c, demo.clone())),
+    )
+    .await?;
     let mut catalogs = Vec::new();
     for (catalog, source) in config.catalogs.iter().zip(sources) {
         let mut log_catalog = LogCatalog::with_scan_options(
             catalog.name.clone(),
             source,
             config.cache_ttl,
-            config.scan,
+            catalog.scan_options(config.scan),
         )
         .with_format_rules(config.format_rules(&catalog.name));
         if let Some(root) = archive_root(catalog).await? {
@@ -70,9 +82,13 @@ pub async fn archive_root(catalog: &CatalogConfig) -> Result<Option<ArchiveRoot>
     Ok(Some(root))
 }
 
-async fn source(config: &Config, catalog: &CatalogConfig) -> Result<SharedSource> {
+async fn source(
+    config: &Config,
+    catalog: &CatalogConfig,
+    demo: Option<SharedSource>,
+) -> Result<SharedSource> {
     Ok(match catalog.source {
-        SourceKind::Demo => Arc::new(DemoSource::new()),
+        SourceKind::Demo => demo.unwrap_or_else(|| Arc::new(DemoSource::new())),
         SourceKind::Synthetic => {
             let (events, streams, step_ms) = config.synthetic;
             // At most a day apart: times stay far from overflowing.

@@ -141,6 +141,10 @@ pub fn start_logflight(endpoint: &str, extra: &[&str]) -> Process {
         "us-east-1",
         "--endpoint-url",
         endpoint,
+        // moto answers Logs Insights without running `filter` or `stats`:
+        // aggregations are scanned (the pushdown has tests of its own).
+        "--insights-pushdown",
+        "off",
     ];
     args.extend_from_slice(extra);
     start_serve(&args)

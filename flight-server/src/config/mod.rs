@@ -19,6 +19,7 @@ use serde::Deserialize;
 use logflight_connector::archive::ArchiveOptions;
 use logflight_connector::formats::detect::{FormatKind, FormatRule};
 use logflight_connector::formats::instantiate;
+use logflight_connector::insights_pushdown::{InsightsPushdown, RangeEnd};
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
 use logflight_connector::{AssumeRole, NamePattern, ScanOptions};
 
@@ -45,6 +46,27 @@ pub enum SourceKind {
     /// One group of generated events of any size (`/synthetic/app`), for
     /// benchmarks and load tests.
     Synthetic,
+}
+
+/// Whether SQL aggregations are pushed into Logs Insights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsightsPushdownMode {
+    /// Every aggregation is computed by a scan.
+    Off,
+    /// Aggregations Logs Insights computes exactly as SQL does
+    /// (docs/insights-pushdown.md).
+    Exact,
+}
+
+/// Which events Logs Insights' endTime (whole seconds) takes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsightsRangeEnd {
+    /// Up to endTime*1000 milliseconds, as AWS applies it.
+    Instant,
+    /// The whole end second, as some emulators (fakecloud) apply it.
+    Second,
 }
 
 /// Compression of the Arrow IPC record batches sent to clients.
@@ -115,6 +137,38 @@ pub struct CatalogConfig {
     pub endpoint_url: Option<String>,
     pub role: Option<AssumeRole>,
     pub archive: Option<ArchiveConfig>,
+    /// This catalog's own `insights_pushdown` and `insights_range_end`.
+    pub insights_pushdown: Option<InsightsPushdownMode>,
+    pub insights_range_end: Option<InsightsRangeEnd>,
+}
+
+impl CatalogConfig {
+    /// The scan options of this catalog: the server's, with its own
+    /// Logs Insights settings.
+    pub fn scan_options(&self, server: ScanOptions) -> ScanOptions {
+        let mut scan = server;
+        if let Some(mode) = self.insights_pushdown {
+            scan.insights_pushdown = insights_pushdown(mode);
+        }
+        if let Some(end) = self.insights_range_end {
+            scan.insights_range_end = insights_range_end(end);
+        }
+        scan
+    }
+}
+
+fn insights_pushdown(mode: InsightsPushdownMode) -> InsightsPushdown {
+    match mode {
+        InsightsPushdownMode::Off => InsightsPushdown::Off,
+        InsightsPushdownMode::Exact => InsightsPushdown::Exact,
+    }
+}
+
+fn insights_range_end(end: InsightsRangeEnd) -> RangeEnd {
+    match end {
+        InsightsRangeEnd::Instant => RangeEnd::Instant,
+        InsightsRangeEnd::Second => RangeEnd::WholeSecond,
+    }
 }
 
 /// Where a catalog's archive is.
@@ -325,6 +379,12 @@ fn scan(source: &SourceSettings) -> ScanOptions {
     if let Some(n) = source.scan_partitions {
         scan.max_partitions = n.max(1);
     }
+    if let Some(mode) = source.insights_pushdown {
+        scan.insights_pushdown = insights_pushdown(mode);
+    }
+    if let Some(end) = source.insights_range_end {
+        scan.insights_range_end = insights_range_end(end);
+    }
     scan
 }
 
@@ -364,6 +424,8 @@ fn catalogs(source: &SourceSettings, entries: &[CatalogEntry]) -> Result<Vec<Cat
         archive_root: source.archive_root.clone(),
         archive_endpoint_url: source.archive_endpoint_url.clone(),
         archive_kms_key_id: source.archive_kms_key_id.clone(),
+        insights_pushdown: source.insights_pushdown,
+        insights_range_end: source.insights_range_end,
     };
     if entries.is_empty() {
         return Ok(vec![resolve_entry(&top, &top)?]);
@@ -431,6 +493,8 @@ fn resolve_entry(entry: &CatalogEntry, top: &CatalogEntry) -> Result<CatalogConf
                 sse_kms_key_id: pick(&entry.archive_kms_key_id, &top.archive_kms_key_id),
             },
         }),
+        insights_pushdown: entry.insights_pushdown.or(top.insights_pushdown),
+        insights_range_end: entry.insights_range_end.or(top.insights_range_end),
     })
 }
 

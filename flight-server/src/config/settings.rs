@@ -12,7 +12,7 @@ use super::tables::{
     CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TokenConfig, TypedTableConfig,
     UserConfig,
 };
-use super::{AuditSql, IpcCompression, SourceKind};
+use super::{AuditSql, InsightsPushdownMode, InsightsRangeEnd, IpcCompression, SourceKind};
 use crate::logging::LogFormat;
 
 macro_rules! settings {
@@ -110,6 +110,13 @@ settings! {
         /// Push filters and LIMIT down to CloudWatch (false: read everything and
         /// let SQL filter; for comparisons and as an escape hatch) [default: true]
         pushdown: bool = "LOGFLIGHT_PUSHDOWN", value_name = "true|false";
+        /// Answer SQL aggregations (count by stream and time bucket, ...) with one
+        /// Logs Insights query where it gives exactly the SQL answer
+        /// (docs/insights-pushdown.md) [default: exact]
+        insights_pushdown: InsightsPushdownMode = "LOGFLIGHT_INSIGHTS_PUSHDOWN", value_enum;
+        /// Which events Logs Insights' endTime takes in: `instant` (up to
+        /// endTime*1000 ms, AWS) or `second` (the whole second, fakecloud) [default: instant]
+        insights_range_end: InsightsRangeEnd = "LOGFLIGHT_INSIGHTS_RANGE_END", value_enum;
         /// Parallel reads per scan [default: 4]
         scan_partitions: usize = "LOGFLIGHT_SCAN_PARTITIONS";
         /// Seconds CloudWatch may stamp a CloudTrail event after its eventTime;
@@ -200,7 +207,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 39);
+        assert_eq!(seen, 41);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::SourceKind;
+use super::{InsightsPushdownMode, InsightsRangeEnd, SourceKind};
 
 /// One `[[users]]` table: a login for the Flight Handshake.
 #[derive(Clone, Deserialize)]
@@ -107,6 +107,8 @@ pub struct CatalogEntry {
     pub archive_root: Option<String>,
     pub archive_endpoint_url: Option<String>,
     pub archive_kms_key_id: Option<String>,
+    pub insights_pushdown: Option<InsightsPushdownMode>,
+    pub insights_range_end: Option<InsightsRangeEnd>,
 }
 
 /// One `[[retention]]` table: how long `archive prune` keeps the archive

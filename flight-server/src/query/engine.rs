@@ -24,6 +24,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use logflight_connector::catalog::find_catalog;
+use logflight_connector::insights_pushdown::rule::InsightsAggregatePushdown;
 use logflight_connector::table_functions::insights::InsightsFunctions;
 use logflight_connector::table_functions::json_fields::JsonFieldsFunction;
 use logflight_connector::{ConnectorError, LogCatalog, META_SCHEMA};
@@ -109,6 +110,9 @@ impl QueryEngine {
         datafusion_functions_json::register_all(&mut ctx)?;
         logflight_connector::sql_functions::register(&ctx);
         InsightsFunctions::register_placeholders(&ctx);
+        // Aggregations Logs Insights answers exactly go there (each log
+        // table's --insights-pushdown decides).
+        ctx.add_optimizer_rule(Arc::new(InsightsAggregatePushdown));
         let mut by_name = BTreeMap::new();
         for catalog in catalogs {
             if let Some(archive) = catalog.archive() {

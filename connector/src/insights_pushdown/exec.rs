@@ -1,0 +1,507 @@
+//! Running a pushed aggregation: one Logs Insights query over the whole
+//! seconds of the range, the edge milliseconds StartQuery cannot bound
+//! read and counted here, the two merged and typed as the SQL plan types
+//! the aggregation.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{DataType, SchemaRef, TimestampMillisecondType};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{project_schema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::{stream, TryStreamExt};
+use tracing::Instrument;
+
+use super::eval::{from_rows, merge, Evaluator, Groups, KeyValue};
+use super::translate::{Output, Pushed};
+use super::RangeEnd;
+use crate::batch::{LOG_STREAM, MESSAGE, TIME};
+use crate::error::ConnectorError;
+use crate::insights::{InsightsRequest, QueryLanguage};
+use crate::model::{ReadRequest, TimeRange};
+use crate::table::LogTable;
+
+/// Rows a pushed aggregation may return: StartQuery's largest limit. A
+/// result this long may have been cut, so it fails instead.
+pub const MAX_GROUPS: usize = crate::insights::MAX_ROWS;
+
+/// How a range is answered: StartQuery's whole seconds, and the
+/// milliseconds around them read and counted here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeSplit {
+    /// StartQuery's startTime and endTime, epoch seconds.
+    pub core: Option<(i64, i64)>,
+    /// Inclusive millisecond ranges outside the core.
+    pub edges: Vec<TimeRange>,
+}
+
+/// Splits `time` (inclusive milliseconds; an open end is `horizon_ms`)
+/// into the seconds Logs Insights counts and the edges it cannot.
+pub fn split_range(time: TimeRange, horizon_ms: i64, end: RangeEnd) -> RangeSplit {
+    let a = time.start.unwrap_or(0).max(0);
+    let b = time.end.unwrap_or(horizon_ms);
+    if a > b {
+        return RangeSplit {
+            core: None,
+            edges: vec![],
+        };
+    }
+    // The last millisecond StartQuery counts for an endTime of `e`.
+    let covered_to = |e: i64| match end {
+        RangeEnd::Instant => e * 1000,
+        RangeEnd::WholeSecond => e * 1000 + 999,
+    };
+    let s = a.div_euclid(1000) + i64::from(a.rem_euclid(1000) != 0);
+    let e = match end {
+        RangeEnd::Instant => b.div_euclid(1000),
+        RangeEnd::WholeSecond => (b + 1).div_euclid(1000) - 1,
+    };
+    if s > e {
+        return RangeSplit {
+            core: None,
+            edges: vec![TimeRange::new(Some(a), Some(b))],
+        };
+    }
+    let mut edges = Vec::new();
+    if a < s * 1000 {
+        edges.push(TimeRange::new(Some(a), Some(s * 1000 - 1)));
+    }
+    if covered_to(e) < b {
+        edges.push(TimeRange::new(Some(covered_to(e) + 1), Some(b)));
+    }
+    RangeSplit {
+        core: Some((s, e)),
+        edges,
+    }
+}
+
+/// The table DataFusion scans in place of the aggregation: its columns are
+/// the aggregation's output columns.
+#[derive(Debug)]
+pub struct InsightsAggregateTable {
+    pushed: Pushed,
+    schema: SchemaRef,
+    end: RangeEnd,
+}
+
+impl InsightsAggregateTable {
+    pub fn new(pushed: Pushed, schema: SchemaRef, end: RangeEnd) -> Self {
+        Self {
+            pushed,
+            schema,
+            end,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for InsightsAggregateTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table = self
+            .pushed
+            .table
+            .downcast_ref::<LogTable>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("pushed aggregation without its log table".into())
+            })?;
+        let horizon = crate::time::now_ms() + HORIZON_MS;
+        let split = if self.pushed.impossible {
+            RangeSplit {
+                core: None,
+                edges: vec![],
+            }
+        } else {
+            split_range(self.pushed.time, horizon, self.end)
+        };
+        let mut edges = Vec::new();
+        for range in &split.edges {
+            let request = ReadRequest {
+                group: table.group().name.clone(),
+                streams: self.pushed.streams.clone(),
+                time: *range,
+                filter_pattern: None,
+                limit: None,
+                require_streams: false,
+                api: Default::default(),
+            };
+            edges.push(table.live_scan(request, None, crate::time::now_ms())?);
+        }
+        Ok(Arc::new(InsightsAggregateExec::new(
+            self.pushed.clone(),
+            Arc::clone(table.source()),
+            table.group().name.clone(),
+            split,
+            edges,
+            Arc::clone(&self.schema),
+            projection,
+        )?))
+    }
+}
+
+/// How far past now an open range reaches: CloudWatch refuses events more
+/// than two hours in the future.
+const HORIZON_MS: i64 = 3 * 3_600_000;
+
+#[derive(Debug)]
+pub struct InsightsAggregateExec {
+    pushed: Pushed,
+    source: crate::source::SharedSource,
+    group: String,
+    split: RangeSplit,
+    /// Scans of the edge milliseconds (read with the log table's scan).
+    edges: Vec<Arc<dyn ExecutionPlan>>,
+    /// The aggregation's columns, before `projection`.
+    full_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl InsightsAggregateExec {
+    fn new(
+        pushed: Pushed,
+        source: crate::source::SharedSource,
+        group: String,
+        split: RangeSplit,
+        edges: Vec<Arc<dyn ExecutionPlan>>,
+        full_schema: SchemaRef,
+        projection: Option<&Vec<usize>>,
+    ) -> Result<Self> {
+        let schema = project_schema(&full_schema, projection)?;
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Ok(Self {
+            pushed,
+            source,
+            group,
+            split,
+            edges,
+            full_schema,
+            projection: projection.cloned(),
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// The query's text, as sent to StartQuery.
+    pub fn query_text(&self) -> String {
+        self.pushed.query.render()
+    }
+}
+
+impl DisplayAs for InsightsAggregateExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "InsightsAggregate: source={}, group={:?}",
+            self.source.describe(),
+            self.group
+        )?;
+        match self.split.core {
+            Some((s, e)) => write!(f, ", query=\"{}\", start={s}, end={e}", self.query_text())?,
+            None => write!(f, ", query=none")?,
+        }
+        if !self.split.edges.is_empty() {
+            let edges: Vec<String> = self.split.edges.iter().map(|r| r.to_string()).collect();
+            write!(f, ", edges read by scan={}", edges.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for InsightsAggregateExec {
+    fn name(&self) -> &str {
+        "InsightsAggregate"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "InsightsAggregate has one partition, asked for {partition}"
+            )));
+        }
+        let metric = |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, 0);
+        let run = Run {
+            pushed: self.pushed.clone(),
+            source: Arc::clone(&self.source),
+            group: self.group.clone(),
+            core: self.split.core,
+            edges: self.edges.clone(),
+            context,
+            schema: Arc::clone(&self.full_schema),
+            projection: self.projection.clone(),
+            queries: metric("insights_queries"),
+            matched: metric("insights_records_matched"),
+            edge_events: metric("events_fetched"),
+            api_calls: metric("api_calls"),
+        };
+        let span = tracing::info_span!("insights_aggregate", group = %self.group, query = %self.query_text());
+        let schema = self.schema();
+        let batch = stream::once(async move { run.batch().await }.instrument(span));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batch)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// One execution's inputs.
+struct Run {
+    pushed: Pushed,
+    source: crate::source::SharedSource,
+    group: String,
+    core: Option<(i64, i64)>,
+    edges: Vec<Arc<dyn ExecutionPlan>>,
+    context: Arc<TaskContext>,
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    queries: datafusion::physical_plan::metrics::Count,
+    matched: datafusion::physical_plan::metrics::Count,
+    edge_events: datafusion::physical_plan::metrics::Count,
+    api_calls: datafusion::physical_plan::metrics::Count,
+}
+
+impl Run {
+    async fn batch(self) -> Result<RecordBatch> {
+        let query = &self.pushed.query;
+        let mut groups = Groups::new();
+        if let Some((start_s, end_s)) = self.core {
+            let request = InsightsRequest {
+                query: query.render(),
+                language: QueryLanguage::LogsInsights,
+                groups: vec![self.group.clone()],
+                start_s,
+                end_s,
+                limit: Some(MAX_GROUPS),
+            };
+            self.queries.add(1);
+            let output = self.source.run_insights(&request).await?;
+            if let Some(m) = output.records_matched {
+                self.matched.add(m as usize);
+            }
+            if output.rows.len() >= MAX_GROUPS {
+                return Err(ConnectorError::InvalidRequest(format!(
+                    "the aggregation pushed into Logs Insights (query {}) returned {MAX_GROUPS} groups, \
+                     the most Logs Insights returns, so some may be missing; \
+                     group more coarsely, or run it as a scan with --insights-pushdown off",
+                    output.query_id
+                ))
+                .into_datafusion());
+            }
+            groups = from_rows(query, &output.rows)?;
+        }
+        let evaluator = Evaluator::new(query)?;
+        for edge in &self.edges {
+            for partition in 0..edge.properties().partitioning.partition_count() {
+                let mut batches = edge.execute(partition, Arc::clone(&self.context))?;
+                while let Some(batch) = batches.try_next().await? {
+                    let mut counted = Groups::new();
+                    count_batch(&evaluator, &batch, &mut counted)?;
+                    self.edge_events.add(batch.num_rows());
+                    merge(&mut groups, counted);
+                }
+            }
+        }
+        if !self.pushed.grouped && groups.is_empty() {
+            groups.insert(vec![], vec![0; query.aggs.len()]);
+        }
+        // The edge scans are this node's own: their calls are its calls.
+        for edge in &self.edges {
+            if let Some(calls) = edge.metrics().and_then(|m| m.sum_by_name("api_calls")) {
+                self.api_calls.add(calls.as_usize());
+            }
+        }
+        let batch = to_batch(&self.pushed.outputs, &groups, &self.schema)?;
+        match &self.projection {
+            Some(p) => Ok(batch.project(p)?),
+            None => Ok(batch),
+        }
+    }
+}
+
+/// Counts the events of a scan's batch (all columns).
+fn count_batch(evaluator: &Evaluator, batch: &RecordBatch, groups: &mut Groups) -> Result<()> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| DataFusionError::Internal(format!("edge scan without {name}")))
+    };
+    let streams = column(LOG_STREAM)?.as_string::<i32>();
+    let times = column(TIME)?.as_primitive::<TimestampMillisecondType>();
+    let messages = column(MESSAGE)?.as_string::<i32>();
+    for i in 0..batch.num_rows() {
+        evaluator.add(groups, streams.value(i), times.value(i), messages.value(i));
+    }
+    Ok(())
+}
+
+/// The groups as the aggregation's columns, typed as its schema says.
+fn to_batch(outputs: &[Output], groups: &Groups, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(outputs.len());
+    for (output, field) in outputs.iter().zip(schema.fields()) {
+        let values = groups.iter().map(|(key, aggs)| match output {
+            Output::Key(i) => match &key[*i] {
+                KeyValue::Stream(s) => ScalarValue::Utf8(Some(s.clone())),
+                KeyValue::Time(ms) => {
+                    ScalarValue::TimestampMillisecond(Some(*ms), Some("UTC".into()))
+                }
+            },
+            Output::Agg(i) => ScalarValue::Int64(Some(aggs[*i])),
+            Output::Const(v) => v.clone(),
+        });
+        let array = if groups.is_empty() {
+            arrow::array::new_empty_array(&natural_type(output))
+        } else {
+            ScalarValue::iter_to_array(values)?
+        };
+        columns.push(arrow::compute::cast(&array, field.data_type())?);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(groups.len()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
+}
+
+fn natural_type(output: &Output) -> DataType {
+    match output {
+        Output::Key(_) | Output::Const(_) => DataType::Utf8,
+        Output::Agg(_) => DataType::Int64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(a: Option<i64>, b: Option<i64>) -> TimeRange {
+        TimeRange::new(a, b)
+    }
+
+    #[test]
+    fn ranges_split_into_seconds_and_edges() {
+        use RangeEnd::{Instant, WholeSecond};
+        let cases = [
+            // [10:00:00.000, 10:00:59.999]: AWS counts up to endTime*1000.
+            (
+                range(Some(0), Some(59_999)),
+                Instant,
+                Some((0, 59)),
+                vec![range(Some(59_001), Some(59_999))],
+            ),
+            (
+                range(Some(0), Some(59_999)),
+                WholeSecond,
+                Some((0, 59)),
+                vec![],
+            ),
+            // time >= X AND time < Y on whole seconds.
+            (
+                range(Some(1000), Some(4999)),
+                WholeSecond,
+                Some((1, 4)),
+                vec![],
+            ),
+            (range(Some(1000), Some(5000)), Instant, Some((1, 5)), vec![]),
+            // Milliseconds at both ends.
+            (
+                range(Some(1500), Some(7250)),
+                WholeSecond,
+                Some((2, 6)),
+                vec![range(Some(1500), Some(1999)), range(Some(7000), Some(7250))],
+            ),
+            (
+                range(Some(1500), Some(7250)),
+                Instant,
+                Some((2, 7)),
+                vec![range(Some(1500), Some(1999)), range(Some(7001), Some(7250))],
+            ),
+            // Less than a second: all of it read.
+            (
+                range(Some(1200), Some(1800)),
+                WholeSecond,
+                None,
+                vec![range(Some(1200), Some(1800))],
+            ),
+            (
+                range(Some(1200), Some(1800)),
+                Instant,
+                None,
+                vec![range(Some(1200), Some(1800))],
+            ),
+            // Open ends: from the epoch, to the horizon.
+            (range(None, None), Instant, Some((0, 100)), vec![]),
+            (
+                range(Some(-5), Some(999)),
+                Instant,
+                Some((0, 0)),
+                vec![range(Some(1), Some(999))],
+            ),
+            (range(Some(10), Some(5)), Instant, None, vec![]),
+        ];
+        for (time, end, core, edges) in cases {
+            let got = split_range(time, 100_000, end);
+            assert_eq!(got, RangeSplit { core, edges }, "{time} {end:?}");
+        }
+    }
+}
