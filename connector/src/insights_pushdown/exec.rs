@@ -66,9 +66,11 @@ pub fn split_range(time: TimeRange, horizon_ms: i64, end: RangeEnd) -> RangeSpli
         RangeEnd::WholeSecond => e * 1000 + 999,
     };
     let s = a.div_euclid(1000) + i64::from(a.rem_euclid(1000) != 0);
-    let e = match end {
-        RangeEnd::Instant => b.div_euclid(1000),
-        RangeEnd::WholeSecond => (b + 1).div_euclid(1000) - 1,
+    let e = match (time.end, end) {
+        // Nothing is stored past the horizon: a second beyond it needs no edge.
+        (None, _) => b.div_euclid(1000) + 1,
+        (Some(_), RangeEnd::Instant) => b.div_euclid(1000),
+        (Some(_), RangeEnd::WholeSecond) => (b + 1).div_euclid(1000) - 1,
     };
     if s > e {
         return RangeSplit {
@@ -80,7 +82,7 @@ pub fn split_range(time: TimeRange, horizon_ms: i64, end: RangeEnd) -> RangeSpli
     if a < s * 1000 {
         edges.push(TimeRange::new(Some(a), Some(s * 1000 - 1)));
     }
-    if covered_to(e) < b {
+    if time.end.is_some() && covered_to(e) < b {
         edges.push(TimeRange::new(Some(covered_to(e) + 1), Some(b)));
     }
     RangeSplit {
@@ -490,7 +492,13 @@ mod tests {
                 vec![range(Some(1200), Some(1800))],
             ),
             // Open ends: from the epoch, to the horizon.
-            (range(None, None), Instant, Some((0, 100)), vec![]),
+            (range(None, None), Instant, Some((0, 101)), vec![]),
+            (
+                range(Some(1500), None),
+                WholeSecond,
+                Some((2, 101)),
+                vec![range(Some(1500), Some(1999))],
+            ),
             (
                 range(Some(-5), Some(999)),
                 Instant,
