@@ -36,7 +36,7 @@ import pyarrow.flight as flight  # noqa: E402
 from conftest import start_moto  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 from loader import logs_client  # noqa: E402
-from servers import child_env, exe, free_port, scrape, start_serve, stop  # noqa: E402
+from servers import child_env, exe, free_port, running, scrape, start_serve, stop  # noqa: E402
 
 # Flight SQL has no transactions; the ADBC DB-API wrapper warns on every connect.
 warnings.filterwarnings("ignore", "Cannot disable autocommit")
@@ -490,7 +490,8 @@ def explain_metrics(uri: str, sql: str) -> tuple[dict[str, int], str]:
         cur.close()
     scale = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}
     sums = {}
-    for name in ("api_calls", "events_fetched", "bytes_fetched", "pages"):
+    for name in ("api_calls", "events_fetched", "bytes_fetched", "pages", "insights_queries",
+                 "insights_records_matched", "insights_records_scanned", "insights_bytes_scanned"):
         found = re.findall(rf"\b{name}=([\d.]+)\s?([KMB]?)", text)
         sums[name] = round(sum(float(n) * scale[unit] for n, unit in found))
     return sums, text
@@ -1000,6 +1001,97 @@ def bench_typed(ctx) -> None:
     report("typed", **figures)
 
 
+def fakecloud_found() -> str | None:
+    """fakecloud's binary (FAKECLOUD_BIN, PATH or ~/.cargo/bin), if installed."""
+    import shutil
+
+    found = os.environ.get("FAKECLOUD_BIN") or shutil.which("fakecloud") or str(Path.home() / ".cargo/bin/fakecloud")
+    return found if Path(found).is_file() else None
+
+
+def fakecloud_exe() -> str:
+    """fakecloud's binary, or a clear stop."""
+    found = fakecloud_found()
+    if found is None:
+        raise SystemExit("the insights benchmark needs fakecloud, a CloudWatch emulator that runs Logs Insights "
+                         "(AGPL-3.0, run as a separate process): cargo install fakecloud --version 0.51.0 --locked "
+                         "(over an hour on 2 cores), or set FAKECLOUD_BIN")
+    return found
+
+
+INSIGHTS_GROUP = "/bench/insights"
+INSIGHTS_DAYS = 13  # CloudWatch refuses events more than 14 days old
+INSIGHTS_EVENTS = 200_000
+
+
+def bench_insights(ctx) -> None:
+    """The same two weeks' aggregation as a scan (FilterLogEvents at the published 5 TPS)
+    and as one Logs Insights query, against fakecloud: time, API calls, events or records
+    read and bytes of each. fakecloud's own speed is not AWS's, so the API calls and bytes
+    are the figures that carry over; the time shows the pacing's share."""
+    log(f"\n[insights] {INSIGHTS_EVENTS:,} events over {INSIGHTS_DAYS} days, per-day count as a scan and through Logs Insights")
+    port = free_port()
+    fc_log = OUT / "fakecloud.log"
+    with open(fc_log, "wb") as out:
+        proc = subprocess.Popen([fakecloud_exe(), "--addr", f"127.0.0.1:{port}", "--log-level", "warn"],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        time.sleep(1)
+        client = logs_client(endpoint)
+        client.create_log_group(logGroupName=INSIGHTS_GROUP)
+        rng = random.Random(5)
+        now_ms = int(time.time()) * 1000
+        start = now_ms - INSIGHTS_DAYS * 86_400_000
+        for s in range(4):
+            stream = f"app-{s}"
+            client.create_log_stream(logGroupName=INSIGHTS_GROUP, logStreamName=stream)
+            n = INSIGHTS_EVENTS // 4
+            times = sorted(rng.randint(start, now_ms - 60_000) for _ in range(n))
+            events = [{"timestamp": t, "message": f"{rng.choice(['GET', 'POST', 'ERROR'])} /orders/{i} {rng.randint(100, 999)}ms"}
+                      for i, t in enumerate(times)]
+            put_events(client, INSIGHTS_GROUP, stream, events)
+        since = f"TIMESTAMP '{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start / 1000 - 3600))}.250Z'"
+        table = f'"{INSIGHTS_GROUP}".all_log_streams'
+        questions = {
+            "per_day": f"SELECT date_trunc('day', time) AS day, count(*) AS n FROM {table} WHERE time >= {since} GROUP BY 1",
+            "errors_per_hour_and_stream": f"SELECT log_stream, date_trunc('hour', time) AS h, count(*) AS n FROM {table} "
+                                          f"WHERE time >= {since} AND message LIKE 'ERROR%' GROUP BY 1, 2",
+        }
+        args = ["--source", "cloudwatch", "--endpoint-url", endpoint, "--region", "us-east-1",
+                "--insights-range-end", "second"]
+        figures = {"events": INSIGHTS_EVENTS, "days": INSIGHTS_DAYS}
+        import adbc_driver_flightsql.dbapi as dbapi
+
+        with running(serve("insights-on", *args, "--insights-pushdown", "exact")) as on, \
+                running(serve("insights-off", *args, "--insights-pushdown", "off")) as off:
+            for name, sql in questions.items():
+                answers = {}
+                for tag, srv in (("insights", on), ("scan", off)):
+                    seconds = []
+                    for _ in range(3):
+                        with dbapi.connect(srv.uri) as conn:
+                            cur = conn.cursor()
+                            t = time.perf_counter()
+                            cur.execute(sql)
+                            answers[tag] = sorted(cur.fetchall())
+                            seconds.append(time.perf_counter() - t)
+                            cur.close()
+                    metrics, text = explain_metrics(srv.uri, sql)
+                    assert ("InsightsAggregate" in text) == (tag == "insights"), text
+                    figures[f"{name}_{tag}_s"] = round(min(seconds), 3)
+                    figures[f"{name}_{tag}_metrics"] = metrics
+                if answers["insights"] != answers["scan"]:
+                    raise SystemExit(f"{name}: the pushed answer differs from the scan's")
+                ratio = figures[f"{name}_scan_s"] / figures[f"{name}_insights_s"]
+                figures[f"{name}_speedup"] = round(ratio, 2)
+                log(f"  {name}: scan {figures[f'{name}_scan_s']} s, {figures[f'{name}_scan_metrics']}; "
+                    f"insights {figures[f'{name}_insights_s']} s, {figures[f'{name}_insights_metrics']}; {ratio:.1f}x")
+        report("insights", **figures)
+    finally:
+        stop(proc)
+
+
 BENCHES = {
     "overhead": bench_overhead,
     "transfer": bench_transfer,
@@ -1010,6 +1102,7 @@ BENCHES = {
     "growth": bench_growth,
     "archive": bench_archive,
     "typed": bench_typed,
+    "insights": bench_insights,
 }
 NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive", "typed"}
 NEEDS_APP_GROUP = NEEDS_MOTO - {"typed"}  # typed loads a CloudTrail group of its own
@@ -1028,7 +1121,9 @@ def main() -> None:
     parser.add_argument("benches", nargs="*", metavar="BENCH", help="some of " + ", ".join(BENCHES) + " (default: all)")
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the transfer and memory runs")
     args = parser.parse_args()
-    chosen = args.benches or list(BENCHES)
+    # Everything by default; the insights benchmark only where fakecloud is installed.
+    default = [b for b in BENCHES if b != "insights" or fakecloud_found()]
+    chosen = args.benches or default
     unknown = [b for b in chosen if b not in BENCHES]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
