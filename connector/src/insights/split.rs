@@ -47,17 +47,7 @@ pub async fn run_complete(
 /// Replaces each row's `@message` with its event's whole message, found
 /// by the row's `@ptr`.
 async fn whole_messages(source: &dyn LogSource, output: &mut InsightsOutput) -> Result<()> {
-    let wanted: Vec<(usize, String)> = output
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, row)| row.iter().any(|(f, _)| f == "@message"))
-        .filter_map(|(i, row)| {
-            row.iter()
-                .find(|(f, _)| f == "@ptr")
-                .map(|(_, p)| (i, p.clone()))
-        })
-        .collect();
+    let wanted = pointers(output)?;
     let messages: Vec<(usize, String)> = stream::iter(wanted)
         .map(|(i, ptr)| async move {
             let record = source.log_record(&ptr).await?;
@@ -80,6 +70,27 @@ async fn whole_messages(source: &dyn LogSource, output: &mut InsightsOutput) -> 
         }
     }
     Ok(())
+}
+
+/// (row index, `@ptr`) of every row with a `@message`.
+fn pointers(output: &InsightsOutput) -> Result<Vec<(usize, String)>> {
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (i, row) in output.rows.iter().enumerate() {
+        if !row.iter().any(|(f, _)| f == "@message") {
+            continue;
+        }
+        let Some((_, ptr)) = row.iter().find(|(f, _)| f == "@ptr") else {
+            // Its message may be cut, and nothing says which event it is.
+            return Err(ConnectorError::InvalidRequest(format!(
+                "whole_messages: row {} of query {} has a @message but no @ptr to fetch it by \
+                 (rows made by stats and other aggregations have none); drop the option or the @message",
+                i + 1,
+                output.query_id
+            )));
+        };
+        wanted.push((i, ptr.clone()));
+    }
+    Ok(wanted)
 }
 
 /// The rule of the module docs, over any way of running one query (`run`
@@ -257,6 +268,38 @@ mod tests {
     use super::*;
     use crate::insights::InsightsStats;
     use std::sync::Mutex;
+
+    #[test]
+    fn whole_messages_need_a_pointer_for_every_message() {
+        let row = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect()
+        };
+        let output = |rows| InsightsOutput {
+            query_id: "q".into(),
+            rows,
+            stats: Default::default(),
+        };
+        let got = pointers(&output(vec![
+            row(&[("@message", "a"), ("@ptr", "p0")]),
+            row(&[("count", "3")]),
+            row(&[("@ptr", "p2"), ("@message", "c")]),
+        ]))
+        .unwrap();
+        assert_eq!(got, [(0, "p0".to_string()), (2, "p2".to_string())]);
+        let err = pointers(&output(vec![
+            row(&[("@message", "a"), ("@ptr", "p0")]),
+            row(&[("@message", "b")]),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("row 2 of query q has a @message but no @ptr"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn slices_are_whole_seconds_disjoint_and_covering() {

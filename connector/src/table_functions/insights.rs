@@ -95,6 +95,11 @@ fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
         }
     }
     let mut finder = Finder(Vec::new());
+    // EXPLAIN [ANALYZE] plans (and runs) the statement it wraps.
+    let mut statement = statement;
+    while let DfStatement::Explain(explain) = statement {
+        statement = &explain.statement;
+    }
     if let DfStatement::Statement(s) = statement {
         let _ = s.visit(&mut finder);
     }
@@ -489,6 +494,10 @@ mod tests {
         );
         assert_eq!(found[1].args[3], "['g', 'h']");
         assert!(calls("SELECT * FROM generate_series(1, 3)").is_empty());
+        let explained =
+            calls("EXPLAIN ANALYZE SELECT count(*) FROM insights('q4', now(), now(), 'g')");
+        assert_eq!(explained.len(), 1);
+        assert_eq!(explained[0].args[0], "'q4'");
     }
 
     async fn evaluate_text(language: QueryLanguage, args: &str) -> Result<InsightsArgs> {
