@@ -20,6 +20,7 @@ pub mod meta_schema;
 pub mod model;
 pub mod names;
 pub mod pushdown;
+pub mod query_slots;
 pub mod quota;
 pub mod read_plan;
 pub mod rng;

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::counters::ReadCounters;
+use crate::query_slots::QuerySlots;
 
 /// The CloudWatch Logs APIs logflight calls, and EC2's DescribeFlowLogs,
 /// which a flow-log typed table asks for its group's log format.
@@ -31,6 +32,7 @@ pub enum Api {
     StartQuery,
     GetQueryResults,
     StopQuery,
+    GetLogRecord,
     DescribeFlowLogs,
 }
 
@@ -70,7 +72,7 @@ pub fn parse_tps_list(text: &str) -> Result<Vec<(Api, f64)>, String> {
 }
 
 impl Api {
-    pub const ALL: [Api; 9] = [
+    pub const ALL: [Api; 10] = [
         Api::DescribeLogGroups,
         Api::DescribeLogStreams,
         Api::GetLogEvents,
@@ -79,6 +81,7 @@ impl Api {
         Api::StartQuery,
         Api::GetQueryResults,
         Api::StopQuery,
+        Api::GetLogRecord,
         Api::DescribeFlowLogs,
     ];
 
@@ -92,6 +95,7 @@ impl Api {
             Api::StartQuery => "StartQuery",
             Api::GetQueryResults => "GetQueryResults",
             Api::StopQuery => "StopQuery",
+            Api::GetLogRecord => "GetLogRecord",
             Api::DescribeFlowLogs => "DescribeFlowLogs",
         }
     }
@@ -108,6 +112,9 @@ impl Api {
             Api::StartQuery => 5.0,
             Api::GetQueryResults => 5.0,
             Api::StopQuery => 5.0,
+            // One call per row whose whole message was asked for; the
+            // published quota is higher, this leaves room for consoles.
+            Api::GetLogRecord => 25.0,
             // EC2 paces its describe actions apart from CloudWatch Logs;
             // one call per flow-log group and catalog TTL needs little.
             Api::DescribeFlowLogs => 5.0,
@@ -141,6 +148,11 @@ pub struct QuotaConfig {
     pub max_attempts: u32,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// Logs Insights queries (its own language) running at once; the
+    /// account allows 100, shared with consoles and dashboards.
+    pub insights_max_queries: usize,
+    /// OpenSearch PPL and SQL queries running at once (the account: 15).
+    pub insights_max_opensearch_queries: usize,
 }
 
 impl Default for QuotaConfig {
@@ -151,6 +163,8 @@ impl Default for QuotaConfig {
             max_attempts: 8,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            insights_max_queries: 50,
+            insights_max_opensearch_queries: 10,
         }
     }
 }
@@ -260,6 +274,8 @@ pub struct ApiQuota {
     in_flight: Semaphore,
     config: QuotaConfig,
     jitter: AtomicU64,
+    /// The account's concurrent Logs Insights queries.
+    query_slots: QuerySlots,
 }
 
 impl ApiQuota {
@@ -276,8 +292,17 @@ impl ApiQuota {
             retries: AtomicU64::new(0),
             in_flight: Semaphore::new(config.max_concurrency.max(1)),
             jitter: AtomicU64::new(0),
+            query_slots: QuerySlots::new(
+                config.insights_max_queries,
+                config.insights_max_opensearch_queries,
+            ),
             config,
         }
+    }
+
+    /// The queues of Logs Insights queries (see [`QuerySlots`]).
+    pub fn query_slots(&self) -> &QuerySlots {
+        &self.query_slots
     }
 
     pub fn max_attempts(&self) -> u32 {
@@ -428,6 +453,7 @@ mod tests {
             max_attempts,
             base_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(100),
+            ..Default::default()
         })
     }
 

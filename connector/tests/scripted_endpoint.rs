@@ -17,7 +17,7 @@ use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use datafusion::prelude::SessionContext;
-use logflight_connector::insights::{check_complete, InsightsRequest, QueryLanguage};
+use logflight_connector::insights::{run_complete, InsightsRequest, QueryLanguage};
 use logflight_connector::quota::QuotaConfig;
 use logflight_connector::LogSource;
 use logflight_connector::{CloudWatchSource, LogCatalog, ScanOptions};
@@ -79,13 +79,21 @@ struct Fake {
     insights: Mutex<InsightsScript>,
 }
 
-/// How the one Logs Insights query of a test goes: `running` polls answer
-/// Running (`usize::MAX`: it never ends), then `status` with `rows` rows.
+/// How each Logs Insights query of a test goes: `running` polls answer
+/// Running (`usize::MAX`: it never ends), then `status` with `rows` rows
+/// (or, when `per_second` is set, that many rows for each second of the
+/// query's range, newest first, at most its limit), in pages of the
+/// request's maxItems. The first `refusals` StartQuery calls fail with
+/// LimitExceededException; `repeat_token` answers the last page with the
+/// token it was asked with, as some endpoints do.
 #[derive(Clone)]
 struct InsightsScript {
     running: usize,
     status: &'static str,
     rows: usize,
+    per_second: Option<usize>,
+    refusals: usize,
+    repeat_token: bool,
 }
 
 impl Default for InsightsScript {
@@ -94,8 +102,26 @@ impl Default for InsightsScript {
             running: 0,
             status: "Complete",
             rows: 0,
+            per_second: None,
+            refusals: 0,
+            repeat_token: false,
         }
     }
+}
+
+/// One row of a scripted query: the event's time, its index, a message
+/// Logs Insights truncated and its pointer.
+fn insights_row(i: usize, second: Option<i64>) -> Value {
+    let timestamp = match second {
+        Some(s) => (s * 1000).to_string(),
+        None => format!("2026-11-25 10:{:02}:{:02}.000", i / 60 % 60, i % 60),
+    };
+    json!([
+        {"field": "@timestamp", "value": timestamp},
+        {"field": "n", "value": i.to_string()},
+        {"field": "@message", "value": format!("message {i} trunc")},
+        {"field": "@ptr", "value": format!("ptr-{i}")},
+    ])
 }
 
 impl Fake {
@@ -248,34 +274,89 @@ impl Fake {
                 json!({"__type": "MalformedQueryException", "message": "unexpected symbol found | at line 1"}),
             ),
             "StartQuery" if body["logGroupNames"] == json!(["/gone"]) => not_found("log group"),
-            "StartQuery" => (200, json!({"queryId": "q-1"})),
-            "StopQuery" => (200, json!({"success": true})),
-            "GetQueryResults" => {
-                let script = self.insights.lock().unwrap().clone();
-                let polls = self.seen("GetQueryResults").len();
-                if polls <= script.running {
-                    return (200, json!({"status": "Running", "results": []}));
+            "StartQuery" => {
+                let starts = self.seen("StartQuery").len();
+                if starts <= self.insights.lock().unwrap().refusals {
+                    return (
+                        400,
+                        json!({"__type": "LimitExceededException", "message": "Account maximum query concurrency limit of [100] reached."}),
+                    );
                 }
-                let results: Vec<Value> = (0..script.rows)
-                    .map(|i| {
-                        json!([
-                            {"field": "@timestamp", "value": format!("2026-11-25 10:{:02}:{:02}.000", i / 60 % 60, i % 60)},
-                            {"field": "n", "value": i.to_string()},
-                            {"field": "@ptr", "value": "opaque"},
-                        ])
-                    })
-                    .collect();
+                (200, json!({"queryId": format!("q-{starts}")}))
+            }
+            "StopQuery" => (200, json!({"success": true})),
+            "GetLogRecord" => {
+                let ptr = body["logRecordPointer"].as_str().unwrap_or_default();
+                if ptr == "ptr-13" {
+                    return (
+                        400,
+                        json!({"__type": "ResourceNotFoundException", "message": "The log record does not exist."}),
+                    );
+                }
                 (
                     200,
-                    json!({"status": script.status, "results": results,
-                           "statistics": {"recordsMatched": (script.rows * 3) as f64, "recordsScanned": 1e6, "bytesScanned": 1e8}}),
+                    json!({"logRecord": {"@message": format!("the whole message of {ptr}"), "@ptr": ptr}}),
                 )
             }
+            "GetQueryResults" => self.query_results(body),
             other => (
                 400,
                 json!({"__type": "UnknownOperationException", "message": other}),
             ),
         }
+    }
+
+    /// GetQueryResults of one scripted query (see [`InsightsScript`]).
+    fn query_results(&self, body: &Value) -> (u16, Value) {
+        let script = self.insights.lock().unwrap().clone();
+        let id = body["queryId"].as_str().unwrap_or_default();
+        let polls = self
+            .seen("GetQueryResults")
+            .iter()
+            .filter(|s| s.body["queryId"] == id && s.body.get("nextToken").is_none())
+            .count();
+        if polls <= script.running {
+            return (200, json!({"status": "Running", "results": []}));
+        }
+        // The StartQuery this id answered (ids count the calls from 1).
+        let n: usize = id.trim_start_matches("q-").parse().unwrap_or(1);
+        let start = self.seen("StartQuery")[n - 1].body.clone();
+        let (matched, rows): (usize, Vec<Value>) = match script.per_second {
+            None => (
+                script.rows * 3,
+                (0..script.rows).map(|i| insights_row(i, None)).collect(),
+            ),
+            Some(per_second) => {
+                let (from, to) = (
+                    start["startTime"].as_i64().unwrap(),
+                    start["endTime"].as_i64().unwrap(),
+                );
+                let limit = start["limit"].as_u64().unwrap() as usize;
+                let matched = (to - from + 1) as usize * per_second;
+                let rows = (from..=to)
+                    .rev()
+                    .flat_map(|s| (0..per_second).map(move |k| (s, k)))
+                    .take(limit)
+                    .map(|(s, k)| insights_row((s - T0 / 1000) as usize * per_second + k, Some(s)))
+                    .collect();
+                (matched, rows)
+            }
+        };
+        let offset: usize = body["nextToken"]
+            .as_str()
+            .map_or(0, |t| t.trim_start_matches("page-").parse().unwrap());
+        let page = body["maxItems"].as_u64().map_or(rows.len(), |m| m as usize);
+        let end = (offset + page).min(rows.len());
+        let mut out = json!({"status": script.status, "results": rows[offset..end],
+            "statistics": {"recordsMatched": matched as f64, "recordsScanned": 1e6, "bytesScanned": 1e8}});
+        if end < rows.len() {
+            out["nextToken"] = json!(format!("page-{end}"));
+        } else if script.repeat_token {
+            if let Some(token) = body.get("nextToken") {
+                out["nextToken"] = token.clone();
+            }
+        }
+        (200, out)
     }
 
     fn note(&self, op: &str, body: &Value) {
@@ -371,6 +452,11 @@ async fn start(groups: Vec<FakeGroup>) -> (Arc<Fake>, String) {
 }
 
 fn source(url: &str) -> CloudWatchSource {
+    source_with(url, |_| {})
+}
+
+/// A source over the endpoint with its quota changed by `change`.
+fn source_with(url: &str, change: impl FnOnce(&mut QuotaConfig)) -> CloudWatchSource {
     let config = aws_sdk_cloudwatchlogs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(url)
@@ -386,6 +472,8 @@ fn source(url: &str) -> CloudWatchSource {
         max_attempts: 1,
         ..QuotaConfig::default()
     };
+    let mut quota = quota;
+    change(&mut quota);
     CloudWatchSource::from_client(
         aws_sdk_cloudwatchlogs::Client::from_conf(config),
         "us-east-1",
@@ -728,6 +816,7 @@ fn insights_request(limit: Option<usize>) -> InsightsRequest {
         start_s: 1_795_000_000,
         end_s: 1_795_003_600,
         limit,
+        whole_messages: false,
     }
 }
 
@@ -748,7 +837,7 @@ async fn insights_polls_until_complete_and_types_the_rows() {
     let out = source.run_insights(&insights_request(None)).await.unwrap();
     assert_eq!(out.query_id, "q-1");
     assert_eq!(out.rows.len(), 3);
-    assert_eq!(out.records_matched, Some(9.0));
+    assert_eq!(out.stats.records_matched, 9.0);
     assert_eq!(
         fake.seen("GetQueryResults").len(),
         3,
@@ -762,7 +851,7 @@ async fn insights_polls_until_complete_and_types_the_rows() {
     );
     assert_eq!(start["logGroupNames"], json!(["/app"]));
     // Without a limit, ask for all the API can return, not its smaller default.
-    assert_eq!(start["limit"], 10_000);
+    assert_eq!(start["limit"], 100_000);
     assert!(start.get("queryLanguage").is_none());
     assert!(fake.seen("StopQuery").is_empty());
     let batch = logflight_connector::insights::to_batch(&out.rows).unwrap();
@@ -782,7 +871,7 @@ async fn insights_failed_cancelled_and_timed_out_queries_end_at_once() {
         let (fake, source) = scripted(InsightsScript {
             running: 1,
             status,
-            rows: 0,
+            ..Default::default()
         })
         .await;
         let err = source
@@ -811,19 +900,214 @@ async fn insights_failed_cancelled_and_timed_out_queries_end_at_once() {
 
 #[tokio::test]
 async fn insights_at_the_row_cap_is_reported_unless_asked_for() {
-    let (_fake, source) = scripted(InsightsScript {
+    // PPL returns at most 10,000 rows and is never split.
+    let (fake, source) = scripted(InsightsScript {
         rows: 10_000,
         ..Default::default()
     })
     .await;
-    let request = insights_request(None);
-    let out = source.run_insights(&request).await.unwrap();
-    let err = check_complete(&request, &out).unwrap_err().to_string();
+    let ppl = |limit| InsightsRequest {
+        language: QueryLanguage::OpenSearchPpl,
+        ..insights_request(limit)
+    };
+    let err = run_complete(&source, &ppl(None))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("cap of 10000 rows (it matched 30000 log events)"),
+        err.contains(
+            "OpenSearch PPL query q-1 reached its cap of 10000 rows (it matched 30000 log events)"
+        ),
         "{err}"
     );
-    check_complete(&insights_request(Some(10_000)), &out).unwrap();
+    assert_eq!(fake.seen("StartQuery")[0].body["limit"], 10_000);
+    run_complete(&source, &ppl(Some(10_000))).await.unwrap();
+    assert_eq!(fake.seen("StartQuery").len(), 2, "never split");
+}
+
+#[tokio::test]
+async fn insights_results_are_read_page_by_page() {
+    for repeat_token in [false, true] {
+        let (fake, source) = scripted(InsightsScript {
+            rows: 25_000,
+            repeat_token,
+            ..Default::default()
+        })
+        .await;
+        let out = source.run_insights(&insights_request(None)).await.unwrap();
+        let n: Vec<&str> = out.rows.iter().map(|r| r[1].1.as_str()).collect();
+        assert_eq!(n.len(), 25_000);
+        assert_eq!((n[0], n[10_000], n[24_999]), ("0", "10000", "24999"));
+        let calls = fake.seen("GetQueryResults");
+        let tokens: Vec<Option<&str>> =
+            calls.iter().map(|s| s.body["nextToken"].as_str()).collect();
+        assert_eq!(
+            tokens,
+            [None, Some("page-10000"), Some("page-20000")],
+            "{repeat_token}"
+        );
+        assert!(calls.iter().all(|s| s.body["maxItems"] == 10_000));
+        assert_eq!(out.stats.api_calls, 4, "StartQuery and three pages");
+        assert_eq!(out.stats.queries, 1);
+        assert_eq!(
+            (out.stats.records_scanned, out.stats.bytes_scanned),
+            (1e6, 1e8)
+        );
+    }
+}
+
+#[tokio::test]
+async fn insights_at_the_cap_is_split_and_the_parts_statistics_summed() {
+    // 60,000 matching events a second over two seconds: the whole range
+    // fills the 100,000-row cap, each second (a part) does not.
+    let (fake, source) = scripted(InsightsScript {
+        per_second: Some(60_000),
+        ..Default::default()
+    })
+    .await;
+    let t0 = T0 / 1000;
+    let request = InsightsRequest {
+        start_s: t0,
+        end_s: t0 + 1,
+        ..insights_request(None)
+    };
+    let out = run_complete(&source, &request).await.unwrap();
+    let starts: Vec<(i64, i64)> = fake
+        .seen("StartQuery")
+        .iter()
+        .map(|s| {
+            (
+                s.body["startTime"].as_i64().unwrap(),
+                s.body["endTime"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // The capped query, then the newest second first.
+    assert_eq!(starts, [(t0, t0 + 1), (t0 + 1, t0 + 1), (t0, t0)]);
+    assert_eq!(out.rows.len(), 120_000);
+    let n: Vec<usize> = out.rows.iter().map(|r| r[1].1.parse().unwrap()).collect();
+    let want: Vec<usize> = (60_000..120_000).chain(0..60_000).collect();
+    assert!(n == want, "every event once, newest second first");
+    assert_eq!(out.stats.queries, 3);
+    assert_eq!(out.stats.records_matched, 120_000.0, "the parts' events");
+    assert_eq!(out.stats.bytes_scanned, 3e8, "every query's bytes");
+    let totals = source.quota().unwrap().query_slots().totals();
+    assert_eq!(totals.queries.load(std::sync::atomic::Ordering::Relaxed), 3);
+}
+
+#[tokio::test]
+async fn insights_over_the_account_quota_retries_then_says_so() {
+    let (fake, url) = start(vec![group("/app", "STANDARD", 1)]).await;
+    fake.insights.lock().unwrap().refusals = 2;
+    let source = source_with(&url, |q| {
+        q.max_attempts = 3;
+        q.base_backoff = Duration::from_millis(5);
+    });
+    let out = source.run_insights(&insights_request(None)).await.unwrap();
+    assert_eq!(out.query_id, "q-3", "two refusals, then started");
+    assert_eq!(out.stats.api_calls, 4);
+
+    let (fake, url) = start(vec![group("/app", "STANDARD", 1)]).await;
+    fake.insights.lock().unwrap().refusals = 10;
+    let source = source_with(&url, |q| {
+        q.max_attempts = 3;
+        q.base_backoff = Duration::from_millis(5);
+    });
+    let err = source
+        .run_insights(&insights_request(None))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("StartQuery kept throttling past the retry budget (3 attempts)")
+            && err.contains("the account's concurrent Logs Insights query quota was exceeded")
+            && err.contains("Account maximum query concurrency limit of [100] reached."),
+        "{err}"
+    );
+    assert_eq!(fake.seen("StartQuery").len(), 3);
+    assert!(fake.seen("GetQueryResults").is_empty());
+}
+
+#[tokio::test]
+async fn insights_queries_past_the_queue_wait_for_a_slot() {
+    let (fake, url) = start(vec![group("/app", "STANDARD", 1)]).await;
+    fake.insights.lock().unwrap().running = 2;
+    let source = source_with(&url, |q| q.insights_max_queries = 1);
+    let request = insights_request(None);
+    let (a, b) = tokio::join!(source.run_insights(&request), source.run_insights(&request));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (first, second) = if a.query_id == "q-1" { (a, b) } else { (b, a) };
+    assert!(first.stats.queued < Duration::from_millis(50));
+    // Two Running polls (100 ms, 200 ms) of the first, then the second starts.
+    assert!(
+        second.stats.queued >= Duration::from_millis(250),
+        "{:?}",
+        second.stats.queued
+    );
+    let ops: Vec<String> = fake
+        .record
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .map(|s| format!("{} {}", s.op, s.body["queryId"].as_str().unwrap_or("")))
+        .collect();
+    let second_start = ops
+        .iter()
+        .rposition(|o| o.starts_with("StartQuery"))
+        .unwrap();
+    let first_end = ops
+        .iter()
+        .rposition(|o| o == "GetQueryResults q-1")
+        .unwrap();
+    assert!(first_end < second_start, "one query at a time: {ops:?}");
+    // A PPL query has its own queue.
+    let ppl = InsightsRequest {
+        language: QueryLanguage::OpenSearchPpl,
+        ..insights_request(None)
+    };
+    let queued = source.run_insights(&ppl).await.unwrap().stats.queued;
+    assert!(queued < Duration::from_millis(50), "{queued:?}");
+}
+
+#[tokio::test]
+async fn insights_whole_messages_come_from_get_log_record() {
+    let (fake, source) = scripted(InsightsScript {
+        rows: 3,
+        ..Default::default()
+    })
+    .await;
+    let request = InsightsRequest {
+        whole_messages: true,
+        ..insights_request(None)
+    };
+    let out = run_complete(&source, &request).await.unwrap();
+    let messages: Vec<&str> = out.rows.iter().map(|r| r[2].1.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "the whole message of ptr-0",
+            "the whole message of ptr-1",
+            "the whole message of ptr-2"
+        ]
+    );
+    assert_eq!(fake.seen("GetLogRecord").len(), 3);
+    assert_eq!(out.stats.api_calls, 2 + 3);
+    // Without the option, no GetLogRecord.
+    run_complete(&source, &insights_request(None))
+        .await
+        .unwrap();
+    assert_eq!(fake.seen("GetLogRecord").len(), 3);
+    // A record that cannot be fetched fails the query, naming the call.
+    fake.insights.lock().unwrap().rows = 20;
+    let err = run_complete(&source, &request)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GetLogRecord") && err.contains("The log record does not exist."),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -50,6 +50,14 @@ pub struct AuditEntry {
     /// CloudWatch API calls of the query's scans.
     pub api_calls: u64,
     pub events_scanned: u64,
+    /// Logs Insights queries the statement ran (insights() calls, split
+    /// parts), and the bytes and records they scanned (what is billed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub insights_queries: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub insights_bytes_scanned: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub insights_records_scanned: u64,
     pub duration_ms: u64,
     /// `ok`, `failed` or `cancelled`.
     pub outcome: &'static str,
@@ -81,6 +89,10 @@ impl AuditEntry {
         self.error = Some(error.message());
         self
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A statement's SHA-256, as lowercase hex.
@@ -175,6 +187,8 @@ mod tests {
             let mut entry =
                 AuditEntry::new("query", "DoGet").client(Some("127.0.0.1:9".parse().unwrap()));
             entry.principal = Some("alice".into());
+            entry.insights_queries = 2;
+            entry.insights_bytes_scanned = 4096;
             log.statement(&mut entry, "SELECT 'line\nbreak'");
             entry.groups.push(TouchedGroup {
                 catalog: "cloudwatch".into(),
@@ -194,6 +208,11 @@ mod tests {
             assert_eq!(lines[0]["principal"], "alice");
             assert_eq!(lines[0]["client"], "127.0.0.1:9");
             assert_eq!(lines[0]["groups"][0]["log_group"], "/a\"b");
+            assert_eq!(lines[0]["insights_queries"], 2);
+            assert_eq!(lines[0]["insights_bytes_scanned"], 4096);
+            // Zero is left out: most statements run no Logs Insights query.
+            assert!(lines[0].get("insights_records_scanned").is_none());
+            assert!(lines[1].get("insights_queries").is_none());
             match mode {
                 AuditSql::Text => assert_eq!(lines[0]["sql"], "SELECT 'line\nbreak'"),
                 AuditSql::Hash => {

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use logflight_connector::archive::run::Progress;
+use logflight_connector::query_slots::InsightsTotals;
 use logflight_connector::LogCatalog;
 
 /// Upper bounds of the query duration histogram, in seconds.
@@ -66,6 +67,7 @@ impl QueryMetrics {
         self.render_queries(&mut out);
         render_scans(&mut out, catalogs);
         render_api_calls(&mut out, catalogs);
+        render_insights(&mut out, catalogs);
         out.text
     }
 
@@ -177,6 +179,54 @@ fn render_api_calls(out: &mut Exposition, catalogs: &[LogCatalog]) {
                 &catalog_label(c),
                 quota.retry_count(),
             );
+        }
+    }
+}
+
+/// The Logs Insights queries of the catalogs' sources, counted when they
+/// ran (a result reused for the same call is not counted again).
+fn render_insights(out: &mut Exposition, catalogs: &[LogCatalog]) {
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    type Field = fn(&InsightsTotals) -> &AtomicU64;
+    let families: [(&str, &str, Field); 3] = [
+        (
+            "logflight_insights_queries_total",
+            "Logs Insights queries run (split parts included).",
+            |t| &t.queries,
+        ),
+        (
+            "logflight_insights_bytes_scanned_total",
+            "Bytes Logs Insights scanned (what it bills).",
+            |t| &t.bytes_scanned,
+        ),
+        (
+            "logflight_insights_records_scanned_total",
+            "Log events Logs Insights scanned.",
+            |t| &t.records_scanned,
+        ),
+    ];
+    for (name, help, field) in families {
+        out.family(name, "counter", help);
+        for c in catalogs {
+            if let Some(quota) = c.source().quota() {
+                out.sample(
+                    name,
+                    &catalog_label(c),
+                    load(field(quota.query_slots().totals())),
+                );
+            }
+        }
+    }
+    let name = "logflight_insights_queue_seconds_total";
+    out.family(
+        name,
+        "counter",
+        "Time Logs Insights queries waited for a slot of the account's concurrent queries.",
+    );
+    for c in catalogs {
+        if let Some(quota) = c.source().quota() {
+            let micros = load(&quota.query_slots().totals().queued_micros);
+            out.sample(name, &catalog_label(c), micros as f64 / 1e6);
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod listing;
 pub(crate) mod pattern_match;
 pub mod synthetic;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -53,6 +53,15 @@ pub trait LogSource: Debug + Send + Sync + 'static {
     async fn run_insights(&self, _request: &InsightsRequest) -> Result<InsightsOutput> {
         Err(ConnectorError::InvalidRequest(format!(
             "the {} source has no Logs Insights; insights() needs --source cloudwatch",
+            self.describe()
+        )))
+    }
+
+    /// The fields of the event a Logs Insights `@ptr` points to, its
+    /// `@message` whole (GetLogRecord).
+    async fn log_record(&self, _ptr: &str) -> Result<HashMap<String, String>> {
+        Err(ConnectorError::InvalidRequest(format!(
+            "the {} source has no log records to fetch by @ptr",
             self.describe()
         )))
     }

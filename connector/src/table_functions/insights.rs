@@ -14,10 +14,16 @@
 //! must know them, so every call is run before the statement is planned:
 //! its arguments are evaluated by DataFusion (`now()`, intervals, casts),
 //! the query runs to its end (cancellable: a dropped request stops it), and
-//! the typed rows are handed to the planner as an in-memory table. The
+//! the typed rows are handed to the planner as a table of their own
+//! ([`InsightsTable`], whose plan shows the query's costs). The
 //! stateless Flight SQL flow plans a statement twice (GetFlightInfo, then
 //! DoGet); a result is reused for [`REUSE_FOR`] when the same call comes
 //! again, so the query runs, and is billed, once.
+//!
+//! A seventh argument takes options, comma-separated:
+//! `'whole_messages'` replaces each row's `@message` (which Logs Insights
+//! may truncate) with the whole event's, fetched by the row's `@ptr` with
+//! one GetLogRecord call a row.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -28,7 +34,6 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, TimestampNanosecondType};
 use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, ScalarValue};
-use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SQLOptions, SessionContext, SessionState};
 use datafusion::logical_expr::Expr;
@@ -37,7 +42,8 @@ use datafusion::sql::sqlparser::ast::{TableFactor, Visit, Visitor};
 
 use crate::catalog::{find_catalog, LogCatalog};
 use crate::error::ConnectorError;
-use crate::insights::{check_complete, to_batch, InsightsRequest, QueryLanguage};
+use crate::insights::{run_complete, to_batch, InsightsRequest, QueryLanguage};
+use crate::table_functions::insights_exec::{InsightsResult, InsightsTable};
 
 /// The table functions and the language of their query text.
 const FUNCTIONS: [(&str, QueryLanguage); 3] = [
@@ -89,6 +95,11 @@ fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
         }
     }
     let mut finder = Finder(Vec::new());
+    // EXPLAIN [ANALYZE] plans (and runs) the statement it wraps.
+    let mut statement = statement;
+    while let DfStatement::Explain(explain) = statement {
+        statement = &explain.statement;
+    }
     if let DfStatement::Statement(s) = statement {
         let _ = s.visit(&mut finder);
     }
@@ -98,11 +109,11 @@ fn find_calls(statement: &DfStatement) -> Vec<InsightsCall> {
 /// Finished queries by call, shared by every statement of the server.
 #[derive(Debug, Default)]
 struct InsightsCache {
-    entries: Mutex<HashMap<String, (Instant, RecordBatch)>>,
+    entries: Mutex<HashMap<String, (Instant, InsightsResult)>>,
 }
 
 impl InsightsCache {
-    fn get(&self, key: &str) -> Option<RecordBatch> {
+    fn get(&self, key: &str) -> Option<InsightsResult> {
         let entries = self.entries.lock().expect("insights cache lock");
         entries
             .get(key)
@@ -110,7 +121,7 @@ impl InsightsCache {
             .map(|(_, b)| b.clone())
     }
 
-    fn put(&self, key: String, batch: RecordBatch) {
+    fn put(&self, key: String, batch: InsightsResult) {
         let mut entries = self.entries.lock().expect("insights cache lock");
         entries.retain(|_, (at, _)| at.elapsed() < REUSE_FOR);
         if entries.len() >= CACHE_ENTRIES {
@@ -137,13 +148,16 @@ fn bad(message: impl Into<String>) -> DataFusionError {
     ConnectorError::InvalidRequest(message.into()).into_datafusion()
 }
 
-const USAGE: &str = "insights(query, start, end, log_groups [, limit [, catalog]])";
+const USAGE: &str = "insights(query, start, end, log_groups [, limit [, catalog [, options]]])";
+
+/// The options of the seventh argument.
+const OPTIONS: [&str; 1] = ["whole_messages"];
 
 /// Reads the evaluated argument row of a call (see [`evaluation_sql`]).
 fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<InsightsArgs> {
     let n = row.num_columns();
-    if !(4..=6).contains(&n) {
-        return Err(bad(format!("{USAGE} takes 4 to 6 arguments, got {n}")));
+    if !(4..=7).contains(&n) {
+        return Err(bad(format!("{USAGE} takes 4 to 7 arguments, got {n}")));
     }
     let scalar = |i: usize| ScalarValue::try_from_array(row.column(i), 0);
     let text = |i: usize, what: &str| -> Result<Option<String>> {
@@ -231,6 +245,20 @@ fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<InsightsArgs
         None
     };
     let catalog = if n > 5 { text(5, "catalog")? } else { None };
+    let options = if n > 6 { text(6, "options")? } else { None };
+    let mut whole_messages = false;
+    for option in options.iter().flat_map(|o| o.split(',')).map(str::trim) {
+        match option.to_ascii_lowercase().as_str() {
+            "" => {}
+            "whole_messages" => whole_messages = true,
+            _ => {
+                return Err(bad(format!(
+                    "insights(): unknown option {option:?}; the options are {}",
+                    OPTIONS.join(", ")
+                )))
+            }
+        }
+    }
     let request = InsightsRequest {
         query,
         language,
@@ -239,6 +267,7 @@ fn parse_args(language: QueryLanguage, row: &RecordBatch) -> Result<InsightsArgs
         start_s: start_ns.div_euclid(1_000_000_000) as i64,
         end_s: (end_ns + 999_999_999).div_euclid(1_000_000_000) as i64,
         limit,
+        whole_messages,
     };
     request.validate()?;
     Ok(InsightsArgs { request, catalog })
@@ -262,18 +291,18 @@ fn evaluation_sql(call: &InsightsCall) -> String {
 /// Rows of the calls of one statement, handed out to the planner in order.
 #[derive(Debug, Default)]
 struct PreparedCalls {
-    tables: Mutex<Vec<(QueryLanguage, String, Option<RecordBatch>)>>,
+    tables: Mutex<Vec<(QueryLanguage, String, Option<InsightsResult>)>>,
 }
 
 impl PreparedCalls {
-    pub fn push(&self, language: QueryLanguage, query: String, batch: RecordBatch) {
+    pub fn push(&self, language: QueryLanguage, query: String, batch: InsightsResult) {
         self.tables
             .lock()
             .expect("prepared calls lock")
             .push((language, query, Some(batch)));
     }
 
-    fn take(&self, language: QueryLanguage, query: &str) -> Option<RecordBatch> {
+    fn take(&self, language: QueryLanguage, query: &str) -> Option<InsightsResult> {
         let mut tables = self.tables.lock().expect("prepared calls lock");
         tables
             .iter_mut()
@@ -313,15 +342,12 @@ impl TableFunctionImpl for InsightsFunction {
             )) => q.clone(),
             _ => return plan_err!("{USAGE}: the query must be a text literal"),
         };
-        let Some(batch) = self.prepared.take(self.language, &query) else {
+        let Some(result) = self.prepared.take(self.language, &query) else {
             return plan_err!(
                 "{USAGE}: this call was not prepared (is it inside a view or a nested function?)"
             );
         };
-        Ok(Arc::new(MemTable::try_new(
-            batch.schema(),
-            vec![vec![batch]],
-        )?))
+        Ok(Arc::new(InsightsTable::new(result)))
     }
 }
 
@@ -395,7 +421,7 @@ impl InsightsFunctions {
     }
 
     /// Runs one call (or reuses its recent result); returns its rows.
-    async fn run(&self, call: &InsightsCall, args: &InsightsArgs) -> Result<RecordBatch> {
+    async fn run(&self, call: &InsightsCall, args: &InsightsArgs) -> Result<InsightsResult> {
         let name = args.catalog.as_deref().unwrap_or(&self.default_catalog);
         let catalog = find_catalog(&self.catalogs, name, "insights(): ")?;
         let key = format!(
@@ -406,11 +432,14 @@ impl InsightsFunctions {
         if let Some(batch) = self.cache.get(&key) {
             return Ok(batch);
         }
-        let output = catalog.source().run_insights(&args.request).await?;
-        check_complete(&args.request, &output)?;
-        let batch = to_batch(&output.rows)?;
-        self.cache.put(key, batch.clone());
-        Ok(batch)
+        let output = run_complete(catalog.source().as_ref(), &args.request).await?;
+        let result = InsightsResult {
+            request: args.request.clone(),
+            batch: to_batch(&output.rows)?,
+            stats: output.stats,
+        };
+        self.cache.put(key, result.clone());
+        Ok(result)
     }
 }
 
@@ -465,6 +494,10 @@ mod tests {
         );
         assert_eq!(found[1].args[3], "['g', 'h']");
         assert!(calls("SELECT * FROM generate_series(1, 3)").is_empty());
+        let explained =
+            calls("EXPLAIN ANALYZE SELECT count(*) FROM insights('q4', now(), now(), 'g')");
+        assert_eq!(explained.len(), 1);
+        assert_eq!(explained[0].args[0], "'q4'");
     }
 
     async fn evaluate_text(language: QueryLanguage, args: &str) -> Result<InsightsArgs> {
@@ -505,6 +538,15 @@ mod tests {
         assert_eq!(a.request.groups, ["/a", "/b"]);
         assert!((3599..=3601).contains(&(a.request.end_s - a.request.start_s)));
         assert_eq!((a.request.limit, a.catalog), (None, None));
+        assert!(!a.request.whole_messages);
+
+        let a = evaluate_text(
+            QueryLanguage::LogsInsights,
+            "'q', now() - INTERVAL '1 hour', now(), '/a', NULL, NULL, ' Whole_Messages '",
+        )
+        .await
+        .unwrap();
+        assert!(a.request.whole_messages);
 
         let sql = evaluate_text(
             QueryLanguage::OpenSearchSql,
@@ -515,7 +557,11 @@ mod tests {
         assert!(sql.request.groups.is_empty());
 
         let cases = [
-            ("'q', now(), now()", "takes 4 to 6 arguments"),
+            ("'q', now(), now()", "takes 4 to 7 arguments"),
+            (
+                "'q', now() - INTERVAL '1 day', now(), '/a', NULL, NULL, 'whole, nope'",
+                "unknown option \"whole\"; the options are whole_messages",
+            ),
             ("'q', 'yesterday', now(), '/a'", "yesterday"),
             ("'q', NULL, now(), '/a'", "must be a timestamp"),
             ("NULL, now(), now(), '/a'", "the query is NULL"),
@@ -532,8 +578,8 @@ mod tests {
                 "is negative",
             ),
             (
-                "'q', now() - INTERVAL '1 day', now(), '/a', 20000",
-                "outside 1..=10000",
+                "'q', now() - INTERVAL '1 day', now(), '/a', 200000",
+                "outside 1..=100000",
             ),
             (
                 "'q', now() - INTERVAL '1 day', now(), 7",

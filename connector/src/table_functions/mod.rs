@@ -3,4 +3,5 @@
 //! `insights_ppl()` (a Logs Insights query inside a SQL statement).
 
 pub mod insights;
+pub mod insights_exec;
 pub mod json_fields;

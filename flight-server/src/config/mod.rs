@@ -308,6 +308,12 @@ fn quota(source: &SourceSettings) -> Result<QuotaConfig> {
     if let Some(n) = source.max_attempts {
         quota.max_attempts = n.max(1);
     }
+    if let Some(n) = source.insights_max_queries {
+        quota.insights_max_queries = n.max(1);
+    }
+    if let Some(n) = source.insights_max_opensearch_queries {
+        quota.insights_max_opensearch_queries = n.max(1);
+    }
     Ok(quota)
 }
 

@@ -107,6 +107,12 @@ settings! {
         api_tps: String = "LOGFLIGHT_API_TPS";
         /// CloudWatch API calls in flight at once, across all queries [default: 16]
         max_concurrent_calls: usize = "LOGFLIGHT_MAX_CONCURRENT_CALLS";
+        /// Logs Insights queries (insights()) running at once; more wait their turn.
+        /// The account allows 100, shared with consoles and dashboards [default: 50]
+        insights_max_queries: usize = "LOGFLIGHT_INSIGHTS_MAX_QUERIES";
+        /// OpenSearch SQL and PPL queries (insights_sql(), insights_ppl()) running
+        /// at once; the account allows 15 [default: 10]
+        insights_max_opensearch_queries: usize = "LOGFLIGHT_INSIGHTS_MAX_OPENSEARCH_QUERIES";
         /// Push filters and LIMIT down to CloudWatch (false: read everything and
         /// let SQL filter; for comparisons and as an escape hatch) [default: true]
         pushdown: bool = "LOGFLIGHT_PUSHDOWN", value_name = "true|false";

@@ -21,6 +21,7 @@ fn flags_beat_file_beats_defaults() {
         cache_ttl_secs = 5
         api_tps = "GetLogEvents=50"
         max_attempts = 3
+        insights_max_queries = 7
         pushdown = false
         scan_partitions = 9
         ipc_compression = "lz4"
@@ -40,6 +41,8 @@ fn flags_beat_file_beats_defaults() {
     assert_eq!(c.cache_ttl, Duration::from_secs(5));
     assert_eq!(c.quota.tps, vec![(Api::GetLogEvents, 50.0)]);
     assert_eq!(c.quota.max_attempts, 3);
+    assert_eq!(c.quota.insights_max_queries, 7);
+    assert_eq!(c.quota.insights_max_opensearch_queries, 10);
     assert_eq!(c.ipc_compression, IpcCompression::Lz4);
     assert_eq!(c.synthetic, (77, 10, 10));
     assert_eq!(
@@ -53,6 +56,7 @@ fn flags_beat_file_beats_defaults() {
 
     let d = merged(SourceSettings::default(), "").unwrap();
     assert_eq!(d.quota.max_attempts, QuotaConfig::default().max_attempts);
+    assert_eq!(d.quota.insights_max_queries, 50);
     assert_eq!(d.catalogs[0].source, SourceKind::Cloudwatch);
     assert_eq!(d.catalogs[0].name, DEFAULT_CATALOG);
     assert_eq!(d.listen, DEFAULT_LISTEN.parse().unwrap());

@@ -162,6 +162,9 @@ impl<S: State> QueryRecord<S> {
         if let Some(plan) = self.state.plan() {
             line.api_calls = plan_metric(plan.as_ref(), "api_calls");
             line.events_scanned = plan_metric(plan.as_ref(), "events_fetched");
+            line.insights_queries = plan_metric(plan.as_ref(), "insights_queries");
+            line.insights_bytes_scanned = plan_metric(plan.as_ref(), "insights_bytes_scanned");
+            line.insights_records_scanned = plan_metric(plan.as_ref(), "insights_records_scanned");
         }
         let line = match (err, outcome) {
             (Some(err), _) => line.failed(err),

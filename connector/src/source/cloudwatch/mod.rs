@@ -19,7 +19,7 @@ mod listings;
 mod reads;
 mod regions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -56,6 +56,10 @@ impl LogSource for CloudWatchSource {
 
     async fn run_insights(&self, request: &InsightsRequest) -> Result<InsightsOutput> {
         self.insights(request).await
+    }
+
+    async fn log_record(&self, ptr: &str) -> Result<HashMap<String, String>> {
+        CloudWatchSource::log_record(self, ptr).await
     }
 
     async fn group_tags(&self, group: &LogGroup) -> Result<BTreeMap<String, String>> {

@@ -1,13 +1,7 @@
-//! Logs Insights passthrough: a query in CloudWatch's own languages (Logs
-//! Insights QL, OpenSearch SQL or PPL), run by StartQuery and read back as a
-//! typed Arrow table.
-//!
-//! Logs Insights answers with rows of (field, text) pairs and at most 10,000
-//! rows. Types are inferred here, from every value: `@timestamp` is a
-//! timestamp, a field whose values all parse as integers is Int64, as
-//! numbers Float64, anything else text. A result that reaches the row cap
-//! without the caller having asked for that many rows is an error, never a
-//! silently shorter answer.
+//! Typing Logs Insights rows: Logs Insights answers with (field, text)
+//! pairs, so each column's type is inferred from every one of its values.
+//! `@timestamp` is a timestamp, a field whose values all parse as integers is
+//! Int64, as numbers Float64, anything else text.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,112 +11,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray}
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::error::ArrowError;
 
-use crate::error::{ConnectorError, Result};
 use crate::time::{civil_from_days, DAY_MS};
-
-/// GetQueryResults returns at most this many rows.
-pub const MAX_ROWS: usize = 10_000;
-
-/// The language of the query text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueryLanguage {
-    /// CloudWatch Logs Insights query language (`fields ... | filter ...`).
-    LogsInsights,
-    /// OpenSearch SQL; the log groups are named in the query's FROM.
-    OpenSearchSql,
-    /// OpenSearch PPL.
-    OpenSearchPpl,
-}
-
-impl QueryLanguage {
-    pub fn name(self) -> &'static str {
-        match self {
-            QueryLanguage::LogsInsights => "Logs Insights QL",
-            QueryLanguage::OpenSearchSql => "OpenSearch SQL",
-            QueryLanguage::OpenSearchPpl => "OpenSearch PPL",
-        }
-    }
-}
-
-/// One Logs Insights query, as StartQuery takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InsightsRequest {
-    pub query: String,
-    pub language: QueryLanguage,
-    /// Log group names or ARNs; empty for OpenSearch SQL, which names them
-    /// in the query.
-    pub groups: Vec<String>,
-    /// Epoch seconds, both inclusive (StartQuery's unit).
-    pub start_s: i64,
-    pub end_s: i64,
-    /// Rows asked for; `None` means all of them, up to [`MAX_ROWS`].
-    pub limit: Option<usize>,
-}
-
-impl InsightsRequest {
-    /// Checks what StartQuery would refuse, with messages that say how to fix it.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(ConnectorError::InvalidRequest(m));
-        if self.query.trim().is_empty() {
-            return bad("insights(): the query text is empty".into());
-        }
-        if self.start_s > self.end_s {
-            return bad(format!(
-                "insights(): the start ({}) is after the end ({})",
-                self.start_s, self.end_s
-            ));
-        }
-        if self.start_s < 0 {
-            return bad("insights(): the start is before 1970".into());
-        }
-        if self.groups.is_empty() && self.language != QueryLanguage::OpenSearchSql {
-            return bad(format!(
-                "insights(): {} needs at least one log group",
-                self.language.name()
-            ));
-        }
-        if self.groups.len() > 50 {
-            return bad(format!(
-                "insights(): {} log groups; Logs Insights queries at most 50",
-                self.groups.len()
-            ));
-        }
-        if let Some(limit) = self.limit {
-            if limit == 0 || limit > MAX_ROWS {
-                return bad(format!(
-                    "insights(): limit {limit} is outside 1..={MAX_ROWS}, what Logs Insights returns"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What a finished query returned: rows of (field, value) pairs.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InsightsOutput {
-    pub query_id: String,
-    pub rows: Vec<Vec<(String, String)>>,
-    /// Log events the query matched, when the API reports it.
-    pub records_matched: Option<f64>,
-}
-
-/// Fails when the result was cut at the API's row cap rather than being
-/// the whole answer (or the rows the caller asked for).
-pub fn check_complete(request: &InsightsRequest, output: &InsightsOutput) -> Result<()> {
-    if request.limit.is_none() && output.rows.len() >= MAX_ROWS {
-        let matched = output
-            .records_matched
-            .map(|m| format!(" (it matched {m:.0} log events)"))
-            .unwrap_or_default();
-        return Err(ConnectorError::InvalidRequest(format!(
-            "Logs Insights query {} reached its cap of {MAX_ROWS} rows{matched}, so its answer may be incomplete; \
-             aggregate with stats, narrow the time range, or pass a limit of at most {MAX_ROWS} to accept the first rows",
-            output.query_id
-        )));
-    }
-    Ok(())
-}
 
 /// The inferred type of one result field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,87 +230,5 @@ mod tests {
         assert_eq!(batch.schema().field(0).data_type(), &DataType::Utf8);
         let batch = to_batch(&[row(&[("@timestamp", "not a time")])]).unwrap();
         assert_eq!(batch.schema().field(0).data_type(), &DataType::Utf8);
-    }
-
-    fn request(limit: Option<usize>) -> InsightsRequest {
-        InsightsRequest {
-            query: "fields @message".into(),
-            language: QueryLanguage::LogsInsights,
-            groups: vec!["/g".into()],
-            start_s: 0,
-            end_s: 10,
-            limit,
-        }
-    }
-
-    #[test]
-    fn the_row_cap_is_reported_not_hidden() {
-        let full = InsightsOutput {
-            query_id: "q-1".into(),
-            rows: vec![row(&[("a", "1")]); MAX_ROWS],
-            records_matched: Some(25_000.0),
-        };
-        let err = check_complete(&request(None), &full)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("cap of 10000 rows") && err.contains("25000"),
-            "{err}"
-        );
-        // Asking for the first 10,000 rows is an answer, not a truncation.
-        check_complete(&request(Some(MAX_ROWS)), &full).unwrap();
-        let short = InsightsOutput {
-            rows: vec![row(&[("a", "1")]); 5],
-            ..full
-        };
-        check_complete(&request(None), &short).unwrap();
-    }
-
-    #[test]
-    fn requests_are_checked_before_any_call() {
-        let cases: Vec<(InsightsRequest, &str)> = vec![
-            (
-                InsightsRequest {
-                    query: " ".into(),
-                    ..request(None)
-                },
-                "query text is empty",
-            ),
-            (
-                InsightsRequest {
-                    start_s: 20,
-                    ..request(None)
-                },
-                "is after the end",
-            ),
-            (
-                InsightsRequest {
-                    groups: vec![],
-                    ..request(None)
-                },
-                "needs at least one log group",
-            ),
-            (
-                InsightsRequest {
-                    groups: vec!["/g".into(); 51],
-                    ..request(None)
-                },
-                "at most 50",
-            ),
-            (request(Some(0)), "outside 1..=10000"),
-            (request(Some(10_001)), "outside 1..=10000"),
-        ];
-        for (req, want) in cases {
-            let err = req.validate().unwrap_err().to_string();
-            assert!(err.contains(want), "{err}");
-        }
-        request(Some(5)).validate().unwrap();
-        InsightsRequest {
-            groups: vec![],
-            language: QueryLanguage::OpenSearchSql,
-            ..request(None)
-        }
-        .validate()
-        .unwrap();
     }
 }
