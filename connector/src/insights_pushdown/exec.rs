@@ -34,10 +34,13 @@ use crate::error::ConnectorError;
 use crate::insights::{InsightsRequest, QueryLanguage};
 use crate::model::{ReadRequest, TimeRange};
 use crate::table::LogTable;
+use crate::table_functions::insights_exec::record_stats;
 
 /// Rows a pushed aggregation may return: StartQuery's largest limit. A
 /// result this long may have been cut, so it fails instead.
-pub const MAX_GROUPS: usize = crate::insights::MAX_ROWS;
+fn max_groups() -> usize {
+    QueryLanguage::LogsInsights.max_rows()
+}
 
 /// How a range is answered: StartQuery's whole seconds, and the
 /// milliseconds around them read and counted here.
@@ -290,8 +293,7 @@ impl ExecutionPlan for InsightsAggregateExec {
             context,
             schema: Arc::clone(&self.full_schema),
             projection: self.projection.clone(),
-            queries: metric("insights_queries"),
-            matched: metric("insights_records_matched"),
+            metrics: self.metrics.clone(),
             edge_events: metric("events_fetched"),
             api_calls: metric("api_calls"),
         };
@@ -316,8 +318,7 @@ struct Run {
     context: Arc<TaskContext>,
     schema: SchemaRef,
     projection: Option<Vec<usize>>,
-    queries: datafusion::physical_plan::metrics::Count,
-    matched: datafusion::physical_plan::metrics::Count,
+    metrics: ExecutionPlanMetricsSet,
     edge_events: datafusion::physical_plan::metrics::Count,
     api_calls: datafusion::physical_plan::metrics::Count,
 }
@@ -333,19 +334,18 @@ impl Run {
                 groups: vec![self.group.clone()],
                 start_s,
                 end_s,
-                limit: Some(MAX_GROUPS),
+                limit: Some(max_groups()),
+                whole_messages: false,
             };
-            self.queries.add(1);
             let output = self.source.run_insights(&request).await?;
-            if let Some(m) = output.records_matched {
-                self.matched.add(m as usize);
-            }
-            if output.rows.len() >= MAX_GROUPS {
+            record_stats(&self.metrics, 0, &output.stats);
+            if output.rows.len() >= max_groups() {
                 return Err(ConnectorError::InvalidRequest(format!(
-                    "the aggregation pushed into Logs Insights (query {}) returned {MAX_GROUPS} groups, \
+                    "the aggregation pushed into Logs Insights (query {}) returned {} groups, \
                      the most Logs Insights returns, so some may be missing; \
                      group more coarsely, or run it as a scan with --insights-pushdown off",
-                    output.query_id
+                    output.query_id,
+                    max_groups()
                 ))
                 .into_datafusion());
             }

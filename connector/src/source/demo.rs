@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::counters::ReadCounters;
 use crate::error::{ConnectorError, Result};
-use crate::insights::{InsightsOutput, InsightsRequest, QueryLanguage};
+use crate::insights::{InsightsOutput, InsightsRequest, InsightsStats, QueryLanguage};
 use crate::insights_pushdown::eval::{to_rows, Evaluator, Groups};
 use crate::insights_pushdown::query::AggQuery;
 use crate::model::{EventPage, LogEvent, LogGroup, LogGroupClass, LogStream, ReadRequest};
@@ -313,11 +313,18 @@ impl LogSource for DemoSource {
         if let Some(limit) = request.limit {
             rows.truncate(limit);
         }
-        let _ = (scanned, bytes);
         Ok(InsightsOutput {
             query_id: format!("demo-{:016x}", fnv1a(&request.query)),
             rows,
-            records_matched: Some(matched as f64),
+            stats: InsightsStats {
+                records_matched: matched as f64,
+                records_scanned: scanned as f64,
+                bytes_scanned: bytes as f64,
+                queries: 1,
+                // As CloudWatch would: one StartQuery, one GetQueryResults.
+                api_calls: 2,
+                queued: Default::default(),
+            },
         })
     }
 

@@ -112,24 +112,29 @@ impl InsightsExec {
 
     /// Sets the metrics from the query's statistics.
     fn record_stats(&self, partition: usize) {
-        let stats = &self.result.stats;
-        let counter = |name: &'static str, value: f64| {
-            MetricBuilder::new(&self.metrics)
-                .counter(name, partition)
-                .add(value.max(0.0) as usize);
-        };
-        counter("insights_queries", stats.queries as f64);
-        counter("insights_records_matched", stats.records_matched);
-        counter("insights_records_scanned", stats.records_scanned);
-        counter("insights_bytes_scanned", stats.bytes_scanned);
-        counter("api_calls", stats.api_calls as f64);
-        MetricBuilder::new(&self.metrics)
-            .subset_time("insights_queue_time", partition)
-            .add_duration(stats.queued);
+        record_stats(&self.metrics, partition, &self.result.stats);
         MetricBuilder::new(&self.metrics)
             .output_rows(partition)
             .add(self.batch.num_rows());
     }
+}
+
+/// A Logs Insights query's statistics as plan metrics (EXPLAIN ANALYZE,
+/// and the audit log, which reads them from the plan).
+pub fn record_stats(metrics: &ExecutionPlanMetricsSet, partition: usize, stats: &InsightsStats) {
+    let counter = |name: &'static str, value: f64| {
+        MetricBuilder::new(metrics)
+            .counter(name, partition)
+            .add(value.max(0.0) as usize);
+    };
+    counter("insights_queries", stats.queries as f64);
+    counter("insights_records_matched", stats.records_matched);
+    counter("insights_records_scanned", stats.records_scanned);
+    counter("insights_bytes_scanned", stats.bytes_scanned);
+    counter("api_calls", stats.api_calls as f64);
+    MetricBuilder::new(metrics)
+        .subset_time("insights_queue_time", partition)
+        .add_duration(stats.queued);
 }
 
 impl DisplayAs for InsightsExec {

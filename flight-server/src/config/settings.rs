@@ -213,7 +213,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 41);
+        assert_eq!(seen, 43);
     }
 
     #[test]
