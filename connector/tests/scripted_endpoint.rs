@@ -958,17 +958,18 @@ async fn insights_results_are_read_page_by_page() {
 
 #[tokio::test]
 async fn insights_at_the_cap_is_split_and_the_parts_statistics_summed() {
-    // 60,000 matching events a second over two seconds: the whole range
-    // fills the 100,000-row cap, each second (a part) does not.
+    // 40,000 matching events a second over three seconds: the whole range
+    // fills the 100,000-row cap; the two slices, which share their middle
+    // second, do not.
     let (fake, source) = scripted(InsightsScript {
-        per_second: Some(60_000),
+        per_second: Some(40_000),
         ..Default::default()
     })
     .await;
     let t0 = T0 / 1000;
     let request = InsightsRequest {
         start_s: t0,
-        end_s: t0 + 1,
+        end_s: t0 + 2,
         ..insights_request(None)
     };
     let out = run_complete(&source, &request).await.unwrap();
@@ -982,14 +983,23 @@ async fn insights_at_the_cap_is_split_and_the_parts_statistics_summed() {
             )
         })
         .collect();
-    // The capped query, then the newest second first.
-    assert_eq!(starts, [(t0, t0 + 1), (t0 + 1, t0 + 1), (t0, t0)]);
+    // The capped query, then the newest slice first.
+    assert_eq!(starts, [(t0, t0 + 2), (t0 + 1, t0 + 2), (t0, t0 + 1)]);
     assert_eq!(out.rows.len(), 120_000);
     let n: Vec<usize> = out.rows.iter().map(|r| r[1].1.parse().unwrap()).collect();
-    let want: Vec<usize> = (60_000..120_000).chain(0..60_000).collect();
-    assert!(n == want, "every event once, newest second first");
+    let want: Vec<usize> = (80_000..120_000)
+        .chain(40_000..80_000)
+        .chain(0..40_000)
+        .collect();
+    assert!(
+        n == want,
+        "every event once (the shared second's events kept once, by @ptr), newest first"
+    );
     assert_eq!(out.stats.queries, 3);
-    assert_eq!(out.stats.records_matched, 120_000.0, "the parts' events");
+    assert_eq!(
+        out.stats.records_matched, 120_000.0,
+        "the parts' events, once each"
+    );
     assert_eq!(out.stats.bytes_scanned, 3e8, "every query's bytes");
     let totals = source.quota().unwrap().query_slots().totals();
     assert_eq!(totals.queries.load(std::sync::atomic::Ordering::Relaxed), 3);

@@ -12,6 +12,7 @@
 //! queries sorted by another field, and PPL/SQL queries are never split.
 //! A caller's limit makes the first rows the answer, so is never split.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -192,15 +193,17 @@ where
     Fut: Future<Output = Result<InsightsOutput>> + Send,
 {
     Box::pin(async move {
-        if request.start_s == request.end_s {
+        // Slices share their boundary seconds (see `slices`): a range of
+        // two seconds or less cannot be cut further.
+        if request.end_s - request.start_s <= 1 {
             return Err(at_cap(
                 request,
                 &capped,
                 cap,
                 &format!(
-                    "the one second it covers ({}) holds more matching events than that, so it cannot be split further; \
+                    "the seconds it covers ({} to {}) hold more matching events than that, so it cannot be split further; \
                      filter more, or pass a limit to accept the first rows",
-                    request.start_s
+                    request.start_s, request.end_s
                 ),
             ));
         }
@@ -218,6 +221,7 @@ where
             stats: Default::default(),
         };
         whole.stats.add_cost(&capped.stats);
+        let mut seen = HashSet::new();
         for (start_s, end_s) in parts {
             let part = InsightsRequest {
                 start_s,
@@ -230,7 +234,26 @@ where
             }
             whole.stats.records_matched += out.stats.records_matched;
             whole.stats.add_cost(&out.stats);
-            whole.rows.append(&mut out.rows);
+            for row in out.rows {
+                let Some(ptr) = row
+                    .iter()
+                    .find(|(f, _)| f == "@ptr")
+                    .map(|(_, v)| v.clone())
+                else {
+                    return Err(at_cap(
+                        request,
+                        &capped,
+                        cap,
+                        "its rows carry no @ptr to tell the events of neighbouring slices apart",
+                    ));
+                };
+                // An event of a shared boundary comes back from both slices.
+                if seen.insert(ptr) {
+                    whole.rows.push(row);
+                } else {
+                    whole.stats.records_matched -= 1.0;
+                }
+            }
         }
         Ok(whole)
     })
@@ -248,17 +271,20 @@ pub fn slice_count(matched: f64, cap: usize) -> usize {
     }
 }
 
-/// `n` slices of whole seconds covering [start, end], both bounds of each
-/// inclusive, disjoint, in time order; fewer when the range has fewer
-/// seconds than `n`.
+/// `n` slices of whole seconds covering [start, end], in time order, each
+/// sharing its last second with the next one's first; fewer when the range
+/// is shorter. They overlap because AWS ends a query at `endTime * 1000`
+/// (the rest of that second is outside it) while emulators take the whole
+/// second: slices that share their boundary cover the range either way,
+/// and the events both return are told apart by `@ptr`.
 pub fn slices(start: i64, end: i64, n: usize) -> Vec<(i64, i64)> {
-    let seconds = (end - start + 1) as i128;
-    let n = (n.max(1) as i128).min(seconds);
+    let span = (end - start).max(1) as i128;
+    let n = (n.max(1) as i128).min(span);
     (0..n)
         .map(|i| {
-            let from = start as i128 + seconds * i / n;
-            let to = start as i128 + seconds * (i + 1) / n - 1;
-            (from as i64, to as i64)
+            let from = start as i128 + span * i / n;
+            let to = start as i128 + span * (i + 1) / n;
+            (from as i64, (to as i64).min(end).max(from as i64))
         })
         .collect()
 }
@@ -302,16 +328,16 @@ mod tests {
     }
 
     #[test]
-    fn slices_are_whole_seconds_disjoint_and_covering() {
+    fn slices_are_whole_seconds_sharing_their_boundaries() {
         type Case = (i64, i64, usize, Vec<(i64, i64)>);
         let cases: Vec<Case> = vec![
-            (0, 9, 2, vec![(0, 4), (5, 9)]),
-            (0, 10, 2, vec![(0, 4), (5, 10)]),
-            (100, 102, 3, vec![(100, 100), (101, 101), (102, 102)]),
-            (100, 102, 7, vec![(100, 100), (101, 101), (102, 102)]),
-            (5, 6, 2, vec![(5, 5), (6, 6)]),
+            (0, 9, 2, vec![(0, 4), (4, 9)]),
+            (0, 10, 2, vec![(0, 5), (5, 10)]),
+            (100, 102, 3, vec![(100, 101), (101, 102)]),
+            (100, 102, 7, vec![(100, 101), (101, 102)]),
+            (5, 6, 2, vec![(5, 6)]),
             (7, 7, 4, vec![(7, 7)]),
-            (0, 99, 4, vec![(0, 24), (25, 49), (50, 74), (75, 99)]),
+            (0, 99, 4, vec![(0, 24), (24, 49), (49, 74), (74, 99)]),
         ];
         for (start, end, n, want) in cases {
             let got = slices(start, end, n);
@@ -319,7 +345,7 @@ mod tests {
             assert_eq!(got.first().unwrap().0, start);
             assert_eq!(got.last().unwrap().1, end);
             for w in got.windows(2) {
-                assert_eq!(w[0].1 + 1, w[1].0);
+                assert_eq!(w[0].1, w[1].0);
             }
         }
     }
@@ -362,13 +388,15 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push((request.start_s, request.end_s));
-            let mut matched: Vec<i64> = self
+            // (index, second): the index is the event's @ptr.
+            let mut matched: Vec<(usize, i64)> = self
                 .events
                 .iter()
                 .copied()
-                .filter(|t| (request.start_s..=request.end_s).contains(t))
+                .enumerate()
+                .filter(|(_, t)| (request.start_s..=request.end_s).contains(t))
                 .collect();
-            matched.sort();
+            matched.sort_by_key(|(i, t)| (*t, *i));
             if !request.query.contains("asc") {
                 matched.reverse();
             }
@@ -383,7 +411,12 @@ mod tests {
                 rows: matched
                     .iter()
                     .take(take)
-                    .map(|t| vec![("t".to_string(), t.to_string())])
+                    .map(|(i, t)| {
+                        vec![
+                            ("t".to_string(), t.to_string()),
+                            ("@ptr".into(), format!("p{i}")),
+                        ]
+                    })
                     .collect(),
                 stats: InsightsStats {
                     records_matched: matched.len() as f64,
@@ -450,8 +483,8 @@ mod tests {
         // Dense events in seconds 8 and 9, sparse elsewhere: the slice
         // holding them fills the cap and is cut again.
         let mut events: Vec<i64> = (0..10).collect();
-        events.extend([8; 6]);
-        events.extend([9; 6]);
+        events.extend([8; 3]);
+        events.extend([9; 3]);
         let fake = Fake::new(events.clone(), 10);
         let out = complete_with(&fake, &request("fields t", 0, 9)).await;
         let mut want = events;
@@ -460,7 +493,8 @@ mod tests {
         assert_eq!(times(&out.unwrap()), want);
         let runs = fake.runs.lock().unwrap().clone();
         assert_eq!(runs[0], (0, 9));
-        assert!(runs.contains(&(8, 9)) && runs.contains(&(9, 9)), "{runs:?}");
+        // The slice (6, 9) held 10 events, the cap, and was cut again.
+        assert!(runs.contains(&(6, 9)) && runs.contains(&(7, 9)), "{runs:?}");
     }
 
     #[tokio::test]
@@ -471,7 +505,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("the one second it covers (5)") && err.contains("cannot be split further"),
+            err.contains("the seconds it covers (5 to 6)")
+                && err.contains("cannot be split further"),
             "{err}"
         );
     }
