@@ -12,7 +12,7 @@ use regex::Regex;
 use super::query::{agg_field, key_field, Agg, AggQuery, Cond, Key};
 use crate::error::{ConnectorError, Result};
 use crate::insights::parse_timestamp;
-use crate::time::{civil_from_days, DAY_MS, HOUR_MS};
+use crate::time::iso8601;
 
 /// The value of one grouping key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,15 +105,8 @@ pub fn merge(into: &mut Groups, other: Groups) {
 
 /// `2026-11-25 10:00:00.000`, as Logs Insights prints times.
 pub fn insights_time(ms: i64) -> String {
-    let (y, mo, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    let rem = ms.rem_euclid(DAY_MS);
-    format!(
-        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-        rem / HOUR_MS,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    let iso = iso8601(ms);
+    iso.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 /// The groups as Logs Insights returns them: a row of (field, text) each.
