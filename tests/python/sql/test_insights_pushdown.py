@@ -208,3 +208,46 @@ def test_a_stream_table_is_pushed_with_its_stream(pconn):
     assert f'filter @logStream = \\"{stream}\\"' in plan or f'filter @logStream = "{stream}"' in plan, plan
     on, off = both(pconn, template)
     assert sorted_rows(on) == sorted_rows(off) and on.num_rows > 0
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        # An alias, a CTE, HAVING / ORDER BY / LIMIT above, a UNION of two groups, a join
+        # of two pushed aggregations: the aggregation itself is pushed in each.
+        "SELECT x.log_stream, count(*) AS n FROM {t('/var/log/secure')} AS x GROUP BY x.log_stream",
+        "WITH c AS (SELECT date_trunc('hour', time) AS h, count(*) AS n FROM {t('/var/log/secure')} GROUP BY 1) "
+        "SELECT h, n FROM c WHERE n > 5 ORDER BY n DESC, h LIMIT 3",
+        "SELECT log_stream, count(*) AS n FROM {t('/aws/lambda/orders-api')} GROUP BY log_stream "
+        "HAVING count(*) > 10 ORDER BY n DESC",
+        "SELECT 'a' AS g, count(*) AS n FROM {t('/var/log/secure')} UNION ALL "
+        "SELECT 'b', count(*) FROM {t('/ecs/Payments-Service')} WHERE message LIKE '%ERROR%'",
+        "SELECT a.h, a.n AS secure, b.n AS payments FROM "
+        "(SELECT date_trunc('hour', time) AS h, count(*) AS n FROM {t('/var/log/secure')} GROUP BY 1) a JOIN "
+        "(SELECT date_trunc('hour', time) AS h, count(*) AS n FROM {t('/ecs/Payments-Service')} GROUP BY 1) b ON a.h = b.h",
+    ],
+    ids=["alias", "cte-having-limit", "having", "union", "join"],
+)
+def test_pushed_inside_larger_statements(pconn, template):
+    sql = render(template, "pushed")
+    assert "InsightsAggregate" in plan_text(pconn, sql)
+    on, off = both(pconn, template)
+    assert on.schema == off.schema
+    if "ORDER BY" in template:
+        assert on.to_pylist() == off.to_pylist()
+    else:
+        assert sorted_rows(on) == sorted_rows(off)
+    assert on.num_rows > 0
+
+
+def test_parameters_bind_before_the_pushdown(pconn):
+    sql = (f"SELECT log_stream, count(*) AS n FROM {tbl('pushed', '/var/log/secure')} "
+           "WHERE time >= $1 AND message LIKE $2 GROUP BY 1")
+    since = pa.scalar(NOW_MS - 5 * 3_600_000, type=pa.timestamp("ms", tz="UTC"))
+    with pconn.cursor() as cur:
+        cur.execute(sql, parameters=(since, "%sshd%"))
+        on = cur.fetch_arrow_table()
+    with pconn.cursor() as cur:
+        cur.execute(sql.replace('"pushed"', '"scanned"'), parameters=(since, "%sshd%"))
+        off = cur.fetch_arrow_table()
+    assert sorted_rows(on) == sorted_rows(off) and on.num_rows > 0
