@@ -111,6 +111,11 @@ impl InsightsAggregateTable {
             end,
         }
     }
+
+    /// The Logs Insights text the aggregation runs as.
+    pub fn query_text(&self) -> String {
+        self.pushed.query.render()
+    }
 }
 
 #[async_trait]

@@ -433,6 +433,83 @@ pub fn translate(aggregate_plan: &Aggregate) -> Option<Pushed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::LogCatalog;
+    use crate::insights_pushdown::exec::InsightsAggregateTable;
+    use crate::insights_pushdown::rule::InsightsAggregatePushdown;
+    use crate::source::demo::DemoSource;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+    use std::time::Duration;
+
+    /// The Insights text the optimized plan of `sql` runs, if any.
+    async fn pushed_text(ctx: &SessionContext, sql: &str) -> Option<String> {
+        let plan = ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
+        let mut found = None;
+        plan.apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                if let Ok(p) = source_as_provider(&scan.source) {
+                    if let Some(t) = p.downcast_ref::<InsightsAggregateTable>() {
+                        found = Some(t.query_text());
+                    }
+                }
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        found
+    }
+
+    #[tokio::test]
+    async fn sql_aggregations_to_insights_queries() {
+        let source = Arc::new(DemoSource::generate(1_795_600_800_000));
+        let catalog = LogCatalog::new("cw", source, Duration::from_secs(60));
+        let group = "/var/log/secure";
+        catalog
+            .prepare_table(group, "all_log_streams")
+            .await
+            .unwrap();
+        let config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema("cw", group);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_catalog("cw", Arc::new(catalog));
+        ctx.add_optimizer_rule(Arc::new(InsightsAggregatePushdown));
+        let t = "all_log_streams";
+        let cases: Vec<(String, Option<&str>)> = vec![
+            (format!("SELECT count(*) FROM {t}"), Some("stats count(*) as c0")),
+            (
+                format!("SELECT log_stream, count(*), count(message) FROM {t} GROUP BY 1"),
+                Some("stats count(*) as c0, count(*) as c1 by @logStream"),
+            ),
+            (
+                format!("SELECT date_bin(INTERVAL '5 minutes', time) b, log_group, count(1) FROM {t} \
+                         WHERE log_stream IN ('a', 'b') AND message NOT LIKE 'x_y%' GROUP BY 1, 2"),
+                Some(r#"filter @logStream in ["a", "b"] | filter @message not like /^x[\s\S]y/ | stats count(*) as c0 by bin(5m)"#),
+            ),
+            (
+                format!("SELECT date_trunc('DAY', time), count(*) FROM {t} WHERE log_stream LIKE 'ip-%' GROUP BY 1"),
+                Some("filter @logStream like /^ip-/ | stats count(*) as c0 by bin(24h)"),
+            ),
+            // Not exact in Insights: the scan answers.
+            (format!("SELECT count(DISTINCT log_stream) FROM {t}"), None),
+            (format!("SELECT sum(length(message)) FROM {t}"), None),
+            (format!("SELECT count(ingestion_time) FROM {t}"), None),
+            (format!("SELECT count(*) FROM {t} WHERE message ILIKE '%x%'"), None),
+            (format!("SELECT count(*) FROM {t} WHERE message LIKE '%x'"), None),
+            (format!("SELECT count(*) FROM {t} WHERE length(message) > 3"), None),
+            (format!("SELECT date_trunc('week', time), count(*) FROM {t} GROUP BY 1"), None),
+            (format!("SELECT date_bin(INTERVAL '1 month', time), count(*) FROM {t} GROUP BY 1"), None),
+            (
+                format!("SELECT date_bin(INTERVAL '1 hour', time, TIMESTAMP '2026-01-01 00:30:00'), count(*) FROM {t} GROUP BY 1"),
+                None,
+            ),
+            (format!("SELECT count(*) FROM (SELECT * FROM {t} LIMIT 5)"), None),
+            (format!("SELECT message, count(*) FROM {t} GROUP BY 1"), None),
+            (format!("SELECT DISTINCT log_stream FROM {t}"), None),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(pushed_text(&ctx, &sql).await.as_deref(), want, "{sql}");
+        }
+    }
 
     #[test]
     fn like_patterns_to_regexes() {
