@@ -11,6 +11,7 @@ that evaluator against another implementation of Logs Insights.
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
 import time
@@ -43,7 +44,9 @@ source = "demo"
 insights_pushdown = "off"
 """
     )
-    with running(start_serve(workdir / "logflight-insights-pushdown.log", "--config", str(config))) as srv:
+    audit = workdir / "audit-insights-pushdown.jsonl"
+    with running(start_serve(workdir / "logflight-insights-pushdown.log", "--config", str(config),
+                             "--audit-log", str(audit))) as srv:
         yield srv
 
 
@@ -251,3 +254,15 @@ def test_parameters_bind_before_the_pushdown(pconn):
         cur.execute(sql.replace('"pushed"', '"scanned"'), parameters=(since, "%sshd%"))
         off = cur.fetch_arrow_table()
     assert sorted_rows(on) == sorted_rows(off) and on.num_rows > 0
+
+
+def test_the_audit_log_records_what_the_insights_query_cost(pconn, workdir):
+    marker = "audit_of_a_pushed_aggregation"
+    run(pconn, f"SELECT log_stream, count(*) AS {marker} FROM {tbl('pushed', '/var/log/secure')} GROUP BY 1")
+    lines = [json.loads(line) for line in (workdir / "audit-insights-pushdown.jsonl").read_text().splitlines()]
+    doget = [line for line in lines if marker in (line.get("sql") or "") and line["rpc"] == "DoGet"]
+    assert doget, lines[-3:]
+    line = doget[-1]
+    assert line["insights_queries"] == 1, line
+    # The demo's Insights reports what it scanned, as CloudWatch does.
+    assert line["insights_records_scanned"] > 0 and line["insights_bytes_scanned"] > 0, line
