@@ -10,7 +10,7 @@ are proven on the demo source's evaluator (tests/python/sql/test_insights_pushdo
 test_fakecloud_has_no_bin below records why.
 
 fakecloud takes an endTime's whole second in (AWS stops at endTime*1000), so the pushed
-catalog says `insights_range_end = "second"`.
+server says `--insights-range-end second`.
 """
 
 from __future__ import annotations
@@ -106,28 +106,21 @@ def loaded(fakecloud):
 
 @pytest.fixture(scope="module")
 def fconn(loaded, workdir):
-    config = workdir / "fakecloud.toml"
-    config.write_text(f"""
-endpoint_url = "{loaded}"
-region = "us-east-1"
-
-[[catalogs]]
-name = "pushed"
-insights_pushdown = "exact"
-insights_range_end = "second"
-
-[[catalogs]]
-name = "scanned"
-insights_pushdown = "off"
-""")
+    """(pushed, scanned): two servers over the same fakecloud. The scanned one reads with
+    `--pushdown false`, every event and SQL's own filters, because fakecloud's
+    FilterLogEvents returns nothing for the `%term%` patterns logflight's scans send."""
+    common = ["--source", "cloudwatch", "--endpoint-url", loaded, "--region", "us-east-1"]
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-    with running(start_serve(workdir / "logflight.log", "--config", str(config), env=env)) as srv:
-        with connect(srv.uri) as conn:
-            yield conn
+    pushed = start_serve(workdir / "logflight-pushed.log", *common, "--insights-pushdown", "exact",
+                         "--insights-range-end", "second", env=env)
+    with running(pushed) as on:
+        with running(start_serve(workdir / "logflight-scanned.log", *common, "--pushdown", "false", env=env)) as off:
+            with connect(on.uri) as on_conn, connect(off.uri) as off_conn:
+                yield on_conn, off_conn
 
 
-def tbl(catalog: str, group: str, stream: str = "all_log_streams") -> str:
-    return f'"{catalog}"."{group}"."{stream}"'
+def tbl(group: str, stream: str = "all_log_streams") -> str:
+    return f'"{group}"."{stream}"'
 
 
 def plan(conn, sql: str) -> str:
@@ -168,22 +161,24 @@ def generate(rng: random.Random, count: int) -> list[tuple[str, str]]:
 
 
 def test_pushed_aggregations_equal_scanned_ones_on_fakecloud(fconn):
+    pushed, scanned = fconn
     queries = generate(random.Random(16), 60)
     counted = 0
     for template, group in queries:
-        pushed_sql = template.replace("{T}", tbl("pushed", group))
-        scanned_sql = template.replace("{T}", tbl("scanned", group))
-        assert "InsightsAggregate" in plan(fconn, pushed_sql), pushed_sql
-        on, off = run(fconn, pushed_sql), run(fconn, scanned_sql)
-        assert on.schema == off.schema, pushed_sql
-        assert rows(on) == rows(off), pushed_sql
+        sql = template.replace("{T}", tbl(group))
+        assert "InsightsAggregate" in plan(pushed, sql), sql
+        assert "InsightsAggregate" not in plan(scanned, sql), sql
+        on, off = run(pushed, sql), run(scanned, sql)
+        assert on.schema == off.schema, sql
+        assert rows(on) == rows(off), sql
         counted += any(r[-1] for r in rows(on))
     assert counted > len(queries) // 2
 
 
 def test_the_whole_group_counts_alike(fconn):
-    on = run(fconn, f"SELECT log_stream, count(*) AS n FROM {tbl('pushed', GROUP)} GROUP BY 1")
-    off = run(fconn, f"SELECT log_stream, count(*) AS n FROM {tbl('scanned', GROUP)} GROUP BY 1")
+    pushed, scanned = fconn
+    sql = f"SELECT log_stream, count(*) AS n FROM {tbl(GROUP)} GROUP BY 1"
+    on, off = run(pushed, sql), run(scanned, sql)
     assert rows(on) == rows(off)
     assert sum(n for _, n in rows(on)) == 400 * len(STREAMS)
 
