@@ -196,3 +196,22 @@ def test_fakecloud_has_no_bin(loaded):
             break
         time.sleep(0.1)
     assert len(out["results"]) == 1, out["results"]
+
+
+def test_the_range_end_setting_is_what_keeps_the_edges_exact(loaded, fconn, workdir):
+    """fakecloud takes an endTime's whole second in. Told `instant` (AWS's rule), logflight
+    would count the edge after the last whole second twice: a range ending 1 ms into a
+    second that holds events comes out too high. With `second` it is exact."""
+    pushed, scanned = fconn
+    client = _client(loaded)
+    events = client.filter_log_events(logGroupName=GROUP, logStreamNames=["web-1"])["events"]
+    t = next(e["timestamp"] for e in events if e["timestamp"] % 1000 == 1)
+    sql = f"SELECT count(*) AS n FROM {tbl(GROUP)} WHERE time <= {ts_lit(t)}"
+    truth = run(scanned, sql).to_pylist()
+    assert run(pushed, sql).to_pylist() == truth
+    common = ["--source", "cloudwatch", "--endpoint-url", loaded, "--region", "us-east-1"]
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    srv = start_serve(workdir / "logflight-instant.log", *common, "--insights-pushdown", "exact",
+                      "--insights-range-end", "instant", env=env)
+    with running(srv), connect(srv.uri) as wrong:
+        assert run(wrong, sql).to_pylist()[0]["n"] > truth[0]["n"]
