@@ -9,8 +9,8 @@ equality, stream prefixes and message patterns. Time buckets, stream lists and N
 are proven on the demo source's evaluator (tests/python/sql/test_insights_pushdown.py);
 test_fakecloud_has_no_bin below records why.
 
-fakecloud takes an endTime's whole second in (AWS stops at endTime*1000), so the pushed
-server says `--insights-range-end second`.
+fakecloud takes an endTime's whole second in (AWS stated it stops at endTime*1000); the
+pushed server is left to find that out (`--insights-range-end auto`, the default).
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def fconn(loaded, workdir):
     FilterLogEvents returns nothing for the `%term%` patterns logflight's scans send."""
     common = ["--source", "cloudwatch", "--endpoint-url", loaded, "--region", "us-east-1"]
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-    pushed = start_serve(workdir / "logflight-pushed.log", *common, "--insights-pushdown", "exact",
-                         "--insights-range-end", "second", env=env)
+    # The range end left to `auto`: found out per query, as it must be against AWS.
+    pushed = start_serve(workdir / "logflight-pushed.log", *common, "--insights-pushdown", "exact", env=env)
     with running(pushed) as on:
         with running(start_serve(workdir / "logflight-scanned.log", *common, "--pushdown", "false", env=env)) as off:
             with connect(on.uri) as on_conn, connect(off.uri) as off_conn:
@@ -199,9 +199,10 @@ def test_fakecloud_has_no_bin(loaded):
 
 
 def test_the_range_end_setting_is_what_keeps_the_edges_exact(loaded, fconn, workdir):
-    """fakecloud takes an endTime's whole second in. Told `instant` (AWS's rule), logflight
-    would count the edge after the last whole second twice: a range ending 1 ms into a
-    second that holds events comes out too high. With `second` it is exact."""
+    """fakecloud takes an endTime's whole second in. Told `instant` (AWS's stated rule),
+    logflight counts the edge after the last whole second twice: a range ending 1 ms into
+    a second that holds events comes out too high. `auto` (the pushed server) and `second`
+    are exact."""
     pushed, scanned = fconn
     client = _client(loaded)
     events = client.filter_log_events(logGroupName=GROUP, logStreamNames=["web-1"])["events"]
@@ -215,3 +216,7 @@ def test_the_range_end_setting_is_what_keeps_the_edges_exact(loaded, fconn, work
                       "--insights-range-end", "instant", env=env)
     with running(srv), connect(srv.uri) as wrong:
         assert run(wrong, sql).to_pylist()[0]["n"] > truth[0]["n"]
+    srv = start_serve(workdir / "logflight-second.log", *common, "--insights-pushdown", "exact",
+                      "--insights-range-end", "second", env=env)
+    with running(srv), connect(srv.uri) as told:
+        assert run(told, sql).to_pylist() == truth

@@ -27,6 +27,7 @@ use futures::{stream, TryStreamExt};
 use tracing::Instrument;
 
 use super::eval::{from_rows, merge, Evaluator, Groups, KeyValue};
+use super::query::{Agg, AggQuery};
 use super::translate::{Output, Pushed};
 use super::RangeEnd;
 use crate::batch::{LOG_STREAM, MESSAGE, TIME};
@@ -50,6 +51,10 @@ pub struct RangeSplit {
     pub core: Option<(i64, i64)>,
     /// Inclusive millisecond ranges outside the core.
     pub edges: Vec<TimeRange>,
+    /// With [`RangeEnd::Auto`]: the core's last second and the range's last
+    /// millisecond. That second is read whole, since whether the core took
+    /// it in past its first millisecond is found out per query.
+    pub zone: Option<(i64, i64)>,
 }
 
 /// Splits `time` (inclusive milliseconds; an open end is `horizon_ms`)
@@ -57,40 +62,49 @@ pub struct RangeSplit {
 pub fn split_range(time: TimeRange, horizon_ms: i64, end: RangeEnd) -> RangeSplit {
     let a = time.start.unwrap_or(0).max(0);
     let b = time.end.unwrap_or(horizon_ms);
+    let nothing = RangeSplit {
+        core: None,
+        edges: vec![],
+        zone: None,
+    };
     if a > b {
-        return RangeSplit {
-            core: None,
-            edges: vec![],
-        };
+        return nothing;
     }
-    // The last millisecond StartQuery counts for an endTime of `e`.
+    // The last millisecond StartQuery counts for an endTime of `e`, under
+    // the rule the edge after the core assumes.
     let covered_to = |e: i64| match end {
-        RangeEnd::Instant => e * 1000,
+        RangeEnd::Instant | RangeEnd::Auto => e * 1000,
         RangeEnd::WholeSecond => e * 1000 + 999,
     };
     let s = a.div_euclid(1000) + i64::from(a.rem_euclid(1000) != 0);
     let e = match (time.end, end) {
         // Nothing is stored past the horizon: a second beyond it needs no edge.
         (None, _) => b.div_euclid(1000) + 1,
-        (Some(_), RangeEnd::Instant) => b.div_euclid(1000),
+        (Some(_), RangeEnd::Instant | RangeEnd::Auto) => b.div_euclid(1000),
         (Some(_), RangeEnd::WholeSecond) => (b + 1).div_euclid(1000) - 1,
     };
     if s > e {
         return RangeSplit {
-            core: None,
             edges: vec![TimeRange::new(Some(a), Some(b))],
+            ..nothing
         };
     }
     let mut edges = Vec::new();
     if a < s * 1000 {
         edges.push(TimeRange::new(Some(a), Some(s * 1000 - 1)));
     }
-    if time.end.is_some() && covered_to(e) < b {
-        edges.push(TimeRange::new(Some(covered_to(e) + 1), Some(b)));
+    let mut zone = None;
+    if time.end.is_some() {
+        if end == RangeEnd::Auto {
+            zone = Some((e, b));
+        } else if covered_to(e) < b {
+            edges.push(TimeRange::new(Some(covered_to(e) + 1), Some(b)));
+        }
     }
     RangeSplit {
         core: Some((s, e)),
         edges,
+        zone,
     }
 }
 
@@ -147,22 +161,33 @@ impl TableProvider for InsightsAggregateTable {
             RangeSplit {
                 core: None,
                 edges: vec![],
+                zone: None,
             }
         } else {
             split_range(self.pushed.time, horizon, self.end)
         };
-        let mut edges = Vec::new();
-        for range in &split.edges {
+        let read = |range: TimeRange| {
             let request = ReadRequest {
                 group: table.group().name.clone(),
                 streams: self.pushed.streams.clone(),
-                time: *range,
+                time: range,
                 filter_pattern: None,
                 limit: None,
                 require_streams: false,
                 api: Default::default(),
             };
-            edges.push(table.live_scan(request, None, crate::time::now_ms())?);
+            table.live_scan(request, None, crate::time::now_ms())
+        };
+        let mut edges = Vec::new();
+        for range in &split.edges {
+            edges.push(read(*range)?);
+        }
+        // The core's last second, read whole (RangeEnd::Auto).
+        if let Some((second, _)) = split.zone {
+            edges.push(read(TimeRange::new(
+                Some(second * 1000),
+                Some(second * 1000 + 999),
+            ))?);
         }
         Ok(Arc::new(InsightsAggregateExec::new(
             self.pushed.clone(),
@@ -247,6 +272,13 @@ impl DisplayAs for InsightsAggregateExec {
             let edges: Vec<String> = self.split.edges.iter().map(|r| r.to_string()).collect();
             write!(f, ", edges read by scan={}", edges.join(" "))?;
         }
+        if let Some((second, last_ms)) = self.split.zone {
+            write!(
+                f,
+                ", last second read by scan={second} (range ends {})",
+                crate::time::iso8601(last_ms)
+            )?;
+        }
         Ok(())
     }
 }
@@ -294,6 +326,7 @@ impl ExecutionPlan for InsightsAggregateExec {
             source: Arc::clone(&self.source),
             group: self.group.clone(),
             core: self.split.core,
+            zone: self.split.zone,
             edges: self.edges.clone(),
             context,
             schema: Arc::clone(&self.full_schema),
@@ -319,6 +352,8 @@ struct Run {
     source: crate::source::SharedSource,
     group: String,
     core: Option<(i64, i64)>,
+    /// See [`RangeSplit::zone`]; its scan is the last of `edges`.
+    zone: Option<(i64, i64)>,
     edges: Vec<Arc<dyn ExecutionPlan>>,
     context: Arc<TaskContext>,
     schema: SchemaRef,
@@ -357,16 +392,17 @@ impl Run {
             groups = from_rows(query, &output.rows)?;
         }
         let evaluator = Evaluator::new(query)?;
-        for edge in &self.edges {
-            for partition in 0..edge.properties().partitioning.partition_count() {
-                let mut batches = edge.execute(partition, Arc::clone(&self.context))?;
-                while let Some(batch) = batches.try_next().await? {
-                    let mut counted = Groups::new();
-                    count_batch(&evaluator, &batch, &mut counted)?;
-                    self.edge_events.add(batch.num_rows());
-                    merge(&mut groups, counted);
-                }
-            }
+        let zone_scan = self.zone.and_then(|_| self.edges.last());
+        let plain = self.edges.len() - usize::from(zone_scan.is_some());
+        for edge in &self.edges[..plain] {
+            self.each_event(edge, |stream, time, message| {
+                evaluator.add(&mut groups, stream, time, message);
+            })
+            .await?;
+        }
+        if let (Some((second, last_ms)), Some(scan)) = (self.zone, zone_scan) {
+            self.count_zone(&evaluator, &mut groups, scan, second, last_ms)
+                .await?;
         }
         if !self.pushed.grouped && groups.is_empty() {
             groups.insert(vec![], vec![0; query.aggs.len()]);
@@ -385,18 +421,125 @@ impl Run {
     }
 }
 
-/// Counts the events of a scan's batch (all columns).
-fn count_batch(evaluator: &Evaluator, batch: &RecordBatch, groups: &mut Groups) -> Result<()> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| DataFusionError::Internal(format!("edge scan without {name}")))
-    };
-    let streams = column(LOG_STREAM)?.as_string::<i32>();
-    let times = column(TIME)?.as_primitive::<TimestampMillisecondType>();
-    let messages = column(MESSAGE)?.as_string::<i32>();
-    for i in 0..batch.num_rows() {
-        evaluator.add(groups, streams.value(i), times.value(i), messages.value(i));
+impl Run {
+    /// Calls `f` with (stream, time, message) of every event an edge scan reads.
+    async fn each_event(
+        &self,
+        scan: &Arc<dyn ExecutionPlan>,
+        mut f: impl FnMut(&str, i64, &str),
+    ) -> Result<()> {
+        for partition in 0..scan.properties().partitioning.partition_count() {
+            let mut batches = scan.execute(partition, Arc::clone(&self.context))?;
+            while let Some(batch) = batches.try_next().await? {
+                self.edge_events.add(batch.num_rows());
+                let column = |name: &str| {
+                    batch.column_by_name(name).cloned().ok_or_else(|| {
+                        DataFusionError::Internal(format!("edge scan without {name}"))
+                    })
+                };
+                let (streams, times, messages) =
+                    (column(LOG_STREAM)?, column(TIME)?, column(MESSAGE)?);
+                let streams = streams.as_string::<i32>();
+                let times = times.as_primitive::<TimestampMillisecondType>();
+                let messages = messages.as_string::<i32>();
+                for i in 0..batch.num_rows() {
+                    f(streams.value(i), times.value(i), messages.value(i));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The core's last second, under [`RangeEnd::Auto`]: its first
+    /// millisecond is in the core either way; the rest of it is in the core
+    /// only if the service takes an endTime's whole second in. If that rest
+    /// holds matching events, a one-second probe query counts what the
+    /// service takes in: as many as at the first millisecond (AWS's stated
+    /// rule) and the events up to the range's end are added; as many as the
+    /// whole second and those past the range's end are taken back out.
+    async fn count_zone(
+        &self,
+        evaluator: &Evaluator,
+        groups: &mut Groups,
+        scan: &Arc<dyn ExecutionPlan>,
+        second: i64,
+        last_ms: i64,
+    ) -> Result<()> {
+        let first_ms = second * 1000;
+        let (mut inside, mut past) = (Groups::new(), Groups::new());
+        let mut at_first = 0i64;
+        self.each_event(scan, |stream, time, message| {
+            if time == first_ms {
+                at_first += i64::from(evaluator.matches(stream, message));
+            } else if time <= last_ms {
+                evaluator.add(&mut inside, stream, time, message);
+            } else {
+                evaluator.add(&mut past, stream, time, message);
+            }
+        })
+        .await?;
+        let rest = total(&inside) + total(&past);
+        if rest == 0 {
+            return Ok(());
+        }
+        let probe = AggQuery {
+            filters: self.pushed.query.filters.clone(),
+            aggs: vec![Agg::CountAll],
+            keys: vec![],
+        };
+        let request = InsightsRequest {
+            query: probe.render(),
+            language: QueryLanguage::LogsInsights,
+            groups: vec![self.group.clone()],
+            start_s: second,
+            end_s: second,
+            limit: Some(1),
+            whole_messages: false,
+        };
+        let output = self.source.run_insights(&request).await?;
+        record_stats(&self.metrics, 0, &output.stats);
+        let counted = total(&from_rows(&probe, &output.rows)?);
+        if counted == at_first {
+            merge(groups, inside);
+        } else if counted == at_first + rest {
+            subtract(groups, past)?;
+        } else {
+            return Err(ConnectorError::InvalidRequest(format!(
+                "Logs Insights counted {counted} events in second {second} (query {}), where logflight read \
+                 {at_first} at its first millisecond and {} in the whole second, so the end of the range \
+                 cannot be made exact (events still arriving?); retry, or set --insights-range-end",
+                output.query_id,
+                at_first + rest
+            ))
+            .into_datafusion());
+        }
+        Ok(())
+    }
+}
+
+/// Events counted in `groups` (every aggregate is a count of the same events).
+fn total(groups: &Groups) -> i64 {
+    groups
+        .values()
+        .map(|v| v.first().copied().unwrap_or(0))
+        .sum()
+}
+
+/// Takes `other`'s counts out of `from`; a group left with none is gone.
+fn subtract(from: &mut Groups, other: Groups) -> Result<()> {
+    for (key, values) in other {
+        let have = from
+            .get_mut(&key)
+            .filter(|h| h.iter().zip(&values).all(|(a, b)| a >= b));
+        let Some(have) = have else {
+            return Err(DataFusionError::Internal(format!(
+                "the Insights result lacks events logflight read in its last second ({key:?})"
+            )));
+        };
+        have.iter_mut().zip(&values).for_each(|(a, b)| *a -= b);
+        if have.first() == Some(&0) {
+            from.remove(&key);
+        }
     }
     Ok(())
 }
@@ -514,7 +657,28 @@ mod tests {
         ];
         for (time, end, core, edges) in cases {
             let got = split_range(time, 100_000, end);
-            assert_eq!(got, RangeSplit { core, edges }, "{time} {end:?}");
+            let want = RangeSplit {
+                core,
+                edges,
+                zone: None,
+            };
+            assert_eq!(got, want, "{time} {end:?}");
         }
+        // Auto: the core's last second is read whole; the rest as Instant.
+        let auto = |a, b| split_range(range(a, b), 100_000, RangeEnd::Auto);
+        assert_eq!(
+            auto(Some(1500), Some(7250)),
+            RangeSplit {
+                core: Some((2, 7)),
+                edges: vec![range(Some(1500), Some(1999))],
+                zone: Some((7, 7250)),
+            }
+        );
+        assert_eq!(
+            auto(Some(1000), None).zone,
+            None,
+            "an open end has no last second"
+        );
+        assert_eq!(auto(Some(1200), Some(1800)).core, None);
     }
 }

@@ -28,15 +28,19 @@ pub enum InsightsPushdown {
 
 /// Which events StartQuery's endTime (whole seconds) takes in.
 ///
-/// The CloudWatch team states that a query ends at `endTime * 1000`
-/// exactly, so the rest of that second is outside it
-/// (github.com/aws/aws-sdk/issues/280); emulators such as fakecloud take
-/// the whole second in. Counting the edge milliseconds in-process needs to
-/// know which, so it is a setting, AWS's behaviour by default.
+/// The CloudWatch team stated that a query ends at `endTime * 1000`
+/// exactly, the rest of that second outside it
+/// (github.com/aws/aws-sdk/issues/280, 2022, with a fix "ticketed");
+/// emulators such as fakecloud take the whole second in. Counting the edge
+/// milliseconds in-process needs to know which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RangeEnd {
-    /// Up to `endTime * 1000` (AWS).
+    /// Found out per query: when the last second holds matching events
+    /// after its first millisecond, a one-second probe query tells which
+    /// rule the service applies (see [`exec`]).
     #[default]
+    Auto,
+    /// Up to `endTime * 1000` (AWS as documented in 2022).
     Instant,
     /// Up to `endTime * 1000 + 999`.
     WholeSecond,

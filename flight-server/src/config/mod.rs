@@ -63,7 +63,9 @@ pub enum InsightsPushdownMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InsightsRangeEnd {
-    /// Up to endTime*1000 milliseconds, as AWS applies it.
+    /// Found out per query by a one-second probe, when it matters.
+    Auto,
+    /// Up to endTime*1000 milliseconds, as AWS stated in 2022.
     Instant,
     /// The whole end second, as some emulators (fakecloud) apply it.
     Second,
@@ -166,6 +168,7 @@ fn insights_pushdown(mode: InsightsPushdownMode) -> InsightsPushdown {
 
 fn insights_range_end(end: InsightsRangeEnd) -> RangeEnd {
     match end {
+        InsightsRangeEnd::Auto => RangeEnd::Auto,
         InsightsRangeEnd::Instant => RangeEnd::Instant,
         InsightsRangeEnd::Second => RangeEnd::WholeSecond,
     }

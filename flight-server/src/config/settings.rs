@@ -120,8 +120,9 @@ settings! {
         /// Logs Insights query where it gives exactly the SQL answer
         /// (docs/insights-pushdown.md) [default: exact]
         insights_pushdown: InsightsPushdownMode = "LOGFLIGHT_INSIGHTS_PUSHDOWN", value_enum;
-        /// Which events Logs Insights' endTime takes in: `instant` (up to
-        /// endTime*1000 ms, AWS) or `second` (the whole second, fakecloud) [default: instant]
+        /// Which events Logs Insights' endTime takes in: `auto` (found out per query
+        /// by a one-second probe when it matters), `instant` (up to endTime*1000 ms, as AWS
+        /// stated) or `second` (the whole second, fakecloud) [default: auto]
         insights_range_end: InsightsRangeEnd = "LOGFLIGHT_INSIGHTS_RANGE_END", value_enum;
         /// Parallel reads per scan [default: 4]
         scan_partitions: usize = "LOGFLIGHT_SCAN_PARTITIONS";

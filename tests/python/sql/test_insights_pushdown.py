@@ -266,3 +266,17 @@ def test_the_audit_log_records_what_the_insights_query_cost(pconn, workdir):
     assert line["insights_queries"] == 1, line
     # The demo's Insights reports what it scanned, as CloudWatch does.
     assert line["insights_records_scanned"] > 0 and line["insights_bytes_scanned"] > 0, line
+
+
+def test_the_last_second_is_settled_by_a_probe_when_it_holds_events(pconn):
+    """A range ending inside a second that holds events after its first millisecond: the
+    range-end rule decides whether the core took them in, so a one-second probe query runs
+    (two Insights queries in all) and the answer still equals the scan's."""
+    t = run(pconn, f"SELECT max(time) AS t FROM {tbl('scanned', '/var/log/secure')} "
+                   "WHERE date_part('millisecond', time) % 1000 <> 0").column("t")[0].as_py()
+    end = ts_lit(int(t.timestamp() * 1000))
+    template = f"SELECT log_stream, count(*) AS n FROM {{t('/var/log/secure')}} WHERE time <= {end} GROUP BY 1"
+    on, off = both(pconn, template)
+    assert sorted_rows(on) == sorted_rows(off)
+    analyzed = "\n".join(run(pconn, "EXPLAIN ANALYZE " + render(template, "pushed")).column("plan").to_pylist())
+    assert "last second read by scan=" in analyzed and "insights_queries=2" in analyzed, analyzed
