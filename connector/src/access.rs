@@ -318,6 +318,10 @@ impl LogSource for RestrictedSource {
         self.filter(groups).await
     }
 
+    fn has_insights(&self) -> bool {
+        self.inner.has_insights()
+    }
+
     async fn run_insights(&self, request: &InsightsRequest) -> Result<InsightsOutput> {
         if request.language == QueryLanguage::OpenSearchSql {
             return Err(ConnectorError::AccessDenied(

@@ -7,9 +7,11 @@
 //! `..`), regular expressions (/../) and `#` comments. Each command is then
 //! one of:
 //! - row-wise (`fields`, `display`, `filter`, `filterIndex`, `parse`,
-//!   `unmask`, `unnest`, and `SOURCE` as the first command): each output row
-//!   comes from one event, whatever the other events are, so the rows of
-//!   two time slices together are the rows of both;
+//!   `unmask`, and `SOURCE` as the first command): each output row comes
+//!   from one event, whatever the other events are, so the rows of two time
+//!   slices together are the rows of both (`unnest`, which makes several
+//!   rows of one event, all with its `@ptr`, is not: splitting tells the
+//!   events of a shared boundary second apart by `@ptr`);
 //! - `sort @timestamp asc|desc`: a known order, which concatenating the
 //!   slices in time order keeps;
 //! - `sort` on anything else: an order splitting cannot rebuild;
@@ -48,14 +50,13 @@ pub enum Shape {
 }
 
 /// The row-wise commands (lower case), besides `SOURCE` at the start.
-const ROW_WISE: [&str; 7] = [
+const ROW_WISE: [&str; 6] = [
     "fields",
     "display",
     "filter",
     "filterindex",
     "parse",
     "unmask",
-    "unnest",
 ];
 
 /// Reads a query's pipeline; see the module docs.
@@ -225,9 +226,10 @@ mod tests {
                 row_wise(NewestFirst, None),
             ),
             (
-                "parse @message 'user=* ' as user | display user | unmask(@message) | filterIndex x = 1 | unnest a into b",
+                "parse @message 'user=* ' as user | display user | unmask(@message) | filterIndex x = 1",
                 row_wise(NewestFirst, None),
             ),
+            ("fields a | unnest a into b", set_wise("unnest")),
             ("stats count(*) by bin(5m)", set_wise("stats")),
             ("fields x | STATS count(*)", set_wise("STATS")),
             ("pattern @message", set_wise("pattern")),

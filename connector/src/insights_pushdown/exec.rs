@@ -81,7 +81,7 @@ pub fn split_range(time: TimeRange, horizon_ms: i64, end: RangeEnd) -> RangeSpli
         // Nothing is stored past the horizon: a second beyond it needs no edge.
         (None, _) => b.div_euclid(1000) + 1,
         (Some(_), RangeEnd::Instant | RangeEnd::Auto) => b.div_euclid(1000),
-        (Some(_), RangeEnd::WholeSecond) => (b + 1).div_euclid(1000) - 1,
+        (Some(_), RangeEnd::WholeSecond) => b.saturating_add(1).div_euclid(1000) - 1,
     };
     if s > e {
         return RangeSplit {
@@ -186,7 +186,7 @@ impl TableProvider for InsightsAggregateTable {
         if let Some((second, _)) = split.zone {
             edges.push(read(TimeRange::new(
                 Some(second * 1000),
-                Some(second * 1000 + 999),
+                Some((second * 1000).saturating_add(999)),
             ))?);
         }
         Ok(Arc::new(InsightsAggregateExec::new(
@@ -404,7 +404,11 @@ impl Run {
             self.count_zone(&evaluator, &mut groups, scan, second, last_ms)
                 .await?;
         }
-        if !self.pushed.grouped && groups.is_empty() {
+        if self.pushed.grouped {
+            // A group with no events is no group in SQL, whatever a
+            // `stats count(*)` without `by` returns over no events.
+            groups.retain(|_, counts| counts.first() != Some(&0));
+        } else if groups.is_empty() {
             groups.insert(vec![], vec![0; query.aggs.len()]);
         }
         // The edge scans are this node's own: their calls are its calls.

@@ -185,12 +185,20 @@ fn interval_ms(value: &ScalarValue) -> Option<i64> {
 }
 
 /// `time`, or `time` cast to another timestamp unit (as `date_bin`'s
-/// signature asks for nanoseconds): the same instants either way.
+/// signature asks for nanoseconds) in UTC or no zone: the same instants,
+/// truncated in UTC as Insights' `bin()` does. A cast to another zone
+/// (`AT TIME ZONE`, a session time zone) truncates in that zone: not pushed.
 fn is_time(expr: &Expr) -> bool {
     match expr {
         Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
-            matches!(field.data_type(), DataType::Timestamp(_, _))
-                && column_name(expr) == Some(TIME)
+            let utc = match field.data_type() {
+                DataType::Timestamp(_, None) => true,
+                DataType::Timestamp(_, Some(tz)) => {
+                    matches!(tz.as_ref(), "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC")
+                }
+                _ => false,
+            };
+            utc && column_name(expr) == Some(TIME)
         }
         _ => column_name(expr) == Some(TIME),
     }
@@ -341,6 +349,7 @@ pub fn translate(aggregate_plan: &Aggregate) -> Option<Pushed> {
     if !options.pushdown
         || options.insights_pushdown == InsightsPushdown::Off
         || table.has_archive()
+        || !table.source().has_insights()
     {
         return None;
     }
@@ -505,6 +514,15 @@ mod tests {
             (format!("SELECT count(*) FROM (SELECT * FROM {t} LIMIT 5)"), None),
             (format!("SELECT message, count(*) FROM {t} GROUP BY 1"), None),
             (format!("SELECT DISTINCT log_stream FROM {t}"), None),
+            // Truncated in another zone than UTC, which Insights' bin() uses.
+            (
+                format!("SELECT date_trunc('hour', time AT TIME ZONE 'Asia/Kolkata'), count(*) FROM {t} GROUP BY 1"),
+                None,
+            ),
+            (
+                format!("SELECT date_trunc('hour', time AT TIME ZONE 'UTC'), count(*) FROM {t} GROUP BY 1"),
+                Some("stats count(*) as c0 by bin(1h)"),
+            ),
         ];
         for (sql, want) in cases {
             assert_eq!(pushed_text(&ctx, &sql).await.as_deref(), want, "{sql}");

@@ -275,6 +275,10 @@ impl LogSource for DemoSource {
         }
     }
 
+    fn has_insights(&self) -> bool {
+        true
+    }
+
     /// The aggregations logflight pushes into Logs Insights, evaluated
     /// here (see [`crate::insights_pushdown::eval`]); other Insights
     /// queries are refused with a message naming what is not understood.

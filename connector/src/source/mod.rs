@@ -49,6 +49,12 @@ pub trait LogSource: Debug + Send + Sync + 'static {
         Ok(groups)
     }
 
+    /// Whether [`Self::run_insights`] runs queries: SQL aggregations are
+    /// pushed into Logs Insights only on such sources.
+    fn has_insights(&self) -> bool {
+        false
+    }
+
     /// Runs a Logs Insights query to its end (see [`crate::insights`]).
     async fn run_insights(&self, _request: &InsightsRequest) -> Result<InsightsOutput> {
         Err(ConnectorError::InvalidRequest(format!(

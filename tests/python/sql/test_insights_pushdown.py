@@ -280,3 +280,22 @@ def test_the_last_second_is_settled_by_a_probe_when_it_holds_events(pconn):
     assert sorted_rows(on) == sorted_rows(off)
     analyzed = "\n".join(run(pconn, "EXPLAIN ANALYZE " + render(template, "pushed")).column("plan").to_pylist())
     assert "last second read by scan=" in analyzed and "insights_queries=2" in analyzed, analyzed
+
+
+def test_buckets_in_another_time_zone_keep_the_scan(pconn):
+    # date_trunc in Asia/Kolkata (UTC+5:30) is not Insights' UTC bin(1h).
+    template = ("SELECT date_trunc('hour', time AT TIME ZONE 'Asia/Kolkata') AS h, count(*) AS n "
+                "FROM {t('/var/log/secure')} GROUP BY 1")
+    assert "InsightsAggregate" not in plan_text(pconn, render(template, "pushed"))
+    on, off = both(pconn, template)
+    assert sorted_rows(on) == sorted_rows(off)
+
+
+def test_a_source_without_insights_scans(workdir):
+    # The synthetic source has no Logs Insights: its aggregations are scanned, not failed.
+    with running(start_serve(workdir / "logflight-synthetic-agg.log", "--source", "synthetic",
+                             "--synthetic-events", "5000", "--insights-pushdown", "exact")) as srv:
+        with connect(srv.uri) as conn:
+            sql = 'SELECT log_stream, count(*) AS n FROM "/synthetic/app".all_log_streams GROUP BY 1'
+            assert "InsightsAggregate" not in plan_text(conn, sql)
+            assert sum(n for _, n in sorted_rows(run(conn, sql))) == 5000

@@ -54,6 +54,10 @@ impl LogSource for CloudWatchSource {
         self.describe_groups(Some(prefix)).await
     }
 
+    fn has_insights(&self) -> bool {
+        true
+    }
+
     async fn run_insights(&self, request: &InsightsRequest) -> Result<InsightsOutput> {
         self.insights(request).await
     }
