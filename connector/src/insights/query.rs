@@ -114,7 +114,7 @@ fn sort_order(arguments: &[&str]) -> Order {
 }
 
 /// The commands of a pipeline, split at top-level `|`, comments removed.
-fn commands(query: &str) -> Result<Vec<String>, String> {
+pub(crate) fn commands(query: &str) -> Result<Vec<String>, String> {
     let chars: Vec<char> = query.chars().collect();
     let mut commands = Vec::new();
     let mut current = String::new();

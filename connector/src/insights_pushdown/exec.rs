@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{DataType, SchemaRef, TimestampMillisecondType};
+use arrow::datatypes::{SchemaRef, TimestampMillisecondType};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -562,12 +562,12 @@ fn to_batch(outputs: &[Output], groups: &Groups, schema: &SchemaRef) -> Result<R
             Output::Agg(i) => ScalarValue::Int64(Some(aggs[*i])),
             Output::Const(v) => v.clone(),
         });
-        let array = if groups.is_empty() {
-            arrow::array::new_empty_array(&natural_type(output))
+        if groups.is_empty() {
+            columns.push(arrow::array::new_empty_array(field.data_type()));
         } else {
-            ScalarValue::iter_to_array(values)?
-        };
-        columns.push(arrow::compute::cast(&array, field.data_type())?);
+            let array = ScalarValue::iter_to_array(values)?;
+            columns.push(arrow::compute::cast(&array, field.data_type())?);
+        }
     }
     let options = RecordBatchOptions::new().with_row_count(Some(groups.len()));
     Ok(RecordBatch::try_new_with_options(
@@ -575,13 +575,6 @@ fn to_batch(outputs: &[Output], groups: &Groups, schema: &SchemaRef) -> Result<R
         columns,
         &options,
     )?)
-}
-
-fn natural_type(output: &Output) -> DataType {
-    match output {
-        Output::Key(_) | Output::Const(_) => DataType::Utf8,
-        Output::Agg(_) => DataType::Int64,
-    }
 }
 
 #[cfg(test)]

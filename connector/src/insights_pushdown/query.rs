@@ -215,38 +215,10 @@ fn unsupported(what: &str) -> ConnectorError {
     ))
 }
 
-/// The commands of a query, split at the `|` outside strings and regex
-/// literals (a regex ends at a `/` that is not escaped).
+/// The commands of a query (trimmed), split as the splitter reads
+/// pipelines ([`crate::insights::query::commands`]).
 fn split_commands(text: &str) -> Result<Vec<String>> {
-    let mut commands = Vec::new();
-    let mut current = String::new();
-    let mut inside: Option<char> = None;
-    let mut escaped = false;
-    for c in text.chars() {
-        match inside {
-            Some(close) => {
-                current.push(c);
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' && close == '/' {
-                    escaped = true;
-                } else if c == close {
-                    inside = None;
-                }
-            }
-            None if c == '|' => commands.push(std::mem::take(&mut current)),
-            None => {
-                current.push(c);
-                if c == '/' || c == '"' {
-                    inside = Some(c);
-                }
-            }
-        }
-    }
-    if inside.is_some() {
-        return Err(unsupported(text));
-    }
-    commands.push(current);
+    let commands = crate::insights::query::commands(text).map_err(|_| unsupported(text))?;
     Ok(commands.into_iter().map(|c| c.trim().to_string()).collect())
 }
 

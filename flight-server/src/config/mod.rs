@@ -388,12 +388,8 @@ fn scan(source: &SourceSettings) -> ScanOptions {
     if let Some(n) = source.scan_partitions {
         scan.max_partitions = n.max(1);
     }
-    if let Some(mode) = source.insights_pushdown {
-        scan.insights_pushdown = insights_pushdown(mode);
-    }
-    if let Some(end) = source.insights_range_end {
-        scan.insights_range_end = insights_range_end(end);
-    }
+    // insights_pushdown and insights_range_end are each catalog's own
+    // (CatalogConfig::scan_options), the top-level value inherited there.
     scan
 }
 
