@@ -304,6 +304,10 @@ impl LogSource for RestrictedSource {
         self.inner.describe()
     }
 
+    fn account_key(&self) -> String {
+        self.inner.account_key()
+    }
+
     fn quota(&self) -> Option<&crate::quota::ApiQuota> {
         self.inner.quota()
     }

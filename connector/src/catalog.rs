@@ -203,6 +203,11 @@ impl LogCatalog {
         &self.state.totals
     }
 
+    /// The totals a scan of this catalog adds to.
+    pub fn shared_totals(&self) -> Arc<ScanTotals> {
+        Arc::clone(&self.state.totals)
+    }
+
     fn cached_groups(&self, fresh_only: bool) -> Option<Arc<Vec<LogGroup>>> {
         let guard = self.state.groups.read().expect("group cache lock");
         guard
@@ -587,6 +592,7 @@ impl SchemaProvider for GroupSchema {
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let scope = self.catalog.resolve_table(&self.group.name, name).await?;
         let table = LogTable::new(
+            self.catalog.name(),
             Arc::clone(self.catalog.source()),
             Arc::clone(&self.catalog.state.totals),
             self.group.clone(),

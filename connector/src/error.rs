@@ -72,6 +72,12 @@ pub enum ConnectorError {
     /// format: answering without it would be a silent loss.
     #[error("{0}")]
     UnreadableRecord(String),
+
+    /// A node of the cluster that was running part of the query failed or
+    /// could not be reached: the query stops rather than return the rows
+    /// the other nodes read.
+    #[error("cluster node {node} failed while running part of this query: {message}")]
+    NodeFailed { node: String, message: String },
 }
 
 impl ConnectorError {
@@ -98,11 +104,14 @@ impl ConnectorError {
     }
 
     /// Finds a connector error inside a DataFusion error chain, if any.
-    pub fn find_in(err: &DataFusionError) -> Option<&ConnectorError> {
+    /// The connector error inside a DataFusion error chain, including one
+    /// that came back from another node of a cluster (see
+    /// [`crate::cluster::wire`]).
+    pub fn find_in(err: &DataFusionError) -> Option<ConnectorError> {
         let mut current: &(dyn std::error::Error + 'static) = err;
         loop {
             if let Some(found) = current.downcast_ref::<ConnectorError>() {
-                return Some(found);
+                return Some(found.clone());
             }
             if let Some(DataFusionError::External(inner)) =
                 current.downcast_ref::<DataFusionError>()
@@ -110,9 +119,12 @@ impl ConnectorError {
                 current = inner.as_ref();
                 continue;
             }
-            if let Some(DataFusionError::Context(_, inner)) =
+            if let Some(DataFusionError::Context(text, inner)) =
                 current.downcast_ref::<DataFusionError>()
             {
+                if let Some(found) = crate::cluster::wire::from_context(text) {
+                    return Some(found);
+                }
                 current = inner.as_ref();
                 continue;
             }

@@ -10,6 +10,7 @@ pub mod access;
 pub mod archive;
 pub mod batch;
 pub mod catalog;
+pub mod cluster;
 pub mod counters;
 pub mod crypto;
 pub mod error;

@@ -84,7 +84,7 @@ impl LogStream {
 /// endTime is exclusive, FilterLogEvents' inclusive); keeping one canonical
 /// form and converting at the API edge is what keeps `time = X` and
 /// `time <= X` from losing events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeRange {
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -149,7 +149,7 @@ impl std::fmt::Display for TimeRange {
 }
 
 /// Which streams of a group a read covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StreamSelection {
     All,
     /// Exactly these streams (possibly none: then nothing is read).
@@ -195,7 +195,7 @@ impl StreamSelection {
 }
 
 /// The API a read uses; chosen per scan by [`crate::read_plan`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ReadApi {
     /// Server-side search over the group, a stream prefix or up to 100
     /// named streams per call; pages by time across streams.
@@ -216,7 +216,7 @@ impl ReadApi {
 }
 
 /// Everything a source needs to read events: the result of pushdown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReadRequest {
     pub group: String,
     pub streams: StreamSelection,

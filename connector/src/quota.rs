@@ -186,6 +186,26 @@ impl QuotaConfig {
         self
     }
 
+    /// This quota on one of `nodes` nodes of a cluster. Scans of an
+    /// account run on its owner alone, so the read APIs (GetLogEvents,
+    /// FilterLogEvents) keep their whole rate; every other call can come
+    /// from any node (listings while planning, Logs Insights), so each
+    /// node takes `1 / nodes` of those rates and of the Insights queries.
+    pub fn planning_share(mut self, nodes: usize) -> Self {
+        let nodes = nodes.max(1);
+        self.tps = Api::ALL
+            .iter()
+            .map(|&a| match a {
+                Api::GetLogEvents | Api::FilterLogEvents => (a, self.tps_of(a)),
+                _ => (a, self.tps_of(a) / nodes as f64),
+            })
+            .collect();
+        self.insights_max_queries = (self.insights_max_queries / nodes).max(1);
+        self.insights_max_opensearch_queries =
+            (self.insights_max_opensearch_queries / nodes).max(1);
+        self
+    }
+
     fn tps_of(&self, api: Api) -> f64 {
         self.tps
             .iter()
@@ -444,6 +464,36 @@ mod tests {
             let whole = config.clone().share(share);
             assert_eq!(whole.tps_of(Api::FilterLogEvents), 8.0, "{share}");
         }
+    }
+
+    /// A cluster of three: reads keep their rate (the owner alone makes
+    /// them), planning calls and Insights queries are split three ways.
+    #[test]
+    fn a_cluster_node_keeps_the_read_rates_and_shares_the_rest() {
+        let config = QuotaConfig {
+            tps: vec![(Api::FilterLogEvents, 8.0), (Api::DescribeLogStreams, 24.0)],
+            insights_max_queries: 50,
+            insights_max_opensearch_queries: 2,
+            ..Default::default()
+        };
+        let node = config.clone().planning_share(3);
+        assert_eq!(node.tps_of(Api::FilterLogEvents), 8.0);
+        assert_eq!(
+            node.tps_of(Api::GetLogEvents),
+            Api::GetLogEvents.default_tps()
+        );
+        assert_eq!(node.tps_of(Api::DescribeLogStreams), 8.0);
+        assert_eq!(
+            node.tps_of(Api::StartQuery),
+            Api::StartQuery.default_tps() / 3.0
+        );
+        assert_eq!(node.insights_max_queries, 16);
+        // Never none at all.
+        assert_eq!(node.insights_max_opensearch_queries, 1);
+        assert_eq!(
+            config.clone().planning_share(1),
+            config.clone().planning_share(0)
+        );
     }
 
     fn quota(max_attempts: u32, tps: f64) -> ApiQuota {

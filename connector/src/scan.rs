@@ -12,7 +12,7 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricValue, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -22,7 +22,10 @@ use datafusion::physical_plan::{
 use futures::stream::{self, BoxStream, StreamExt};
 use tracing::{debug, Instrument};
 
+use datafusion_distributed::DistributedTaskContext;
+
 use crate::batch::BatchBuilder;
+use crate::cluster::NodeName;
 use crate::counters::ReadCounters;
 use crate::error::ConnectorError;
 use crate::model::{EventPage, LogEvent, ReadRequest, StreamSelection};
@@ -39,6 +42,9 @@ pub struct ScanTotals {
 
 #[derive(Debug)]
 pub struct LogScanExec {
+    /// The catalog whose source this reads: what names the source on
+    /// another node of a cluster (see `crate::cluster::codec`).
+    catalog: String,
     totals: Arc<ScanTotals>,
     source: SharedSource,
     /// What pushdown asked for (shown by EXPLAIN).
@@ -46,6 +52,7 @@ pub struct LogScanExec {
     /// One read per partition (see `read_plan.rs`).
     reads: Vec<ReadRequest>,
     builder: BatchBuilder,
+    projection: Option<Vec<usize>>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
     /// The listing shared by the partitions of a listing read, and which
@@ -55,6 +62,7 @@ pub struct LogScanExec {
 
 impl LogScanExec {
     pub fn try_new(
+        catalog: &str,
         source: SharedSource,
         totals: Arc<ScanTotals>,
         request: ReadRequest,
@@ -74,11 +82,13 @@ impl LogScanExec {
             Boundedness::Bounded,
         );
         Ok(Self {
+            catalog: catalog.to_string(),
             totals,
             source,
             request,
             reads,
             builder,
+            projection: projection.map(<[usize]>::to_vec),
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
             hub: Mutex::new(None),
@@ -91,6 +101,40 @@ impl LogScanExec {
 
     pub fn reads(&self) -> &[ReadRequest] {
         &self.reads
+    }
+
+    pub fn catalog(&self) -> &str {
+        &self.catalog
+    }
+
+    pub fn source(&self) -> &SharedSource {
+        &self.source
+    }
+
+    /// Indices into the log schema; `None` for every column.
+    pub fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
+    }
+
+    /// Whether this task of a distributed stage reads `partition`. A stage
+    /// of a cluster runs on several tasks (all on the owner of the
+    /// account, see `crate::cluster`), each executing every partition:
+    /// each partition is read by one task, and a listing read, whose
+    /// partitions share one listing, by the first task alone.
+    fn reads_partition(&self, partition: usize, context: &TaskContext) -> bool {
+        let task = context
+            .session_config()
+            .get_extension::<DistributedTaskContext>();
+        let Some(task) = task else {
+            return true;
+        };
+        if task.task_count <= 1 {
+            return true;
+        }
+        if is_listing_read(&self.reads[partition]) {
+            return task.task_index == 0;
+        }
+        partition % task.task_count == task.task_index
     }
 
     /// The listing `partition` takes its streams from.
@@ -261,7 +305,7 @@ impl ExecutionPlan for LogScanExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let schema: SchemaRef = self.builder.schema();
         let request = self.reads.get(partition).cloned().ok_or_else(|| {
@@ -270,22 +314,46 @@ impl ExecutionPlan for LogScanExec {
                 self.reads.len()
             ))
         })?;
-        debug!(?request, partition, "scan starts");
+        let mine = self.reads_partition(partition, &context);
+        debug!(?request, partition, mine, "scan starts");
+        let metric =
+            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
         let metrics = ScanMetrics {
             baseline: BaselineMetrics::new(&self.metrics, partition),
-            pages: MetricBuilder::new(&self.metrics).counter("pages", partition),
-            empty_pages: MetricBuilder::new(&self.metrics).counter("empty_pages", partition),
-            events_fetched: MetricBuilder::new(&self.metrics).counter("events_fetched", partition),
-            bytes_fetched: MetricBuilder::new(&self.metrics).counter("bytes_fetched", partition),
+            pages: metric("pages"),
+            empty_pages: metric("empty_pages"),
+            events_fetched: metric("events_fetched"),
+            bytes_fetched: metric("bytes_fetched"),
         };
         let counters = ReadCounters {
-            api_calls: MetricBuilder::new(&self.metrics).counter("api_calls", partition),
-            throttled: MetricBuilder::new(&self.metrics).counter("throttled", partition),
-            retries: MetricBuilder::new(&self.metrics).counter("retries", partition),
-            streams_listed: MetricBuilder::new(&self.metrics).counter("streams_listed", partition),
-            streams_pruned: MetricBuilder::new(&self.metrics).counter("streams_pruned", partition),
+            api_calls: metric("api_calls"),
+            throttled: metric("throttled"),
+            retries: metric("retries"),
+            streams_listed: metric("streams_listed"),
+            streams_pruned: metric("streams_pruned"),
         };
-        let pages = if request.selects_nothing() {
+        // On a node of a cluster, what the partition read is also counted
+        // under the node's name (`api_calls[10.0.0.2:50052]`), so EXPLAIN
+        // ANALYZE shows which node read what: labels would be summed away.
+        if let Some(node) = context.session_config().get_extension::<NodeName>() {
+            let at = node.short();
+            let same = |name: &str, count: &Count| {
+                MetricBuilder::new(&self.metrics)
+                    .with_partition(partition)
+                    .build(MetricValue::Count {
+                        name: format!("{name}[{at}]").into(),
+                        count: count.clone(),
+                    });
+            };
+            same("api_calls", &counters.api_calls);
+            same("events_fetched", &metrics.events_fetched);
+            if mine && !request.selects_nothing() {
+                let read = Count::new();
+                read.add(1);
+                same("partitions_read", &read);
+            }
+        }
+        let pages = if request.selects_nothing() || !mine {
             stream::empty().boxed()
         } else if is_listing_read(&request) {
             let hub = self.hub_for(partition, &request, &counters);
@@ -310,7 +378,10 @@ impl ExecutionPlan for LogScanExec {
                 Ok(next.map(|b| (b, state)))
             }
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+        Ok(crate::cluster::for_transport(
+            Box::pin(RecordBatchStreamAdapter::new(schema, batches)),
+            &context,
+        ))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

@@ -71,6 +71,8 @@ impl Default for ScanOptions {
 
 #[derive(Debug)]
 pub struct LogTable {
+    /// The catalog's name, which the scan carries to other nodes.
+    catalog: String,
     source: SharedSource,
     totals: Arc<ScanTotals>,
     group: LogGroup,
@@ -82,6 +84,7 @@ pub struct LogTable {
 
 impl LogTable {
     pub fn new(
+        catalog: &str,
         source: SharedSource,
         totals: Arc<ScanTotals>,
         group: LogGroup,
@@ -89,6 +92,7 @@ impl LogTable {
         options: ScanOptions,
     ) -> Self {
         Self {
+            catalog: catalog.to_string(),
             source,
             totals,
             group,
@@ -119,6 +123,7 @@ impl LogTable {
             },
         );
         Ok(Arc::new(LogScanExec::try_new(
+            &self.catalog,
             Arc::clone(&self.source),
             Arc::clone(&self.totals),
             request,

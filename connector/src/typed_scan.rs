@@ -94,6 +94,18 @@ impl TypedDecodeExec {
     pub fn pushed(&self) -> &[String] {
         &self.pushed
     }
+
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    pub fn format(&self) -> &Arc<dyn RecordFormat> {
+        &self.format
+    }
+
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
 }
 
 impl DisplayAs for TypedDecodeExec {
@@ -250,7 +262,7 @@ impl ExecutionPlan for TypedDecodeExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
+        let input = self.input.execute(partition, Arc::clone(&context))?;
         let format_columns: Vec<usize> = self
             .columns
             .iter()
@@ -283,10 +295,13 @@ impl ExecutionPlan for TypedDecodeExec {
                 }
             }
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
-            batches,
-        )))
+        Ok(crate::cluster::for_transport(
+            Box::pin(RecordBatchStreamAdapter::new(
+                Arc::clone(&self.schema),
+                batches,
+            )),
+            &context,
+        ))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

@@ -93,7 +93,10 @@ impl PrincipalEngines {
                 .iter()
                 .map(|c| c.restricted(access_for(principal, c.name(), grants)))
                 .collect();
-            by_principal.insert(principal.name.clone(), QueryEngine::new(views)?);
+            by_principal.insert(
+                principal.name.clone(),
+                QueryEngine::new_in(views, full.cluster().cloned())?,
+            );
         }
         Ok(Self {
             full,

@@ -12,6 +12,7 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use futures::StreamExt;
 use logflight_connector::archive::table::ArchiveView;
 use logflight_connector::archive::ArchiveRoot;
+use logflight_connector::cluster::NodeCatalogs;
 use logflight_connector::{
     CloudWatchOptions, CloudWatchSource, DemoSource, LogCatalog, SharedSource, SyntheticSource,
 };
@@ -22,6 +23,7 @@ use crate::audit::AuditLog;
 use crate::auth::layer::{AuthLayer, Gate};
 use crate::auth::secrets::parse_hex32;
 use crate::auth::{Authenticator, TokenEntry, UserEntry};
+use crate::cluster::Cluster;
 use crate::config::{CatalogConfig, Config, IpcCompression, Security, SourceKind, TlsFiles};
 use crate::error::{Result, ServerError};
 use crate::flight::handshake::Handshake;
@@ -39,6 +41,11 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// credentials checked) at once: a server with several accounts starts as
 /// fast as with one.
 pub async fn engine(config: &Config) -> Result<QueryEngine> {
+    engine_in(config, None).await
+}
+
+/// [`engine`] on a node of `cluster`.
+async fn engine_in(config: &Config, cluster: Option<Arc<Cluster>>) -> Result<QueryEngine> {
     // Demo catalogs share one set of sample data: generated once, and the
     // same events in each (it is anchored to the minute it is made in).
     let demo: Option<SharedSource> = config
@@ -68,7 +75,7 @@ pub async fn engine(config: &Config) -> Result<QueryEngine> {
         }
         catalogs.push(log_catalog);
     }
-    QueryEngine::new(catalogs)
+    QueryEngine::new_in(catalogs, cluster)
 }
 
 /// The archive root of a catalog, opened; `None` without one.
@@ -96,12 +103,20 @@ async fn source(
             Arc::new(SyntheticSource::new(events, streams).with_step_ms(step_ms))
         }
         SourceKind::Cloudwatch => {
+            // In a cluster, scans of an account run on its owner alone, at
+            // the full rate of the read APIs; the calls planning makes
+            // (listings, Logs Insights) come from any node, each taking
+            // its share (docs/cluster.md).
+            let quota = match &config.cluster {
+                Some(cluster) => config.quota.clone().planning_share(cluster.nodes.len()),
+                None => config.quota.clone(),
+            };
             let options = CloudWatchOptions {
                 region: catalog.region.clone(),
                 profile: catalog.profile.clone(),
                 endpoint_url: catalog.endpoint_url.clone(),
                 role: catalog.role.clone(),
-                quota: config.quota.clone(),
+                quota,
             };
             let source = CloudWatchSource::connect(&options)
                 .await
@@ -218,6 +233,8 @@ pub struct Application {
     gate: Gate,
     tls: Option<tonic::transport::ServerTlsConfig>,
     metrics: Option<(TcpListener, Arc<QueryMetrics>, Vec<LogCatalog>)>,
+    /// The worker port of a node of a cluster, and what it serves.
+    worker: Option<(Arc<Cluster>, TcpListener, QueryEngine)>,
     /// The start-up lines `run_until_stopped` prints first.
     banner: Vec<String>,
 }
@@ -249,12 +266,41 @@ impl Application {
                 ))
             })?),
         };
-        let engine = engine(&config).await?;
+        let cluster = config
+            .cluster
+            .as_ref()
+            .map(Cluster::new)
+            .transpose()?
+            .map(Arc::new);
+        let worker_listener = match &cluster {
+            Some(c) => Some(c.bind().await?),
+            None => None,
+        };
+        let engine = engine_in(&config, cluster.clone()).await?;
         let engines = principal_engines(&engine, &auth, security)?;
         let addr = listener
             .local_addr()
             .map_err(|e| ServerError::Internal(e.to_string()))?;
         let mut banner = vec![banner(&engine, addr, &auth, tls.is_some())];
+        let worker = match (cluster, worker_listener) {
+            (Some(cluster), Some(listener)) => {
+                let at = listener
+                    .local_addr()
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                banner.push(format!(
+                    "cluster: node {} of {} (worker port {at}, {})",
+                    cluster.me(),
+                    cluster.layout().nodes().len(),
+                    if config.cluster.as_ref().is_some_and(|c| c.tls.is_some()) {
+                        "mutual TLS"
+                    } else {
+                        "loopback, no TLS"
+                    }
+                ));
+                Some((cluster, listener, engine.clone()))
+            }
+            _ => None,
+        };
         let query_metrics = Arc::new(QueryMetrics::default());
         let metrics = match metrics_listener {
             None => None,
@@ -285,6 +331,7 @@ impl Application {
             gate: Gate::new(auth, audit),
             tls,
             metrics,
+            worker,
             banner,
         })
     }
@@ -305,6 +352,15 @@ impl Application {
         if let Some((listener, metrics, catalogs)) = self.metrics {
             let render: metrics::Render = Arc::new(move || metrics.render(&catalogs));
             tokio::spawn(metrics::serve(listener, render));
+        }
+        if let Some((cluster, listener, engine)) = self.worker {
+            let catalogs = NodeCatalogs::new(engine.catalogs().cloned());
+            let runtime = engine.runtime();
+            tokio::spawn(async move {
+                if let Err(e) = cluster.serve(listener, catalogs, runtime).await {
+                    tracing::error!(error = %e, "the worker port stopped");
+                }
+            });
         }
         let service = FlightServiceServer::new(self.service)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -118,7 +118,7 @@ impl From<DataFusionError> for ServerError {
     /// itself, so it keeps its own code and message.
     fn from(err: DataFusionError) -> Self {
         if let Some(inner) = ConnectorError::find_in(&err) {
-            return ServerError::Connector(inner.clone());
+            return ServerError::Connector(inner);
         }
         match find_regex_error(&err) {
             Some(regex) => ServerError::InvalidRegex(regex.to_string()),
@@ -234,6 +234,7 @@ fn connector_code(err: &ConnectorError) -> Code {
             Code::Unavailable
         }
         ConnectorError::InsightsEnded { .. } => Code::Aborted,
+        ConnectorError::NodeFailed { .. } => Code::Unavailable,
         ConnectorError::Config(_) | ConnectorError::UnreadableRecord(_) => Code::FailedPrecondition,
     }
 }

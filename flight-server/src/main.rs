@@ -9,6 +9,7 @@ mod app;
 mod audit;
 mod auth;
 mod cli;
+mod cluster;
 mod commands;
 mod config;
 mod error;

@@ -369,6 +369,10 @@ impl RecordFormat for CloudTrail {
         TABLE
     }
 
+    fn spec(&self) -> super::FormatSpec {
+        super::FormatSpec::CloudTrail
+    }
+
     fn fields(&self) -> Fields {
         FIELDS.clone()
     }

@@ -202,6 +202,17 @@ impl RecordFormat for FlowLogFormat {
         "flow_log_records"
     }
 
+    fn spec(&self) -> super::FormatSpec {
+        let layout: Vec<String> = self
+            .layout
+            .field_names()
+            .map(|n| format!("${{{n}}}"))
+            .collect();
+        super::FormatSpec::FlowLogs {
+            layout: layout.join(" "),
+        }
+    }
+
     fn fields(&self) -> Fields {
         self.columns
             .iter()

@@ -67,6 +67,10 @@ impl RecordFormat for LambdaReportFormat {
         "lambda_invocations"
     }
 
+    fn spec(&self) -> super::FormatSpec {
+        super::FormatSpec::Lambda
+    }
+
     fn fields(&self) -> Fields {
         COLUMNS
             .iter()

@@ -39,6 +39,42 @@ pub trait RecordFormat: Debug + Send + Sync {
     /// What `filters` (conditions on this table's columns, as DataFusion
     /// hands them to a scan) let CloudWatch select.
     fn pushdown(&self, filters: &[&Expr]) -> FormatPushdown;
+
+    /// The format as plain data, which [`FormatSpec::build`] makes again:
+    /// how a typed table's decoding travels to another node of a cluster,
+    /// which cannot ask EC2 for a flow log's layout while it decodes a plan.
+    fn spec(&self) -> FormatSpec;
+}
+
+/// A format as plain data (see [`RecordFormat::spec`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FormatSpec {
+    CloudTrail,
+    /// A flow log's layout as EC2 writes it (`${version} ${account-id} ...`).
+    FlowLogs {
+        layout: String,
+    },
+    Lambda,
+}
+
+impl FormatSpec {
+    pub fn kind(&self) -> detect::FormatKind {
+        match self {
+            FormatSpec::CloudTrail => detect::FormatKind::CloudTrail,
+            FormatSpec::FlowLogs { .. } => detect::FormatKind::FlowLogs,
+            FormatSpec::Lambda => detect::FormatKind::Lambda,
+        }
+    }
+
+    pub fn build(&self) -> Result<Arc<dyn RecordFormat>, String> {
+        Ok(match self {
+            FormatSpec::CloudTrail => Arc::new(cloudtrail::CloudTrail),
+            FormatSpec::Lambda => Arc::new(lambda::LambdaReportFormat),
+            FormatSpec::FlowLogs { layout } => Arc::new(flow_logs::FlowLogFormat::new(
+                flow_logs::FlowLogLayout::parse(layout)?,
+            )),
+        })
+    }
 }
 
 /// Decodes messages into rows; one decoder per scan partition.

@@ -292,8 +292,15 @@ impl ExecutionPlan for InsightsAggregateExec {
         &self.properties
     }
 
+    /// The edge scans are children, so that a plan rule sees them: in a
+    /// cluster they run on the node owning the account, like every scan.
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        self.edges.iter().collect()
+    }
+
+    /// Edge scans are read whole, partition after partition.
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false; self.edges.len()]
     }
 
     fn apply_expressions(
@@ -305,9 +312,24 @@ impl ExecutionPlan for InsightsAggregateExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        if children.len() != self.edges.len() {
+            return Err(DataFusionError::Internal(format!(
+                "InsightsAggregate has {} edge scans, given {}",
+                self.edges.len(),
+                children.len()
+            )));
+        }
+        Ok(Arc::new(InsightsAggregateExec::new(
+            self.pushed.clone(),
+            Arc::clone(&self.source),
+            self.group.clone(),
+            self.split.clone(),
+            children,
+            Arc::clone(&self.full_schema),
+            self.projection.as_ref(),
+        )?))
     }
 
     fn execute(

@@ -37,6 +37,13 @@ pub trait LogSource: Debug + Send + Sync + 'static {
         None
     }
 
+    /// The account and region this source reads, as a key: API quotas are
+    /// per account and region, so in a cluster one node, the key's owner,
+    /// makes every scan's calls for it (see [`crate::cluster`]).
+    fn account_key(&self) -> String {
+        self.describe()
+    }
+
     /// Every log group (the source pages through the whole listing).
     async fn list_groups(&self) -> Result<Vec<LogGroup>>;
 

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::app::Application;
-use crate::config::{Config, ServeSettings, SourceArgs};
+use crate::config::{ClusterSettings, Config, ServeSettings, SourceArgs};
 use crate::error::Result;
 use crate::logging;
 
@@ -14,10 +14,12 @@ pub struct ServeArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub serve: ServeSettings,
+    #[command(flatten)]
+    pub cluster: ClusterSettings,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let config = Config::resolve(&args.source, &args.serve)?;
+    let config = Config::resolve_serving(&args.source, &args.serve, &args.cluster)?;
     logging::init(config.log_level.as_deref(), config.log_format);
     Application::build(config).await?.run_until_stopped().await
 }

@@ -5,6 +5,7 @@
 //! Each setting is declared once, in [`settings`]; the file is read once;
 //! unknown keys are errors, so a misspelt setting is never silently ignored.
 
+pub mod cluster;
 pub mod security;
 pub mod settings;
 pub mod tables;
@@ -23,6 +24,7 @@ use logflight_connector::insights_pushdown::{InsightsPushdown, RangeEnd};
 use logflight_connector::quota::{parse_tps_list, QuotaConfig};
 use logflight_connector::{AssumeRole, NamePattern, ScanOptions};
 
+pub use cluster::{ClusterConfig, ClusterSettings, ClusterTls};
 pub use security::{Security, TlsFiles};
 pub use settings::{FileConfig, ServeSettings, SourceSettings};
 pub use tables::{CatalogEntry, GrantConfig, LegalHoldConfig, RetentionConfig, TypedTableConfig};
@@ -203,6 +205,8 @@ pub struct Config {
     pub legal_holds: Vec<LegalHoldConfig>,
     /// `[[typed_tables]]`, checked.
     pub typed_tables: Vec<TypedTableConfig>,
+    /// `[cluster]` (only `serve` joins one).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl FileConfig {
@@ -220,13 +224,24 @@ impl Config {
     /// The configuration of the command line `args` and `serve` settings
     /// over the config file they name (read once) and the defaults.
     pub fn resolve(args: &SourceArgs, serve: &ServeSettings) -> Result<Self> {
+        Self::resolve_serving(args, serve, &ClusterSettings::default())
+    }
+
+    /// [`Self::resolve`] with the cluster's flags (`serve`).
+    pub fn resolve_serving(
+        args: &SourceArgs,
+        serve: &ServeSettings,
+        cluster: &ClusterSettings,
+    ) -> Result<Self> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
         let source = args.settings.clone().or_file(&file);
         let serve = serve.clone().or_file(&file);
-        Self::from_settings(&source, &serve, &file)
+        let mut config = Self::from_settings(&source, &serve, &file)?;
+        config.cluster = cluster.resolve(&file.cluster)?;
+        Ok(config)
     }
 
     /// From merged settings: the defaults are applied here, once.
@@ -267,6 +282,7 @@ impl Config {
             retention: file.retention.clone(),
             legal_holds: file.legal_holds.clone(),
             typed_tables: checked_typed_tables(&file.typed_tables)?,
+            cluster: None,
         })
     }
 }

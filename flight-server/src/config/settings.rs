@@ -78,6 +78,8 @@ settings! {
         legal_holds: Vec<LegalHoldConfig>;
         /// Which typed table (CloudTrail, flow logs, Lambda) groups get.
         typed_tables: Vec<TypedTableConfig>;
+        /// The nodes of a cluster (docs/cluster.md).
+        cluster: super::cluster::ClusterTable;
     }
 
     /// Where logs come from: the settings of `serve` and `query`.
@@ -199,9 +201,10 @@ mod tests {
     /// The variable of every flag is `LOGFLIGHT_` and the flag's name.
     #[test]
     fn every_setting_has_its_variable() {
-        let command = ServeSettings::augment_args(SourceSettings::augment_args(
-            clap::Command::new("logflight"),
-        ));
+        let command =
+            super::super::cluster::ClusterSettings::augment_args(ServeSettings::augment_args(
+                SourceSettings::augment_args(clap::Command::new("logflight")),
+            ));
         let mut seen = 0;
         for arg in command.get_arguments() {
             let id = arg.get_id().as_str();
@@ -214,7 +217,7 @@ mod tests {
             assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
             seen += 1;
         }
-        assert_eq!(seen, 43);
+        assert_eq!(seen, 49);
     }
 
     #[test]

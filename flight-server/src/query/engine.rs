@@ -17,6 +17,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext, SessionState};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{execute_stream, ExecutionPlan, SendableRecordBatchStream};
@@ -24,6 +25,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use logflight_connector::catalog::find_catalog;
+use logflight_connector::cluster::NodeName;
 use logflight_connector::insights_pushdown::rule::InsightsAggregatePushdown;
 use logflight_connector::table_functions::insights::InsightsFunctions;
 use logflight_connector::table_functions::json_fields::JsonFieldsFunction;
@@ -36,6 +38,7 @@ use super::checks::{
 use super::column_names::trino_column_names;
 use super::show::{show_of, show_sql, Show};
 use crate::audit::TouchedGroup;
+use crate::cluster::Cluster;
 use crate::error::{Result, ServerError};
 
 /// The schema used for names without a log group; it never exists, so a bare
@@ -52,6 +55,8 @@ pub struct QueryEngine {
     /// One per engine, so one per principal: a cached result is only
     /// ever served to the view that ran it.
     insights: Arc<InsightsFunctions>,
+    /// The cluster this node is part of, if any.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -96,7 +101,14 @@ impl PlannedQuery {
 
 impl QueryEngine {
     /// The first catalog is the default for names without a catalog.
+    #[cfg(test)]
     pub fn new(catalogs: Vec<LogCatalog>) -> Result<Self> {
+        Self::new_in(catalogs, None)
+    }
+
+    /// An engine of a node of `cluster`: its scans run on the nodes owning
+    /// their accounts (docs/cluster.md).
+    pub fn new_in(catalogs: Vec<LogCatalog>, cluster: Option<Arc<Cluster>>) -> Result<Self> {
         let default_catalog = catalogs
             .first()
             .map(|c| c.name().to_string())
@@ -105,7 +117,16 @@ impl QueryEngine {
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(&default_catalog, NO_SCHEMA);
-        let mut ctx = SessionContext::new_with_config(config);
+        let mut ctx = match &cluster {
+            None => SessionContext::new_with_config(config),
+            Some(cluster) => {
+                let config = config.with_extension(Arc::new(NodeName(cluster.me().to_string())));
+                let builder = SessionStateBuilder::new()
+                    .with_config(config)
+                    .with_default_features();
+                SessionContext::new_with_state(cluster.coordinating(builder)?.build())
+            }
+        };
         // json_get_str(message, 'userIdentity', 'type'), message->>'eventName', ...
         datafusion_functions_json::register_all(&mut ctx)?;
         logflight_connector::sql_functions::register(&ctx);
@@ -132,6 +153,7 @@ impl QueryEngine {
         );
         Ok(Self {
             ctx,
+            cluster,
             insights: Arc::new(InsightsFunctions::new(
                 by_name.clone(),
                 default_catalog.clone(),
@@ -143,6 +165,15 @@ impl QueryEngine {
 
     pub fn catalogs(&self) -> impl Iterator<Item = &LogCatalog> {
         self.catalogs.values()
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// The runtime (the archives' object stores) the queries run in.
+    pub fn runtime(&self) -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
+        self.ctx.runtime_env()
     }
 
     /// Parses, checks, resolves names and plans one statement; `$1`-style

@@ -46,6 +46,17 @@ impl LogSource for CloudWatchSource {
         Some(&self.quota)
     }
 
+    /// The endpoint, region and role: another account is reached through
+    /// its role, so the role's ARN names the account.
+    fn account_key(&self) -> String {
+        format!(
+            "cloudwatch|{}|{}|{}",
+            self.endpoint,
+            self.region,
+            self.role.as_deref().unwrap_or("own credentials")
+        )
+    }
+
     async fn list_groups(&self) -> Result<Vec<LogGroup>> {
         self.describe_groups(None).await
     }

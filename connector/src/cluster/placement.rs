@@ -1,0 +1,250 @@
+//! Where each part of a plan runs in a cluster.
+//!
+//! [`ClusterPlacement`] is the last physical optimizer rule. It finds each
+//! scan pipeline, a scan and the row-wise work above it (projections,
+//! filters, typed decoding, partial aggregation), and puts it in a stage
+//! of its own behind a network boundary:
+//!
+//! - a CloudWatch scan goes to the node owning its account and region
+//!   ([`super::owner`]), on two tasks there (one task would be folded back
+//!   into the planning node by datafusion-distributed), which split its
+//!   partitions between them; when the planning node is the owner the scan
+//!   stays where it is;
+//! - an archive scan (Parquet) is spread over every node, its files split
+//!   between the tasks.
+//!
+//! Joins, final aggregation, sorting and limits stay on the planning node.
+//! With boundaries placed here, datafusion-distributed distributes nothing
+//! else by itself (its own planning is capped at one task per stage), so a
+//! CloudWatch read never runs on a node that does not own its account.
+//!
+//! [`OwnerRouting`] sends every task of a stage holding a CloudWatch scan to
+//! the scan's owner; other stages keep the engine's round-robin.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::config::ConfigOptions;
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::coop::CooperativeExec;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::limit::LocalLimitExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    ReplaceChildrenOptions,
+};
+use datafusion_distributed::{
+    NetworkBoundaryExt, NetworkCoalesceExec, RouteTasksEvent, RouteTasksEventResponse,
+    RouteTasksHandler,
+};
+use url::Url;
+
+use super::owner::owner;
+use crate::archive::exec::ArchiveScanExec;
+use crate::scan::LogScanExec;
+use crate::typed_scan::TypedDecodeExec;
+
+/// Tasks a CloudWatch scan's stage runs on (all on its owner).
+const OWNED_TASKS: usize = 2;
+
+/// The nodes of the cluster and which one this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterLayout {
+    /// Every node's worker URL, sorted.
+    nodes: Vec<String>,
+    me: String,
+}
+
+impl ClusterLayout {
+    /// `nodes` are the worker URLs of every node (this one included), as
+    /// `Url` prints them; `me` is this node's.
+    pub fn new(mut nodes: Vec<String>, me: String) -> Self {
+        nodes.sort();
+        nodes.dedup();
+        Self { nodes, me }
+    }
+
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    /// The node owning a source's account and region.
+    pub fn owner_of(&self, account_key: &str) -> &str {
+        owner(account_key, &self.nodes).unwrap_or(&self.me)
+    }
+}
+
+/// Where a scan pipeline runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pipeline {
+    /// On this node of the cluster (a CloudWatch scan's owner).
+    Owned(String),
+    /// Over every node.
+    Spread,
+}
+
+/// Nodes that work row by row (or partition by partition) and may run in
+/// the scan's stage; anything else ends the pipeline.
+fn passes_through(plan: &dyn ExecutionPlan) -> bool {
+    if let Some(agg) = plan.downcast_ref::<AggregateExec>() {
+        return *agg.mode() == AggregateMode::Partial;
+    }
+    if let Some(repartition) = plan.downcast_ref::<RepartitionExec>() {
+        return matches!(repartition.partitioning(), Partitioning::RoundRobinBatch(_));
+    }
+    plan.is::<ProjectionExec>()
+        || plan.is::<FilterExec>()
+        || plan.is::<TypedDecodeExec>()
+        || plan.is::<ArchiveScanExec>()
+        || plan.is::<CooperativeExec>()
+        || plan.is::<LocalLimitExec>()
+}
+
+fn pipeline_of(plan: &Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Option<Pipeline> {
+    if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
+        return Some(Pipeline::Owned(
+            layout.owner_of(&scan.source().account_key()).to_string(),
+        ));
+    }
+    if let Some(source) = plan.downcast_ref::<DataSourceExec>() {
+        return source
+            .data_source()
+            .downcast_ref::<FileScanConfig>()
+            .map(|_| Pipeline::Spread);
+    }
+    match plan.children().as_slice() {
+        [child] if passes_through(plan.as_ref()) => pipeline_of(child, layout),
+        _ => None,
+    }
+}
+
+/// `plan` behind a network boundary on `tasks` tasks; a single partition
+/// stays single (a parent may need it).
+fn behind_boundary(plan: Arc<dyn ExecutionPlan>, tasks: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let single = plan.output_partitioning().partition_count() == 1;
+    let remote: Arc<dyn ExecutionPlan> = Arc::new(NetworkCoalesceExec::try_new(plan, tasks, 1)?);
+    Ok(if single {
+        Arc::new(CoalescePartitionsExec::new(remote))
+    } else {
+        remote
+    })
+}
+
+fn place(plan: Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Result<Arc<dyn ExecutionPlan>> {
+    match pipeline_of(&plan, layout) {
+        Some(Pipeline::Owned(node)) if node == layout.me => return Ok(plan),
+        Some(Pipeline::Owned(_)) => return behind_boundary(plan, OWNED_TASKS),
+        Some(Pipeline::Spread) if layout.nodes.len() > 1 => {
+            return behind_boundary(plan, layout.nodes.len())
+        }
+        Some(Pipeline::Spread) => return Ok(plan),
+        None => {}
+    }
+    let children: Vec<Arc<dyn ExecutionPlan>> = plan.children().into_iter().cloned().collect();
+    if children.is_empty() {
+        return Ok(plan);
+    }
+    let placed = children
+        .iter()
+        .map(|c| place(Arc::clone(c), layout))
+        .collect::<Result<Vec<_>>>()?;
+    if placed.iter().zip(&children).all(|(a, b)| Arc::ptr_eq(a, b)) {
+        return Ok(plan);
+    }
+    plan.replace_children(
+        placed,
+        ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+    )
+}
+
+/// The rule; see the module's documentation.
+#[derive(Debug)]
+pub struct ClusterPlacement {
+    layout: Arc<ClusterLayout>,
+}
+
+impl ClusterPlacement {
+    pub fn new(layout: Arc<ClusterLayout>) -> Self {
+        Self { layout }
+    }
+}
+
+impl PhysicalOptimizerRule for ClusterPlacement {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        place(plan, &self.layout)
+    }
+
+    fn name(&self) -> &str {
+        "ClusterPlacement"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// The owners of the CloudWatch scans in a stage (not looking into the
+/// stages below it).
+fn scan_owners(stage: &Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Result<Vec<String>> {
+    let mut owners: Vec<String> = Vec::new();
+    stage.apply(|node| {
+        if node.is_network_boundary() {
+            return Ok(TreeNodeRecursion::Jump);
+        }
+        if let Some(scan) = node.downcast_ref::<LogScanExec>() {
+            let o = layout.owner_of(&scan.source().account_key()).to_string();
+            if !owners.contains(&o) {
+                owners.push(o);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(owners)
+}
+
+/// Sends the tasks of a stage holding a CloudWatch scan to its owner.
+#[derive(Debug, Clone)]
+pub struct OwnerRouting(pub Arc<ClusterLayout>);
+
+impl RouteTasksHandler for OwnerRouting {
+    fn handle(&self, event: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse>> {
+        route_tasks(&self.0, event)
+    }
+}
+
+fn route_tasks(
+    layout: &ClusterLayout,
+    event: RouteTasksEvent,
+) -> Option<Result<RouteTasksEventResponse>> {
+    let owners = match scan_owners(event.plan, layout) {
+        Ok(o) => o,
+        Err(e) => return Some(Err(e)),
+    };
+    match owners.as_slice() {
+        [] => None,
+        [one] => Some(
+            Url::parse(one)
+                .map(|url| RouteTasksEventResponse::new(vec![url; event.task_count]))
+                .map_err(|e| DataFusionError::Plan(format!("node URL {one:?}: {e}"))),
+        ),
+        several => Some(Err(DataFusionError::Internal(format!(
+            "a stage holds CloudWatch scans owned by several nodes ({}); each must run on its own owner",
+            several.join(", ")
+        )))),
+    }
+}
