@@ -248,3 +248,198 @@ fn route_tasks(
         )))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReadRequest, StreamSelection};
+    use crate::scan::ScanTotals;
+    use crate::source::synthetic::SyntheticSource;
+    use crate::source::SharedSource;
+    use datafusion::execution::TaskContext;
+    use datafusion::physical_expr::expressions::{col, lit};
+    use datafusion::physical_plan::union::UnionExec;
+
+    const NODES: [&str; 3] = [
+        "http://10.0.0.1:7001/",
+        "http://10.0.0.2:7001/",
+        "http://10.0.0.3:7001/",
+    ];
+
+    /// A source whose account key differs with `n` (the synthetic
+    /// source's description names its size).
+    fn source(n: u64) -> SharedSource {
+        Arc::new(SyntheticSource::new(100 + n, 2))
+    }
+
+    fn scan(source: &SharedSource, partitions: usize) -> Arc<dyn ExecutionPlan> {
+        let request = ReadRequest::whole_group("g");
+        let reads = (0..partitions)
+            .map(|i| ReadRequest {
+                streams: StreamSelection::one(format!("s{i}")),
+                ..request.clone()
+            })
+            .collect();
+        Arc::new(
+            LogScanExec::try_new(
+                "c",
+                Arc::clone(source),
+                Arc::new(ScanTotals::default()),
+                request,
+                reads,
+                None,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn layout_as(me: &str) -> ClusterLayout {
+        ClusterLayout::new(NODES.iter().map(|s| s.to_string()).collect(), me.into())
+    }
+
+    fn owner_of(source: &SharedSource) -> String {
+        layout_as(NODES[0])
+            .owner_of(&source.account_key())
+            .to_string()
+    }
+
+    /// The plan's node names, indented by depth.
+    fn shape(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+        fn walk(plan: &Arc<dyn ExecutionPlan>, depth: usize, out: &mut Vec<String>) {
+            out.push(format!("{}{}", "  ".repeat(depth), plan.name()));
+            for child in plan.children() {
+                walk(child, depth + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(plan, 0, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_scan_on_its_owner_stays_where_it_is() {
+        let s = source(1);
+        let plan = scan(&s, 4);
+        let placed = place(Arc::clone(&plan), &layout_as(&owner_of(&s))).unwrap();
+        assert!(Arc::ptr_eq(&plan, &placed));
+    }
+
+    /// Table: a pipeline (scan and row-wise work) goes behind one
+    /// boundary on two tasks; a single partition stays single above it.
+    #[test]
+    fn a_scan_elsewhere_goes_behind_a_boundary_with_its_row_wise_work() {
+        let s = source(2);
+        let other = NODES.iter().find(|n| **n != owner_of(&s)).unwrap();
+        let layout = layout_as(other);
+        let four = scan(&s, 4);
+        let filtered: Arc<dyn ExecutionPlan> =
+            Arc::new(FilterExec::try_new(lit(true), Arc::clone(&four)).unwrap());
+        let projected: Arc<dyn ExecutionPlan> = Arc::new(
+            ProjectionExec::try_new(
+                vec![(col("message", &four.schema()).unwrap(), "m".to_string())],
+                Arc::clone(&filtered),
+            )
+            .unwrap(),
+        );
+        let cases: Vec<(Arc<dyn ExecutionPlan>, Vec<&str>)> = vec![
+            (four, vec!["NetworkCoalesceExec", "  LogScan"]),
+            (
+                scan(&s, 1),
+                vec![
+                    "CoalescePartitionsExec",
+                    "  NetworkCoalesceExec",
+                    "    LogScan",
+                ],
+            ),
+            (
+                projected,
+                vec![
+                    "NetworkCoalesceExec",
+                    "  ProjectionExec",
+                    "    FilterExec",
+                    "      LogScan",
+                ],
+            ),
+        ];
+        for (plan, want) in cases {
+            let placed = place(plan, &layout).unwrap();
+            assert_eq!(shape(&placed), want);
+            let boundary = placed
+                .downcast_ref::<NetworkCoalesceExec>()
+                .map(|_| &placed)
+                .unwrap_or_else(|| placed.children()[0]);
+            // Two tasks of all the pipeline's partitions.
+            let inner = boundary.children()[0]
+                .output_partitioning()
+                .partition_count();
+            assert_eq!(
+                boundary.output_partitioning().partition_count(),
+                OWNED_TASKS * inner
+            );
+        }
+    }
+
+    /// The scans under a union are placed one by one: each on its own
+    /// owner, the one this node owns left here.
+    #[test]
+    fn each_scan_of_a_union_goes_to_its_own_owner() {
+        let sources: Vec<SharedSource> = (10..40).map(source).collect();
+        let me = NODES[0];
+        let mine = sources.iter().find(|s| owner_of(s) == me).unwrap();
+        let theirs = sources.iter().find(|s| owner_of(s) != me).unwrap();
+        let union = UnionExec::try_new(vec![scan(mine, 2), scan(theirs, 2)]).unwrap();
+        let placed = place(union, &layout_as(me)).unwrap();
+        assert_eq!(
+            shape(&placed),
+            vec![
+                "UnionExec",
+                "  LogScan",
+                "  NetworkCoalesceExec",
+                "    LogScan"
+            ]
+        );
+    }
+
+    #[test]
+    fn stages_with_a_scan_are_routed_to_its_owner() {
+        let s = source(3);
+        let layout = layout_as(NODES[1]);
+        let task_ctx = Arc::new(TaskContext::default());
+        let plan = scan(&s, 2);
+        let routed = route_tasks(
+            &layout,
+            RouteTasksEvent {
+                task_ctx: Arc::clone(&task_ctx),
+                plan: &plan,
+                task_count: 2,
+            },
+        )
+        .unwrap()
+        .unwrap();
+        let owner = owner_of(&s);
+        assert_eq!(
+            routed
+                .urls
+                .iter()
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>(),
+            vec![owner.clone(), owner]
+        );
+        // Two owners in one stage cannot both be served.
+        let sources: Vec<SharedSource> = (40..80).map(source).collect();
+        let a = &sources[0];
+        let b = sources.iter().find(|x| owner_of(x) != owner_of(a)).unwrap();
+        let union = UnionExec::try_new(vec![scan(a, 1), scan(b, 1)]).unwrap();
+        let Some(Err(err)) = route_tasks(
+            &layout,
+            RouteTasksEvent {
+                task_ctx,
+                plan: &union,
+                task_count: 2,
+            },
+        ) else {
+            panic!("a stage with two owners was routed");
+        };
+        assert!(err.to_string().contains("several nodes"), "{err}");
+    }
+}

@@ -81,6 +81,10 @@ impl ChannelResolver for NodeChannels {
         Ok(Box::new(NamedChannel {
             node: url.to_string(),
             inner: create_worker_client(BoxCloneSyncChannel::new(channel)),
+            forget: Forget {
+                url: url.clone(),
+                channels: Arc::clone(&self.channels),
+            },
         }))
     }
 }
@@ -106,18 +110,40 @@ fn transport_failure(err: &DataFusionError) -> Option<String> {
     }
 }
 
-/// `err` naming `node` when the connection to it failed.
-pub fn name_node(node: &str, err: DataFusionError) -> DataFusionError {
+/// `err` naming `node` when the connection to it failed, then calling
+/// `on_failure`; any other error (one the node sent) is left as it is.
+fn name_node_and(node: &str, err: DataFusionError, on_failure: impl FnOnce()) -> DataFusionError {
     if ConnectorError::find_in(&err).is_some() {
         return err;
     }
     match transport_failure(&err) {
-        Some(message) => ConnectorError::NodeFailed {
-            node: node.to_string(),
-            message,
+        Some(message) => {
+            on_failure();
+            ConnectorError::NodeFailed {
+                node: node.to_string(),
+                message,
+            }
+            .into_datafusion()
         }
-        .into_datafusion(),
         None => err,
+    }
+}
+
+/// Drops a node's channel once its connection failed, so the next query
+/// connects afresh: a node that restarted on the same address would
+/// otherwise see half of a query's calls on the old connection.
+#[derive(Clone)]
+struct Forget {
+    url: Url,
+    channels: Arc<Mutex<HashMap<Url, Channel>>>,
+}
+
+impl Forget {
+    fn now(&self) {
+        self.channels
+            .lock()
+            .expect("channels lock")
+            .remove(&self.url);
     }
 }
 
@@ -125,6 +151,15 @@ pub fn name_node(node: &str, err: DataFusionError) -> DataFusionError {
 struct NamedChannel {
     node: String,
     inner: Box<dyn WorkerChannel>,
+    forget: Forget,
+}
+
+impl NamedChannel {
+    fn named(&self) -> impl Fn(DataFusionError) -> DataFusionError + Send + Sync + 'static {
+        let node = self.node.clone();
+        let forget = self.forget.clone();
+        move |e| name_node_and(&node, e, || forget.now())
+    }
 }
 
 #[async_trait]
@@ -139,13 +174,13 @@ impl WorkerChannel for NamedChannel {
     ) -> datafusion::error::Result<
         BoxStream<'static, datafusion::error::Result<WorkerToCoordinatorMsg>>,
     > {
-        let node = self.node.clone();
+        let named = self.named();
         let stream = self
             .inner
             .coordinator_channel(headers, set_plan_request, c2w_stream, metrics, task_ctx)
             .await
-            .map_err(|e| name_node(&node, e))?;
-        Ok(stream.map_err(move |e| name_node(&node, e)).boxed())
+            .map_err(&named)?;
+        Ok(stream.map_err(named).boxed())
     }
 
     async fn execute_task(
@@ -156,17 +191,15 @@ impl WorkerChannel for NamedChannel {
         task_ctx: &Arc<TaskContext>,
     ) -> datafusion::error::Result<Vec<BoxStream<'static, datafusion::error::Result<RecordBatch>>>>
     {
+        let named = self.named();
         let streams = self
             .inner
             .execute_task(headers, request, metrics, task_ctx)
             .await
-            .map_err(|e| name_node(&self.node, e))?;
+            .map_err(&named)?;
         Ok(streams
             .into_iter()
-            .map(|s| {
-                let node = self.node.clone();
-                s.map_err(move |e| name_node(&node, e)).boxed()
-            })
+            .map(|s| s.map_err(self.named()).boxed())
             .collect())
     }
 
@@ -174,10 +207,8 @@ impl WorkerChannel for NamedChannel {
         &mut self,
         request: GetWorkerInfoRequest,
     ) -> datafusion::error::Result<GetWorkerInfoResponse> {
-        self.inner
-            .get_worker_info(request)
-            .await
-            .map_err(|e| name_node(&self.node, e))
+        let named = self.named();
+        self.inner.get_worker_info(request).await.map_err(named)
     }
 }
 
@@ -192,7 +223,7 @@ mod tests {
         let err = DataFusionError::External(Box::new(tonic::Status::unavailable(
             "tcp connect error: Connection refused",
         )));
-        let named = name_node("https://10.0.0.3:50052/", err);
+        let named = name_node_and("https://10.0.0.3:50052/", err, || {});
         let found = ConnectorError::find_in(&named).expect("a connector error");
         assert!(
             found
@@ -212,13 +243,13 @@ mod tests {
             attempts: 8,
             message: "Rate exceeded".into(),
         };
-        let named = name_node("n", throttled.clone().into_datafusion());
+        let named = name_node_and("n", throttled.clone().into_datafusion(), || {});
         assert_eq!(
             ConnectorError::find_in(&named).unwrap().to_string(),
             throttled.to_string()
         );
         let plain = DataFusionError::Execution("Divide by zero error".into());
-        let named = name_node("n", plain);
+        let named = name_node_and("n", plain, || panic!("not a transport failure"));
         assert!(ConnectorError::find_in(&named).is_none());
     }
 }

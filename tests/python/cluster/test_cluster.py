@@ -15,8 +15,9 @@ import re
 import time
 import urllib.request
 
-import boto3
 import pytest
+
+from accounts import CATALOGS, config_text, credentials
 
 from helpers import connect, expect_error, run
 from loader import create_group, logs_client
@@ -25,22 +26,7 @@ from servers import free_port, pacing_args, running, start_serve
 BASE_MS = (int(time.time()) // 60 - 60) * 60_000
 GROUP = "/audit/logins"
 
-# (catalog, region, account id of the role to assume; None: moto's own credentials).
-CATALOGS = [
-    ("own_us", "us-east-1", None),
-    ("own_eu", "eu-west-1", None),
-    ("a1_us", "us-east-1", "111111111111"),
-    ("a1_eu", "eu-west-1", "111111111111"),
-    ("a2_us", "us-east-1", "222222222222"),
-    ("a3_eu", "eu-west-1", "333333333333"),
-    ("a4_us", "us-east-1", "444444444444"),
-    ("a4_ap", "ap-southeast-2", "444444444444"),
-]
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
-
-
-def role(account: str) -> str:
-    return f"arn:aws:iam::{account}:role/LogReader"
 
 
 def events_of(i: int) -> dict[str, list[tuple[int, str]]]:
@@ -53,27 +39,6 @@ def events_of(i: int) -> dict[str, list[tuple[int, str]]]:
         stream = "web-1" if k % 3 else "web-2"
         streams[stream].append((BASE_MS + i * 7_000 + k * 1000, f"login user={user} outcome={outcome} n={k}"))
     return streams
-
-
-def credentials(endpoint: str, account: str | None) -> dict | None:
-    if account is None:
-        return None
-    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    c = sts.assume_role(RoleArn=role(account), RoleSessionName="loader")["Credentials"]
-    return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
-            "aws_session_token": c["SessionToken"]}
-
-
-def config_text(endpoint: str, nodes: list[str] | None = None) -> str:
-    text = f'endpoint_url = "{endpoint}"\nregion = "us-east-1"\n'
-    for name, region, account in CATALOGS:
-        text += f'\n[[catalogs]]\nname = "{name}"\nregion = "{region}"\n'
-        if account:
-            text += f'role_arn = "{role(account)}"\n'
-    if nodes:
-        text += "\n[cluster]\nnodes = [" + ", ".join(f'"{n}"' for n in nodes) + "]\n"
-    return text
 
 
 def load_accounts(endpoint: str) -> dict[str, dict[str, list[tuple[int, str]]]]:
