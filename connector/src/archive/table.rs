@@ -248,9 +248,13 @@ impl ArchiveView {
                 };
                 let location = Path::parse(path)
                     .map_err(|e| ConnectorError::Archive(format!("bad part path {path}: {e}")))?;
+                // A part never changes once written, so its time is not
+                // looked at; the epoch, because a cluster sends the file
+                // list to other nodes and the plan's form cannot carry
+                // chrono's minimum.
                 let meta = ObjectMeta {
                     location,
-                    last_modified: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    last_modified: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
                     size: part.bytes,
                     e_tag: None,
                     version: None,

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -28,7 +29,7 @@ import pytest
 
 from helpers import connect, qi, run, scalar
 from loader import create_group, logs_client, put_events
-from servers import child_env, exe, pacing_args, running, start_logflight
+from servers import child_env, exe, free_port, pacing_args, running, start_logflight
 
 DAY_MS = 86_400_000
 LONG = "/aws/lambda/Arch$ive-Orders"  # no retention
@@ -500,6 +501,40 @@ def test_one_table_over_archive_and_live(setup, workdir):
             assert n == sum(setup["loaded"].counts(SHORT).values())
             names = run(b, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'logflight$archive'")
             assert sorted(names.column(0).to_pylist()) == sorted([SHORT, LONG])
+
+
+def test_a_cluster_answers_archive_and_live_as_one_node_and_spreads_the_archive(setup, workdir):
+    """Three nodes over the same archive and CloudWatch: every query answers as one node does,
+    and the archive's files are read by every node (EXPLAIN ANALYZE counts each node's rows)."""
+    root = fresh_dir(setup, "cluster")
+    archive(setup, root, "--groups", f"{SHORT},{LONG}")
+    endpoint = setup["endpoint"]
+    ports = [free_port() for _ in range(3)]
+    nodes = ",".join(f"http://127.0.0.1:{p}" for p in ports)
+    common = [*pacing_args(), "--archive-root", root, "--cluster-nodes", nodes]
+    single = start_logflight(endpoint, workdir / "logflight-archive-single.log", *pacing_args(), "--archive-root", root)
+    cluster = [start_logflight(endpoint, workdir / f"logflight-archive-node-{p}.log", *common,
+                               "--cluster-listen", f"127.0.0.1:{p}") for p in ports]
+    try:
+        with connect(single.uri) as one:
+            for node in cluster:
+                with connect(node.uri) as conn:
+                    for group in (SHORT, LONG):
+                        t = f"{qi(group)}.all_log_streams"
+                        for sql in QUERIES:
+                            q = sql.format(t=t)
+                            assert run(conn, q).equals(run(one, q)), (node.uri, q)
+        with connect(cluster[0].uri) as conn:
+            text = "\n".join(run(conn, f'EXPLAIN ANALYZE SELECT count(*) FROM "logflight$archive".{qi(LONG)}')
+                             .column(1).to_pylist())
+        readers = {addr: int(n) for addr, n in re.findall(r"rows_read\[([0-9.:]+)\]=(\d+)", text)}
+        assert sorted(readers) == sorted(f"127.0.0.1:{p}" for p in ports), text
+        assert sum(readers.values()) == sum(setup["loaded"].counts(LONG).values()), text
+        assert all(n > 0 for n in readers.values()), text
+    finally:
+        for s in [single, *cluster]:
+            with running(s):
+                pass
 
 
 def metric(text: str, series: str, default: float | None = None) -> float:
