@@ -12,8 +12,10 @@ file's `[cluster]` table. Failures and TLS are in test_cluster_failures.py.
 from __future__ import annotations
 
 import re
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,9 @@ from accounts import CATALOGS, config_text, credentials
 from helpers import connect, expect_error, run
 from loader import create_group, logs_client
 from servers import free_port, pacing_args, running, start_serve
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "typed"))
+import cloudtrail_records as trail  # noqa: E402 - the typed tests' CloudTrail records
 
 BASE_MS = (int(time.time()) // 60 - 60) * 60_000
 GROUP = "/audit/logins"
@@ -45,8 +50,13 @@ def load_accounts(endpoint: str) -> dict[str, dict[str, list[tuple[int, str]]]]:
     loaded = {}
     for i, (name, region, account) in enumerate(CATALOGS):
         streams = events_of(i)
-        create_group(logs_client(endpoint, region=region, credentials=credentials(endpoint, account)), GROUP, streams)
+        client = logs_client(endpoint, region=region, credentials=credentials(endpoint, account))
+        create_group(client, GROUP, streams)
         loaded[name] = streams
+        if name == "a2_us":
+            # A CloudTrail group (known by its name): typed tables decode on the reading node.
+            records = sorted((e.ts, e.message) for e in trail.trail(trail.CONSOLE_GROUP))
+            create_group(client, trail.CONSOLE_GROUP, {trail.US_STREAM: records})
     return loaded
 
 
@@ -110,6 +120,8 @@ QUERIES = {
     ) + ") GROUP BY u ORDER BY u",
     "a named stream with a time range": f"""SELECT count(*) AS n FROM own_eu."{GROUP}".all_log_streams
         WHERE log_stream = 'web-1' AND time >= to_timestamp_millis({BASE_MS + 3000})""",
+    "a typed table (CloudTrail)": f"""SELECT eventsource, eventname, count(*) AS n, min(useridentity.accountid) AS a
+        FROM a2_us."{trail.CONSOLE_GROUP}".cloudtrail_events GROUP BY 1, 2 ORDER BY 1, 2""",
 }
 
 
