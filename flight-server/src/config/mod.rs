@@ -223,25 +223,33 @@ impl FileConfig {
 impl Config {
     /// The configuration of the command line `args` and `serve` settings
     /// over the config file they name (read once) and the defaults.
+    /// The commands other than `serve` never join a cluster: a cluster's
+    /// config file serves them too.
     pub fn resolve(args: &SourceArgs, serve: &ServeSettings) -> Result<Self> {
-        Self::resolve_serving(args, serve, &ClusterSettings::default())
+        Ok(Self::resolve_with_file(args, serve)?.0)
     }
 
-    /// [`Self::resolve`] with the cluster's flags (`serve`).
+    /// [`Self::resolve`] and the cluster of `serve`: its flags over the
+    /// file's `[cluster]` table.
     pub fn resolve_serving(
         args: &SourceArgs,
         serve: &ServeSettings,
         cluster: &ClusterSettings,
     ) -> Result<Self> {
+        let (mut config, file) = Self::resolve_with_file(args, serve)?;
+        config.cluster = cluster.resolve(&file.cluster)?;
+        Ok(config)
+    }
+
+    fn resolve_with_file(args: &SourceArgs, serve: &ServeSettings) -> Result<(Self, FileConfig)> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
         let source = args.settings.clone().or_file(&file);
         let serve = serve.clone().or_file(&file);
-        let mut config = Self::from_settings(&source, &serve, &file)?;
-        config.cluster = cluster.resolve(&file.cluster)?;
-        Ok(config)
+        let config = Self::from_settings(&source, &serve, &file)?;
+        Ok((config, file))
     }
 
     /// From merged settings: the defaults are applied here, once.

@@ -320,3 +320,38 @@ fn typed_table_rules_are_checked_and_scoped_to_catalogs() {
         );
     }
 }
+
+/// A cluster's config file serves `query` and `archive` too: only
+/// `serve` joins the cluster (and needs its worker port).
+#[test]
+fn only_serve_joins_the_cluster_of_the_file() {
+    let dir = std::env::temp_dir().join(format!("logflight-cluster-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cluster.toml");
+    std::fs::write(
+        &path,
+        "source = \"demo\"\n[cluster]\nnodes = [\"http://127.0.0.1:7001\", \"http://127.0.0.1:7002\"]\n",
+    )
+    .unwrap();
+    let args = SourceArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let c = Config::resolve(&args, &ServeSettings::default()).unwrap();
+    assert_eq!(c.cluster, None);
+    let no_port = Config::resolve_serving(
+        &args,
+        &ServeSettings::default(),
+        &ClusterSettings::default(),
+    );
+    assert!(no_port.unwrap_err().to_string().contains("not listen"));
+    let flags = ClusterSettings {
+        cluster_listen: Some("127.0.0.1:7002".into()),
+        ..Default::default()
+    };
+    let c = Config::resolve_serving(&args, &ServeSettings::default(), &flags).unwrap();
+    let cluster = c.cluster.unwrap();
+    assert_eq!(cluster.me, "http://127.0.0.1:7002/");
+    assert_eq!(cluster.nodes.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
