@@ -126,6 +126,27 @@ async fn source(
     })
 }
 
+/// What the tasks other nodes send run in: the archives' object stores,
+/// as much memory as this node's own queries may hold together, and no
+/// disk (no query writes files on the server, wherever it was planned).
+fn worker_runtime(
+    engine: &QueryEngine,
+    limits: &crate::config::QueryLimits,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let memory = limits
+        .memory_bytes
+        .saturating_mul(limits.max_concurrent.max(1));
+    Ok(RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::clone(&engine.runtime().object_store_registry))
+        .with_memory_limit(memory, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()?)
+}
+
 /// A server without authentication that other hosts can reach would give
 /// everyone what logflight's AWS identity can read, so that takes an
 /// explicit `--allow-anonymous`.
@@ -234,7 +255,12 @@ pub struct Application {
     tls: Option<tonic::transport::ServerTlsConfig>,
     metrics: Option<(TcpListener, Arc<QueryMetrics>, Vec<LogCatalog>)>,
     /// The worker port of a node of a cluster, and what it serves.
-    worker: Option<(Arc<Cluster>, TcpListener, QueryEngine)>,
+    worker: Option<(
+        Arc<Cluster>,
+        TcpListener,
+        QueryEngine,
+        Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    )>,
     /// The start-up lines `run_until_stopped` prints first.
     banner: Vec<String>,
 }
@@ -297,7 +323,8 @@ impl Application {
                         "loopback, no TLS"
                     }
                 ));
-                Some((cluster, listener, engine.clone()))
+                let runtime = worker_runtime(&engine, &config.limits)?;
+                Some((cluster, listener, engine.clone(), runtime))
             }
             _ => None,
         };
@@ -353,9 +380,8 @@ impl Application {
             let render: metrics::Render = Arc::new(move || metrics.render(&catalogs));
             tokio::spawn(metrics::serve(listener, render));
         }
-        if let Some((cluster, listener, engine)) = self.worker {
+        if let Some((cluster, listener, engine, runtime)) = self.worker {
             let catalogs = NodeCatalogs::new(engine.catalogs().cloned());
-            let runtime = engine.runtime();
             tokio::spawn(async move {
                 if let Err(e) = cluster.serve(listener, catalogs, runtime).await {
                     tracing::error!(error = %e, "the worker port stopped");
