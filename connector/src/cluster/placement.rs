@@ -33,7 +33,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::limit::LocalLimitExec;
+use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{
@@ -111,6 +111,13 @@ fn passes_through(plan: &dyn ExecutionPlan) -> bool {
         || plan.is::<LocalLimitExec>()
 }
 
+/// Nodes whose fetch is met by any `fetch` rows of their input.
+fn takes_any_rows(plan: &dyn ExecutionPlan) -> bool {
+    plan.is::<CoalescePartitionsExec>()
+        || plan.is::<GlobalLimitExec>()
+        || plan.is::<LocalLimitExec>()
+}
+
 fn pipeline_of(plan: &Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Option<Pipeline> {
     if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
         return Some(Pipeline::Owned(
@@ -155,12 +162,24 @@ fn place(plan: Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Result<Arc<dyn
     if children.is_empty() {
         return Ok(plan);
     }
-    let placed = children
+    let mut placed = children
         .iter()
         .map(|c| place(Arc::clone(c), layout))
         .collect::<Result<Vec<_>>>()?;
     if placed.iter().zip(&children).all(|(a, b)| Arc::ptr_eq(a, b)) {
         return Ok(plan);
+    }
+    // datafusion-distributed pushes the fetch of a node right above a
+    // boundary into the remote stage, as a limit on each of its
+    // partitions: right under a limit or a coalesce, not under a top-k
+    // sort or a join, whose first rows are not any rows. A node without a
+    // fetch in between keeps the remote stage whole.
+    if plan.fetch().is_some() && !takes_any_rows(plan.as_ref()) {
+        for (new, old) in placed.iter_mut().zip(&children) {
+            if !Arc::ptr_eq(new, old) && new.is::<NetworkCoalesceExec>() {
+                *new = Arc::new(CooperativeExec::new(Arc::clone(new)));
+            }
+        }
     }
     plan.replace_children(
         placed,
@@ -396,6 +415,50 @@ mod tests {
                 "  LogScan",
                 "  NetworkCoalesceExec",
                 "    LogScan"
+            ]
+        );
+    }
+
+    /// A top-k sort right above a boundary: the engine would push its
+    /// fetch into the remote stage as a per-partition limit (the first
+    /// rows, not the top ones); a node without a fetch stands between.
+    #[test]
+    fn a_fetch_that_is_not_any_rows_stays_out_of_the_remote_stage() {
+        use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+        use datafusion::physical_plan::sorts::sort::SortExec;
+        let s = source(5);
+        let other = NODES.iter().find(|n| **n != owner_of(&s)).unwrap();
+        let input = scan(&s, 4);
+        let order = LexOrdering::new(vec![PhysicalSortExpr::new_default(
+            col("time", &input.schema()).unwrap(),
+        )])
+        .unwrap();
+        let topk: Arc<dyn ExecutionPlan> = Arc::new(
+            SortExec::new(order, input)
+                .with_preserve_partitioning(true)
+                .with_fetch(Some(10)),
+        );
+        let placed = place(topk, &layout_as(other)).unwrap();
+        assert_eq!(
+            shape(&placed),
+            vec![
+                "SortExec(TopK)",
+                "  CooperativeExec",
+                "    NetworkCoalesceExec",
+                "      LogScan"
+            ]
+        );
+        // Under a limit, the fetch may go down: any rows are the rows.
+        let limited: Arc<dyn ExecutionPlan> =
+            Arc::new(GlobalLimitExec::new(scan(&s, 1), 0, Some(5)));
+        let placed = place(limited, &layout_as(other)).unwrap();
+        assert_eq!(
+            shape(&placed),
+            vec![
+                "GlobalLimitExec",
+                "  CoalescePartitionsExec",
+                "    NetworkCoalesceExec",
+                "      LogScan"
             ]
         );
     }

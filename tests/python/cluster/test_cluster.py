@@ -120,6 +120,14 @@ QUERIES = {
     ) + ") GROUP BY u ORDER BY u",
     "a named stream with a time range": f"""SELECT count(*) AS n FROM own_eu."{GROUP}".all_log_streams
         WHERE log_stream = 'web-1' AND time >= to_timestamp_millis({BASE_MS + 3000})""",
+    # A top-k right above a remote scan of several partitions (two named streams, one
+    # partition each): the newest events, not the first ones read.
+    "newest events of an account (top-k)": f"""SELECT log_stream, time, message FROM a3_eu."{GROUP}".all_log_streams
+        WHERE log_stream IN ('web-1', 'web-2') ORDER BY time DESC, message LIMIT 5""",
+    # A join with a fetch: the remote side must not be cut to its first rows.
+    "a limited join counts its rows": f"""SELECT count(*) AS n FROM (
+        SELECT x.message FROM a4_us."{GROUP}".all_log_streams x JOIN a1_eu."{GROUP}".all_log_streams y
+        ON split_part(x.message, ' ', 2) = split_part(y.message, ' ', 2) LIMIT 40)""",
     "a typed table (CloudTrail)": f"""SELECT eventsource, eventname, count(*) AS n, min(useridentity.accountid) AS a
         FROM a2_us."{trail.CONSOLE_GROUP}".cloudtrail_events GROUP BY 1, 2 ORDER BY 1, 2""",
 }
