@@ -292,6 +292,18 @@ impl Application {
                 ))
             })?),
         };
+        if let Some(cluster) = &config.cluster {
+            // Without TLS the worker port is open to whoever is on this
+            // host, and it answers without the Flight port's
+            // authentication or grants.
+            if cluster.tls.is_none() && security.auth_enabled() {
+                return Err(ServerError::Config(
+                    "cluster: with authentication on, the nodes must talk over mutual TLS (set [cluster] tls_cert, tls_key and tls_ca): \
+                     the worker port would otherwise let anyone on this host read past the [[grants]]; see docs/cluster.md"
+                        .into(),
+                ));
+            }
+        }
         let cluster = config
             .cluster
             .as_ref()

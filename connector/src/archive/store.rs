@@ -59,12 +59,14 @@ impl fmt::Debug for ArchiveRoot {
     }
 }
 
-/// Each open root gets its own store URL (`logflight-archive://aN`).
-static OPENED: AtomicUsize = AtomicUsize::new(0);
-
-fn store_url() -> ObjectStoreUrl {
-    let n = OPENED.fetch_add(1, Ordering::Relaxed);
-    ObjectStoreUrl::parse(format!("logflight-archive://a{n}")).expect("a valid URL")
+/// A root's store URL (`logflight-archive://a<hash>`), from what it was
+/// opened from: the same on every node of a cluster, whose plans name
+/// the store by this URL, and different for different roots.
+fn store_url(uri: &str) -> ObjectStoreUrl {
+    use std::hash::Hasher;
+    let mut h = twox_hash::XxHash64::with_seed(0);
+    h.write(uri.as_bytes());
+    ObjectStoreUrl::parse(format!("logflight-archive://a{:016x}", h.finish())).expect("a valid URL")
 }
 
 impl ArchiveRoot {
@@ -96,18 +98,21 @@ impl ArchiveRoot {
             locks,
             local,
             uri: uri.to_string(),
-            url: store_url(),
+            url: store_url(uri),
         })
     }
 
     /// A root in memory, for tests.
     pub fn in_memory() -> Self {
+        // Each in-memory root is a store of its own.
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
         Self {
             store: Arc::new(InMemory::new()),
             locks: None,
             local: None,
             uri: "memory://".into(),
-            url: store_url(),
+            url: store_url(&format!("memory://{n}")),
         }
     }
 

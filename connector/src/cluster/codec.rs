@@ -15,6 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
+use super::placement::ClusterLayout;
 use super::NodeCatalogs;
 use crate::archive::exec::{ArchiveRead, ArchiveScanExec};
 use crate::archive::layout::Day;
@@ -32,6 +33,9 @@ const VERSION: u32 = 1;
 enum Node {
     LogScan {
         catalog: String,
+        /// The account and region the planning node's catalog reads: the
+        /// running node's catalog of that name must read the same.
+        account: String,
         request: ReadRequest,
         reads: Vec<ReadRequest>,
         projection: Option<Vec<usize>>,
@@ -66,6 +70,7 @@ fn encode(plan: &dyn ExecutionPlan) -> Result<Node> {
     if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
         return Ok(Node::LogScan {
             catalog: scan.catalog().to_string(),
+            account: scan.source().account_key(),
             request: scan.request().clone(),
             reads: scan.reads().to_vec(),
             projection: scan.projection().map(<[usize]>::to_vec),
@@ -117,17 +122,32 @@ fn decode(
     Ok(match node {
         Node::LogScan {
             catalog,
+            account,
             request,
             reads,
             projection,
         } => {
-            let catalogs = ctx
-                .session_config()
-                .get_extension::<NodeCatalogs>()
-                .ok_or_else(|| {
-                    DataFusionError::Internal("a scan arrived at a node without catalogs".into())
-                })?;
+            let config = ctx.session_config();
+            let catalogs = config.get_extension::<NodeCatalogs>().ok_or_else(|| {
+                DataFusionError::Internal("a scan arrived at a node without catalogs".into())
+            })?;
             let catalog = catalogs.get(&catalog)?;
+            let here = catalog.source().account_key();
+            if here != account {
+                return Err(DataFusionError::Plan(format!(
+                    "catalog {:?} reads {account} on the planning node but {here} here: every node of a cluster needs the same [[catalogs]]",
+                    catalog.name()
+                )));
+            }
+            if let Some(layout) = config.get_extension::<ClusterLayout>() {
+                let owner = layout.owner_of(&account);
+                if owner != layout.me() {
+                    return Err(DataFusionError::Plan(format!(
+                        "a scan of {account} was sent to {} but its owner is {owner}: every node of a cluster needs the same node list",
+                        layout.me()
+                    )));
+                }
+            }
             Arc::new(LogScanExec::try_new(
                 catalog.name(),
                 Arc::clone(catalog.source()),
@@ -237,6 +257,7 @@ mod tests {
         let nodes = vec![
             Node::LogScan {
                 catalog: "prod-eu".into(),
+                account: "cloudwatch|https://logs.eu-west-1.amazonaws.com|eu-west-1|arn".into(),
                 request: request(),
                 reads: vec![request(), ReadRequest::whole_group("g")],
                 projection: Some(vec![0, 3]),
@@ -274,6 +295,7 @@ mod tests {
     fn a_scan_carries_no_secrets() {
         let node = Node::LogScan {
             catalog: "c".into(),
+            account: "demo".into(),
             request: request(),
             reads: vec![request()],
             projection: None,

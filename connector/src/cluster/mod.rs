@@ -13,7 +13,9 @@
 //!   projection), never credentials or clients: each node rebuilds the scan
 //!   over its own source, made from its own configuration.
 //! - [`wire`]: connector errors across the network, keeping their type.
+//! - [`admit`]: what a node runs for others (scans only), checked.
 
+pub mod admit;
 pub mod codec;
 pub mod owner;
 pub mod placement;

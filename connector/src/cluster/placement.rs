@@ -96,7 +96,7 @@ enum Pipeline {
 
 /// Nodes that work row by row (or partition by partition) and may run in
 /// the scan's stage; anything else ends the pipeline.
-fn passes_through(plan: &dyn ExecutionPlan) -> bool {
+pub(crate) fn passes_through(plan: &dyn ExecutionPlan) -> bool {
     if let Some(agg) = plan.downcast_ref::<AggregateExec>() {
         return *agg.mode() == AggregateMode::Partial;
     }

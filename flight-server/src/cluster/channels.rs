@@ -59,7 +59,10 @@ impl NodeChannels {
         let mut endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| failed(format!("bad node URL: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(super::KEEPALIVE)
+            .keep_alive_timeout(super::KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
         if let Some(tls) = &self.tls {
             endpoint = endpoint
                 .tls_config(tls.clone())

@@ -26,6 +26,14 @@ use self::channels::NodeChannels;
 use crate::config::{ClusterConfig, ClusterTls};
 use crate::error::{Result, ServerError};
 
+/// How often an idle connection between nodes is checked, and how long an
+/// answer may take: a node that froze, or a network that dropped it, fails
+/// the query within seconds instead of at the query's time limit.
+pub const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The largest plan another node may send.
+const MAX_PLAN_BYTES: usize = 64 * 1024 * 1024;
+
 /// The nodes, as configured: the same list on every node, so every node
 /// finds the same owner for an account.
 #[derive(Debug, Clone)]
@@ -142,7 +150,7 @@ impl Cluster {
         catalogs: NodeCatalogs,
         runtime: Arc<RuntimeEnv>,
     ) -> Result<()> {
-        let worker = worker::worker(catalogs, self.me().to_string(), runtime);
+        let worker = worker::worker(catalogs, Arc::clone(&self.layout), runtime);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let mut server = tonic::transport::Server::builder();
         if let Some(tls) = &self.server_tls {
@@ -152,7 +160,14 @@ impl Cluster {
         }
         server
             .trace_fn(|req| tracing::info_span!("worker", method = %req.uri().path()))
-            .add_service(worker.into_worker_server())
+            .http2_keepalive_interval(Some(KEEPALIVE))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            // Plans are small; the results flow the other way.
+            .add_service(
+                worker
+                    .into_worker_server()
+                    .max_decoding_message_size(MAX_PLAN_BYTES),
+            )
             .serve_with_incoming(incoming)
             .await
             .map_err(|e| ServerError::Internal(format!("worker port failed: {e}")))

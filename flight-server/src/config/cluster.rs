@@ -133,6 +133,15 @@ fn normalize(url: &str, tls: bool) -> Result<String> {
     Ok(parsed.to_string())
 }
 
+fn loopback(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    })
+}
+
 fn check(t: &ClusterTable) -> Result<Option<ClusterConfig>> {
     let Some(listen) = &t.listen else {
         if t.nodes.is_some() || t.self_url.is_some() {
@@ -206,6 +215,27 @@ fn check(t: &ClusterTable) -> Result<Option<ClusterConfig>> {
             }
         }
     };
+    // A config copied from another node without changing `self` would make
+    // this node read that node's accounts too.
+    let me_url = url::Url::parse(&me).expect("normalized");
+    if me_url.port_or_known_default() != Some(listen.port())
+        || (!listen.ip().is_unspecified()
+            && me_url.host_str().is_some_and(|h| {
+                h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip != listen.ip())
+            }))
+    {
+        return Err(bad(format!(
+            "self {me} is not this node's worker port {listen}: was the config copied from another node?"
+        )));
+    }
+    if tls.is_none() {
+        if let Some(far) = nodes.iter().find(|n| !loopback(n)) {
+            return Err(bad(format!(
+                "node {far} is not on this host: without mutual TLS, plans and rows would cross the network in plain text; set tls_cert, tls_key and tls_ca"
+            )));
+        }
+    }
     if !nodes.contains(&me) {
         return Err(bad(format!(
             "self {me} is not one of the nodes ({}): every node's list names every node, itself included",
@@ -303,9 +333,26 @@ mod tests {
             (
                 ClusterTable {
                     self_url: Some("http://127.0.0.1:7005".into()),
-                    ..table("127.0.0.1:7001", &["http://127.0.0.1:7001"])
+                    ..table("127.0.0.1:7005", &["http://127.0.0.1:7001"])
                 },
                 "not one of the nodes",
+            ),
+            (
+                ClusterTable {
+                    self_url: Some("http://127.0.0.1:7002".into()),
+                    ..table(
+                        "127.0.0.1:7001",
+                        &["http://127.0.0.1:7001", "http://127.0.0.1:7002"],
+                    )
+                },
+                "copied from another node",
+            ),
+            (
+                table(
+                    "127.0.0.1:7001",
+                    &["http://127.0.0.1:7001", "http://10.0.0.2:7001"],
+                ),
+                "not on this host",
             ),
         ];
         for (t, why) in cases {

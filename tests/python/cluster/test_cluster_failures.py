@@ -118,17 +118,26 @@ def test_a_node_killed_mid_query_fails_it_naming_the_node(slow_cluster, workdir)
     assert owner_of(coordinator, "a1_us") == victim_addr
 
 
-def test_grants_are_decided_by_the_node_the_client_talks_to(own_moto, workdir, slow_cluster):
+def tls_lines(pki) -> str:
+    d = pki["dir"]
+    return f'tls_cert = "{d / "node.pem"}"\ntls_key = "{d / "node-key.pem"}"\ntls_ca = "{d / "ca.pem"}"\n'
+
+
+def test_grants_are_decided_by_the_node_the_client_talks_to(own_moto, workdir, slow_cluster, pki):
     """A token granted only some catalogs' groups: through any node it sees and reads only
-    those, though the nodes that read for it hold every role."""
+    those, though the nodes that read for it hold every role. (With authentication on, the
+    nodes must use mutual TLS: without it, serve refuses to start.)"""
     token, digest = new_token()
     ports = [free_port() for _ in range(3)]
+    auth = (f'\n[[tokens]]\nname = "partner"\ntoken_sha256 = "{digest}"\n'
+            '\n[[grants]]\nusers = ["partner"]\ncatalogs = ["a2_us"]\nlog_groups = ["/slow/*"]\n')
+    plain = workdir / "cluster-grants-plain.toml"
+    plain.write_text(config_text(own_moto, [f"http://127.0.0.1:{p}" for p in ports]) + auth)
+    out = run_cli("serve", "--config", str(plain), "--listen", f"127.0.0.1:{free_port()}",
+                  "--cluster-listen", f"127.0.0.1:{ports[0]}", timeout=60)
+    assert out.returncode != 0 and "mutual TLS" in out.stderr, out.stderr
     config = workdir / "cluster-grants.toml"
-    config.write_text(
-        config_text(own_moto, [f"http://127.0.0.1:{p}" for p in ports])
-        + f'\n[[tokens]]\nname = "partner"\ntoken_sha256 = "{digest}"\n'
-        + '\n[[grants]]\nusers = ["partner"]\ncatalogs = ["a2_us"]\nlog_groups = ["/slow/*"]\n'
-    )
+    config.write_text(config_text(own_moto, [f"https://127.0.0.1:{p}" for p in ports]) + tls_lines(pki) + auth)
     header = {"adbc.flight.sql.authorization_header": f"Bearer {token}"}
 
     def ready(srv) -> bool:
@@ -166,13 +175,9 @@ def pki(workdir):
 
 
 def test_nodes_talk_over_mutual_tls(own_moto, workdir, pki, slow_cluster):
-    d = pki["dir"]
     ports = [free_port() for _ in range(3)]
     config = workdir / "cluster-tls.toml"
-    config.write_text(
-        config_text(own_moto, [f"https://127.0.0.1:{p}" for p in ports])
-        + f'tls_cert = "{d / "node.pem"}"\ntls_key = "{d / "node-key.pem"}"\ntls_ca = "{d / "ca.pem"}"\n'
-    )
+    config.write_text(config_text(own_moto, [f"https://127.0.0.1:{p}" for p in ports]) + tls_lines(pki))
     nodes = [start_node(workdir, config, p, "tls", *pacing_args()) for p in ports]
     try:
         for srv in nodes:
