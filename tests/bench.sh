@@ -2,7 +2,7 @@
 # logflight's benchmarks (docs/benchmarks.md). Not part of the test command.
 #
 #   bash tests/bench.sh                   # every benchmark (about 10 minutes on 2 cores, after the release build)
-#   bash tests/bench.sh transfer memory   # some: overhead transfer quota memory latency athena growth archive typed insights
+#   bash tests/bench.sh transfer memory   # some: overhead transfer quota memory latency athena growth archive typed insights cluster
 #                                         # (insights needs fakecloud: see tests/fakecloud.sh)
 #   bash tests/bench.sh --rows 1000000    # smaller transfer/memory runs
 #

@@ -1096,6 +1096,408 @@ def bench_insights(ctx) -> None:
         stop(proc)
 
 
+# A cluster of nodes (issue 17) -------------------------------------------------------
+
+CLUSTER_NODES = 3
+# Four other accounts (reached through sts:AssumeRole, which moto honours) in three
+# regions: twelve catalogs, each one account and region with quotas of its own.
+CLUSTER_ACCOUNTS = ["111111111111", "222222222222", "333333333333", "444444444444"]
+CLUSTER_REGIONS = {"use1": "us-east-1", "euw1": "eu-west-1", "apse2": "ap-southeast-2"}
+CLUSTER_GROUP = "/bench/orders"
+CLUSTER_STREAMS = 4
+CLUSTER_EVENTS = 60_000  # per catalog: the query's 4 time slices read 15,000 events each, 2 pages
+CLUSTER_SPAN_MS = 8 * 3_600_000
+CLUSTER_STATUSES = [200, 200, 200, 201, 404, 500, 503]
+# FilterLogEvents and GetLogEvents calls per second per account and region, on every node.
+# AWS allows 5 FilterLogEvents a second per account and region, each answered by AWS on its
+# own; here one moto process answers all twelve, about 20 pages of 10,000 events a second in
+# all (the unpaced runs). At 0.5 a second per catalog the twelve ask it for 6 pages a second,
+# well within that, so the time is the quota's, as on AWS, not moto's.
+CLUSTER_READ_TPS = 0.5
+CLUSTER_ARCHIVE_EVENTS = 5_000_000  # at HEADLINE_STEP_MS: 15 days, one part file a day
+CLUSTER_CAVEAT = (f"this machine has {os.cpu_count()} cores, which the {CLUSTER_NODES} nodes share with moto and the "
+                  "client: here a cluster adds processes, not CPU, so CPU-bound work cannot speed up")
+
+
+def cluster_catalogs() -> list[tuple[str, str, str]]:
+    """(catalog, region, account) of every account and region."""
+    return [(f"a{account[0]}_{short}", region, account)
+            for account in CLUSTER_ACCOUNTS for short, region in CLUSTER_REGIONS.items()]
+
+
+def cluster_role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/LogReader"
+
+
+def assumed(endpoint: str, account: str) -> dict:
+    """moto credentials of `account`, through sts:AssumeRole."""
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    c = sts.assume_role(RoleArn=cluster_role(account), RoleSessionName="bench-loader")["Credentials"]
+    return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+            "aws_session_token": c["SessionToken"]}
+
+
+def load_cluster(endpoint: str) -> tuple[dict, int, int]:
+    """CLUSTER_EVENTS events in CLUSTER_STREAMS streams of CLUSTER_GROUP, in every account and
+    region, evenly over CLUSTER_SPAN_MS; returns {catalog: {(stream, status): events}} and the
+    span [start, end) in ms."""
+    end = (int(time.time() * 1000) // MINUTE_MS - 60) * MINUTE_MS
+    start = end - CLUSTER_SPAN_MS
+    per = CLUSTER_EVENTS // CLUSTER_STREAMS
+    step = CLUSTER_SPAN_MS // per
+    credentials: dict[str, dict] = {}
+    expected: dict[str, dict] = {}
+    for k, (name, region, account) in enumerate(cluster_catalogs()):
+        if account not in credentials:
+            credentials[account] = assumed(endpoint, account)
+        client = logs_client(endpoint, region=region, credentials=credentials[account])
+        client.create_log_group(logGroupName=CLUSTER_GROUP)
+        rng = random.Random(100 + k)
+        counts: dict[tuple[str, str], int] = {}
+        for s in range(CLUSTER_STREAMS):
+            stream = f"web-{s}"
+            client.create_log_stream(logGroupName=CLUSTER_GROUP, logStreamName=stream)
+            events = []
+            for i in range(per):
+                status = rng.choice(CLUSTER_STATUSES)
+                counts[(stream, str(status))] = counts.get((stream, str(status)), 0) + 1
+                events.append({"timestamp": start + i * step + s,
+                               "message": f"{['INFO', 'WARN', 'ERROR'][rng.randrange(3)]} user=u{rng.randrange(50)} "
+                                          f"path=/api/orders/{rng.randrange(10_000)} status={status} "
+                                          f"latency_ms={rng.randrange(900)}"})
+            put_events(client, CLUSTER_GROUP, stream, events)
+        expected[name] = counts
+    return expected, start, end
+
+
+def cluster_config(endpoint: str, nodes: list[str] | None = None) -> str:
+    text = f'endpoint_url = "{endpoint}"\nregion = "us-east-1"\n'
+    for name, region, account in cluster_catalogs():
+        text += f'\n[[catalogs]]\nname = "{name}"\nregion = "{region}"\nrole_arn = "{cluster_role(account)}"\n'
+    if nodes:
+        text += "\n[cluster]\nnodes = [" + ", ".join(f'"{n}"' for n in nodes) + "]\n"
+    return text
+
+
+def cluster_statements(start: int, end: int) -> dict[str, str]:
+    """The two statements over every catalog: a UNION ALL of each one's all_log_streams."""
+    span = f"time >= to_timestamp_millis({start}) AND time < to_timestamp_millis({end})"
+
+    def union(select: str, where: str) -> str:
+        return " UNION ALL ".join(
+            f"SELECT '{name}' AS catalog, {select} FROM {name}.\"{CLUSTER_GROUP}\".all_log_streams WHERE {where}"
+            for name, _, _ in cluster_catalogs())
+
+    status = "split_part(split_part(message, 'status=', 2), ' ', 1) AS status"
+    return {
+        "group_by": f"SELECT catalog, log_stream, status, count(*) AS n FROM ({union(f'log_stream, {status}', span)}) "
+                    "GROUP BY catalog, log_stream, status ORDER BY catalog, log_stream, status",
+        "like_count": f"SELECT catalog, count(*) AS n FROM ({union('message', span + ' AND message LIKE ' + repr('%status=500%'))}) "
+                      "GROUP BY catalog ORDER BY catalog",
+    }
+
+
+def cluster_expected(expected: dict) -> dict[str, list[tuple]]:
+    """What each statement must answer, from the loaded events."""
+    return {
+        "group_by": sorted((c, stream, status, n) for c, counts in expected.items()
+                           for (stream, status), n in counts.items()),
+        "like_count": sorted((c, sum(n for (_, status), n in counts.items() if status == "500"))
+                             for c, counts in expected.items()),
+    }
+
+
+class RecordingProxy(FaultProxy):
+    """A FaultProxy injecting nothing that also notes, for every read call (FilterLogEvents,
+    GetLogEvents), when it arrived and the access key and region it was signed with: the
+    calls per second each account and region received, as CloudWatch would count them."""
+
+    READS = ("FilterLogEvents", "GetLogEvents")
+
+    def __init__(self, upstream: str):
+        super().__init__(upstream, seed=0)
+        self.calls: list[tuple[float, str, str, str]] = []  # (monotonic s, API, access key, region)
+
+    def _serve(self, method, path, headers, body):
+        operation = (headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
+        if operation in self.READS:
+            signed = re.search(r"Credential=([^/,]+)/\d{8}/([^/,]+)/", headers.get("Authorization") or "")
+            key, region = signed.groups() if signed else ("?", "?")
+            with self._lock:
+                self.calls.append((time.monotonic(), operation, key, region))
+        return super()._serve(method, path, headers, body)
+
+
+class CallCatalogs:
+    """The catalog (account and region) of a call, from its access key: moto tells the
+    account of any key it issued (sts:GetCallerIdentity; it checks no signature)."""
+
+    def __init__(self, moto: str):
+        self.moto, self.accounts = moto, {}
+        self.names = {(account, region): name for name, region, account in cluster_catalogs()}
+
+    def __call__(self, key: str, region: str) -> str:
+        import boto3
+
+        if key not in self.accounts:
+            sts = boto3.client("sts", endpoint_url=self.moto, region_name="us-east-1",
+                               aws_access_key_id=key, aws_secret_access_key="unused")
+            self.accounts[key] = sts.get_caller_identity()["Account"]
+        return self.names.get((self.accounts[key], region), f"{self.accounts[key]}/{region}")
+
+
+def call_rates(calls, lo: float, hi: float, catalog_of) -> dict[str, dict]:
+    """Per catalog and read API, the calls that arrived in [lo, hi]: how many, the most in
+    any one second (a window starting at each call), the shortest gap between two, the mean
+    rate from its first call to its last, and how many different access keys (callers) made
+    them."""
+    import bisect
+
+    times: dict[tuple[str, str], list[float]] = {}
+    keys: dict[tuple[str, str], set] = {}
+    for t, api, key, region in calls:
+        if lo <= t <= hi:
+            c = (catalog_of(key, region), api)
+            times.setdefault(c, []).append(t)
+            keys.setdefault(c, set()).add(key)
+    out = {}
+    for (catalog, api), ts in sorted(times.items()):
+        ts.sort()
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        out[f"{catalog} {api}"] = {
+            "calls": len(ts),
+            "max_in_1s": max(bisect.bisect_left(ts, t + 1.0) - i for i, t in enumerate(ts)),
+            "min_gap_s": round(min(gaps), 3) if gaps else None,
+            "mean_per_s": round((len(ts) - 1) / (ts[-1] - ts[0]), 3) if len(ts) > 1 and ts[-1] > ts[0] else None,
+            "callers": len(keys[(catalog, api)]),
+        }
+    return out
+
+
+API_CALLS_SERIES = re.compile(r'^logflight_api_calls_total\{catalog="([^"]+)",api="([^"]+)",outcome="([^"]+)"\}$')
+
+
+def api_calls(srv) -> dict[tuple[str, str, str], float]:
+    """logflight_api_calls_total of a node, {(catalog, api, outcome): calls}."""
+    return {m.groups(): v for k, v in scrape(srv.metrics_port).items() if (m := API_CALLS_SERIES.match(k))}
+
+
+def calls_between(before: dict, after: dict) -> dict[tuple[str, str, str], int]:
+    return {k: int(v - before.get(k, 0)) for k, v in after.items() if v - before.get(k, 0) > 0}
+
+
+def table_rows(uri: str, sql: str) -> tuple[list[tuple], float]:
+    """A statement's rows (pyarrow.flight, the SQL as the ticket) and its seconds end to end."""
+    client = flight.connect(uri)
+    start = time.perf_counter()
+    table = client.do_get(flight.Ticket(sql.encode())).read_all()
+    secs = time.perf_counter() - start
+    client.close()
+    return [tuple(r.values()) for r in table.to_pylist()], secs
+
+
+def start_cluster_nodes(tag: str, *args: str, config_for=None, metrics: bool = False) -> list:
+    """CLUSTER_NODES `serve` nodes on loopback: the node list from the config file's
+    [cluster] table when `config_for(nodes)` gives the config's path, else --cluster-nodes."""
+    ports = [free_port() for _ in range(CLUSTER_NODES)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    listing = ["--config", str(config_for(urls))] if config_for else ["--cluster-nodes", ",".join(urls)]
+    nodes = []
+    try:
+        for i, p in enumerate(ports):
+            nodes.append(start_serve(OUT / f"{tag}-node{i}.log", *listing, *args,
+                                     "--cluster-listen", f"127.0.0.1:{p}", metrics=metrics))
+    except BaseException:
+        for n in nodes:
+            stop(n.proc)
+        raise
+    return nodes
+
+
+def cluster_scan(ctx, figures: dict) -> None:
+    """Part 1: twelve account-regions scanned by one node, then by a cluster of three."""
+    import tempfile
+
+    catalogs = cluster_catalogs()
+    t = time.perf_counter()
+    expected, start, end = load_cluster(ctx.moto)
+    total = CLUSTER_EVENTS * len(catalogs)
+    log(f"  {len(catalogs)} account-regions x {CLUSTER_EVENTS:,} events ({total:,}) loaded into moto in "
+        f"{time.perf_counter() - t:.0f} s")
+    want = cluster_expected(expected)
+    statements = cluster_statements(start, end)
+    # A statement over the last minute of the span only: every node assumes its roles
+    # and lists the groups (the coordinator) before anything is timed.
+    warm = cluster_statements(end - MINUTE_MS, end)["like_count"]
+    work = Path(tempfile.mkdtemp(prefix="lf-bench-cluster-"))
+    proxy = RecordingProxy(ctx.moto)
+    proxy.start()
+    catalog_of = CallCatalogs(ctx.moto)
+    tps = CLUSTER_READ_TPS
+    paced = f"GetLogEvents={tps:g},FilterLogEvents={tps:g}"
+    single_config, cluster_cfg = work / "single.toml", work / "cluster.toml"
+    single_config.write_text(cluster_config(proxy.url))
+
+    def config_for(urls: list[str]) -> Path:
+        cluster_cfg.write_text(cluster_config(proxy.url, urls))
+        return cluster_cfg
+
+    runs = []
+    try:
+        for pacing, api_tps in (("paced", paced), ("unpaced", UNPACED)):
+            single = start_serve(OUT / f"cluster-{pacing}-single.log", "--config", str(single_config),
+                                 "--api-tps", api_tps, metrics=True)
+            try:
+                nodes = start_cluster_nodes(f"cluster-{pacing}", "--api-tps", api_tps, config_for=config_for, metrics=True)
+            except BaseException:
+                stop(single.proc)
+                raise
+            try:
+                for srv in (single, nodes[0]):
+                    table_rows(srv.uri, warm)
+                time.sleep(1 / tps if pacing == "paced" else 0)  # the warm-up's pacer slots pass
+                for name, sql in statements.items():
+                    for mode, entry, members in (("single", single, [single]), ("cluster", nodes[0], nodes)):
+                        before = [api_calls(n) for n in members]
+                        lo = time.monotonic()
+                        rows, secs = table_rows(entry.uri, sql)
+                        hi = time.monotonic()
+                        after = [api_calls(n) for n in members]
+                        if rows != want[name]:
+                            raise SystemExit(f"cluster: {name} through the {mode} ({pacing}) differs from the loaded "
+                                             f"events: {rows[:5]} ... against {want[name][:5]} ...")
+                        per_node = [calls_between(b, a) for b, a in zip(before, after)]
+                        rates = call_rates(proxy.calls, lo, hi, catalog_of)
+                        readers = {c: [i for i, calls in enumerate(per_node)
+                                       if any(k[0] == c and k[1] in RecordingProxy.READS for k in calls)]
+                                   for c, _, _ in catalogs}
+                        run = {
+                            "pacing": pacing, "statement": name, "mode": mode, "seconds": round(secs, 2),
+                            "events_per_s": round(total / secs), "rows": len(rows),
+                            "api_calls_per_node": [
+                                {api: sum(n for (_, a, _), n in calls.items() if a == api)
+                                 for api in sorted({a for _, a, _ in calls})} for calls in per_node],
+                            "not_ok_calls": sum(n for calls in per_node for (_, _, o), n in calls.items() if o != "ok"),
+                            "catalogs_per_node": [sum(1 for r in readers.values() if r == [i]) for i in range(len(members))],
+                            "catalogs_read_by_one_node": all(len(r) == 1 for r in readers.values()),
+                            "read_calls_at_moto": sum(r["calls"] for r in rates.values()),
+                            "max_calls_in_1s_per_catalog": max(r["max_in_1s"] for r in rates.values()),
+                            "min_gap_s_per_catalog": min(r["min_gap_s"] for r in rates.values()
+                                                         if r["min_gap_s"] is not None),
+                            "max_mean_calls_per_s_per_catalog": max(r["mean_per_s"] for r in rates.values()
+                                                                    if r["mean_per_s"] is not None),
+                            "max_callers_per_catalog": max(r["callers"] for r in rates.values()),
+                            "catalogs_called": len(rates),
+                        }
+                        runs.append(run)
+                        log(f"  {pacing:8s} {name:10s} {mode:7s} {secs:6.2f} s {total / secs:>9,.0f} events/s | "
+                            f"API calls per node {run['api_calls_per_node']} | catalogs per node "
+                            f"{run['catalogs_per_node']} | per catalog at moto: max {run['max_calls_in_1s_per_catalog']} "
+                            f"calls in 1 s, min gap {run['min_gap_s_per_catalog']} s, mean rate <= "
+                            f"{run['max_mean_calls_per_s_per_catalog']}/s, {run['max_callers_per_catalog']} caller(s)")
+                        if mode == "cluster" and not run["catalogs_read_by_one_node"]:
+                            raise SystemExit(f"cluster: an account-region was read by several nodes: {readers}")
+            finally:
+                for n in (single, *nodes):
+                    stop(n.proc)
+    finally:
+        proxy.stop()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    for pacing in ("paced", "unpaced"):
+        for name in statements:
+            s, c = ({r["mode"]: r for r in runs if r["pacing"] == pacing and r["statement"] == name}[m]
+                    for m in ("single", "cluster"))
+            figures[f"{pacing}_{name}_speedup"] = round(s["seconds"] / c["seconds"], 3)
+            log(f"  {pacing} {name}: single {s['seconds']} s, cluster {c['seconds']} s, "
+                f"cluster speed-up {s['seconds'] / c['seconds']:.2f}x (answers identical and equal to the loaded events)")
+    figures.update(catalogs=len(catalogs), events_per_catalog=CLUSTER_EVENTS, events=total,
+                   read_tps_per_catalog=tps, scan_runs=runs)
+
+
+def cluster_archive(ctx, figures: dict) -> None:
+    """Part 2: an aggregation over a few million archived rows, one node against three."""
+    import shutil
+    import tempfile
+
+    n = CLUSTER_ARCHIVE_EVENTS
+    work = Path(tempfile.mkdtemp(prefix="lf-bench-cluster-archive-"))
+    root = work / "archive"
+    source = ["--source", "synthetic", "--synthetic-events", str(n), "--synthetic-streams", str(STREAMS),
+              "--synthetic-step-ms", str(HEADLINE_STEP_MS)]
+    try:
+        made = run_archive(root, *source, "--groups", SYNTHETIC_GROUP, "--api-tps", UNPACED)
+        parts = data_parts(root)
+        log(f"  archived {n:,} synthetic events in {made['seconds']:.1f} s: {len(parts)} part files")
+        table = f'"logflight$archive"."{SYNTHETIC_GROUP}"'
+        questions = {
+            "group_by": f"SELECT log_stream, count(*) AS n FROM {table} GROUP BY log_stream ORDER BY log_stream",
+            "like_per_stream": f"SELECT log_stream, count(*) AS n FROM {table} WHERE message LIKE '%status=500%' "
+                               "GROUP BY log_stream ORDER BY log_stream",
+        }
+        args = [*source, "--archive-root", str(root)]
+        single = serve("cluster-archive-single", *args)
+        try:
+            nodes = start_cluster_nodes("cluster-archive", *args)
+        except BaseException:
+            stop(single.proc)
+            raise
+        try:
+            for name, sql in questions.items():
+                times: dict[str, list[float]] = {"single": [], "cluster": []}
+                answers = {}
+                for _ in range(5):  # taken in turn, so that the machine's drift touches both
+                    for mode, srv in (("single", single), ("cluster", nodes[0])):
+                        rows, secs = table_rows(srv.uri, sql)
+                        times[mode].append(secs)
+                        if answers.setdefault(mode, rows) != rows:
+                            raise SystemExit(f"cluster archive: {name} through the {mode} changed between runs")
+                if answers["single"] != answers["cluster"]:
+                    raise SystemExit(f"cluster archive: {name}: the cluster's answer differs from the single node's")
+                if name == "group_by" and sum(r[1] for r in answers["single"]) != n:
+                    raise SystemExit(f"cluster archive: {sum(r[1] for r in answers['single'])} rows, not {n}")
+                s, c = min(times["single"]), min(times["cluster"])
+                figures.update({
+                    f"archive_{name}_rows_matched": sum(r[1] for r in answers["single"]),
+                    f"archive_{name}_single_s": round(s, 3),
+                    f"archive_{name}_cluster_s": round(c, 3),
+                    f"archive_{name}_single_median_s": round(sorted(times["single"])[2], 3),
+                    f"archive_{name}_cluster_median_s": round(sorted(times["cluster"])[2], 3),
+                    f"archive_{name}_speedup": round(s / c, 3),
+                })
+                log(f"  archive {name}: single {s:.3f} s ({n / s / 1e6:.1f} M rows/s), cluster {c:.3f} s "
+                    f"({n / c / 1e6:.1f} M rows/s), speed-up {s / c:.2f}x (least of 5; answers identical)")
+            # Which node read how many rows (ArchiveScan's rows_read[node], DataFusion's 1.5 M form).
+            explain, _ = table_rows(nodes[0].uri, "EXPLAIN ANALYZE " + questions["group_by"])
+            plan = "\n".join(str(v) for row in explain for v in row)
+            (OUT / "cluster-archive-explain.txt").write_text(plan)
+            scale = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}
+            figures["archive_rows_read_per_node"] = {
+                node: round(float(v) * scale[unit])
+                for node, v, unit in re.findall(r"rows_read\[([0-9.:]+)\]=([\d.]+)\s?([KMB]?)", plan)}
+            log(f"  archive rows read per node (EXPLAIN ANALYZE): {figures['archive_rows_read_per_node']}")
+        finally:
+            for srv in (single, *nodes):
+                stop(srv.proc)
+        figures.update(archive_events=n, archive_parts=len(parts), archive_seconds_to_build=round(made["seconds"], 1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_cluster(ctx) -> None:
+    """11. A cluster of three nodes against one: twelve account-regions scanned under a
+    per-account quota (each read by its owner only), and an aggregation over an archive."""
+    log(f"\n[cluster] {CLUSTER_NODES} nodes (query through one) against a single node; {CLUSTER_CAVEAT}")
+    figures: dict = {"nodes": CLUSTER_NODES, "cores": os.cpu_count(), "caveat": CLUSTER_CAVEAT}
+    cluster_scan(ctx, figures)
+    cluster_archive(ctx, figures)
+    report("cluster", **figures)
+
+
 BENCHES = {
     "overhead": bench_overhead,
     "transfer": bench_transfer,
@@ -1107,9 +1509,10 @@ BENCHES = {
     "archive": bench_archive,
     "typed": bench_typed,
     "insights": bench_insights,
+    "cluster": bench_cluster,
 }
-NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive", "typed"}
-NEEDS_APP_GROUP = NEEDS_MOTO - {"typed"}  # typed loads a CloudTrail group of its own
+NEEDS_MOTO = {"overhead", "quota", "latency", "athena", "archive", "typed", "cluster"}
+NEEDS_APP_GROUP = NEEDS_MOTO - {"typed", "cluster"}  # typed and cluster load groups of their own
 
 
 class Context:
