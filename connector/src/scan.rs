@@ -333,15 +333,13 @@ impl ExecutionPlan for LogScanExec {
             streams_pruned: metric("streams_pruned"),
         };
         // On a node of a cluster, what the partition read is also counted
-        // under the node's name (`api_calls[10.0.0.2:50052]`), so EXPLAIN
-        // ANALYZE shows which node read what: labels would be summed away.
+        // under the node's name (see `NodeName::metric`).
         if let Some(node) = context.session_config().get_extension::<NodeName>() {
-            let at = node.short();
             let same = |name: &str, count: &Count| {
                 MetricBuilder::new(&self.metrics)
                     .with_partition(partition)
                     .build(MetricValue::Count {
-                        name: format!("{name}[{at}]").into(),
+                        name: node.metric(name).into(),
                         count: count.clone(),
                     });
             };

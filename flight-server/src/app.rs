@@ -126,27 +126,6 @@ async fn source(
     })
 }
 
-/// What the tasks other nodes send run in: the archives' object stores,
-/// as much memory as this node's own queries may hold together, and no
-/// disk (no query writes files on the server, wherever it was planned).
-fn worker_runtime(
-    engine: &QueryEngine,
-    limits: &crate::config::QueryLimits,
-) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    let memory = limits
-        .memory_bytes
-        .saturating_mul(limits.max_concurrent.max(1));
-    Ok(RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::clone(&engine.runtime().object_store_registry))
-        .with_memory_limit(memory, 1.0)
-        .with_disk_manager_builder(
-            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-        )
-        .build_arc()?)
-}
-
 /// A server without authentication that other hosts can reach would give
 /// everyone what logflight's AWS identity can read, so that takes an
 /// explicit `--allow-anonymous`.
@@ -335,7 +314,14 @@ impl Application {
                         "loopback, no TLS"
                     }
                 ));
-                let runtime = worker_runtime(&engine, &config.limits)?;
+                // The tasks other nodes send: as much memory as this
+                // node's own queries may hold together, and no disk.
+                let limits = &config.limits;
+                let runtime = engine.bounded_runtime(
+                    limits
+                        .memory_bytes
+                        .saturating_mul(limits.max_concurrent.max(1)),
+                )?;
                 Some((cluster, listener, engine.clone(), runtime))
             }
             _ => None,

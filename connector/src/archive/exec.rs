@@ -154,8 +154,7 @@ impl ExecutionPlan for ArchiveScanExec {
         let Some(node) = node else {
             return Ok(input);
         };
-        let rows = MetricBuilder::new(&self.metrics)
-            .counter(format!("rows_read[{}]", node.short()), partition);
+        let rows = MetricBuilder::new(&self.metrics).counter(node.metric("rows_read"), partition);
         let schema = input.schema();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,

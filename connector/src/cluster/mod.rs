@@ -22,7 +22,6 @@ pub mod placement;
 pub mod wire;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -42,6 +41,13 @@ impl NodeName {
         let s = self.0.as_str();
         let s = s.split_once("://").map_or(s, |(_, rest)| rest);
         s.trim_end_matches('/')
+    }
+
+    /// `metric` counted on this node (`api_calls[10.0.0.2:50052]`): a
+    /// name of its own, so EXPLAIN ANALYZE shows which node did what
+    /// (labels would be summed away).
+    pub fn metric(&self, metric: &str) -> String {
+        format!("{metric}[{}]", self.short())
     }
 }
 
@@ -93,7 +99,3 @@ pub fn for_transport(
         stream.map_err(wire::for_transport),
     ))
 }
-
-/// The scan's owner key and this node's catalogs, shared by the rule
-/// and the codec.
-pub type SharedCatalogs = Arc<NodeCatalogs>;

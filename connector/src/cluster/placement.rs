@@ -83,6 +83,11 @@ impl ClusterLayout {
     pub fn owner_of(&self, account_key: &str) -> &str {
         owner(account_key, &self.nodes).unwrap_or(&self.me)
     }
+
+    /// The node owning the account and region `scan` reads.
+    fn owner_of_scan(&self, scan: &LogScanExec) -> String {
+        self.owner_of(&scan.source().account_key()).to_string()
+    }
 }
 
 /// Where a scan pipeline runs.
@@ -120,9 +125,7 @@ fn takes_any_rows(plan: &dyn ExecutionPlan) -> bool {
 
 fn pipeline_of(plan: &Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Option<Pipeline> {
     if let Some(scan) = plan.downcast_ref::<LogScanExec>() {
-        return Some(Pipeline::Owned(
-            layout.owner_of(&scan.source().account_key()).to_string(),
-        ));
+        return Some(Pipeline::Owned(layout.owner_of_scan(scan)));
     }
     if let Some(source) = plan.downcast_ref::<DataSourceExec>() {
         return source
@@ -226,7 +229,7 @@ fn scan_owners(stage: &Arc<dyn ExecutionPlan>, layout: &ClusterLayout) -> Result
             return Ok(TreeNodeRecursion::Jump);
         }
         if let Some(scan) = node.downcast_ref::<LogScanExec>() {
-            let o = layout.owner_of(&scan.source().account_key()).to_string();
+            let o = layout.owner_of_scan(scan);
             if !owners.contains(&o) {
                 owners.push(o);
             }

@@ -193,6 +193,10 @@ fn from_wire(w: Wire) -> ConnectorError {
 /// `err` ready to cross to the coordinating node: a connector error in
 /// it is carried as [`PREFIX`] and JSON; any other error is left as is.
 pub fn for_transport(err: DataFusionError) -> DataFusionError {
+    // A scan under a typed table's decoding made its error ready already.
+    if matches!(&err, DataFusionError::Context(text, _) if text.starts_with(PREFIX)) {
+        return err;
+    }
     let Some(found) = ConnectorError::find_in(&err) else {
         return err;
     };
@@ -259,6 +263,16 @@ mod tests {
             assert_eq!(back.to_string(), e.to_string());
             assert_eq!(format!("{back:?}"), format!("{e:?}"));
         }
+    }
+
+    /// Each node of a plan above a scan makes its errors ready too: an
+    /// error made ready once is carried as it is.
+    #[test]
+    fn an_error_is_made_ready_once() {
+        let e = ConnectorError::UnreadableRecord("bad record".into());
+        let once = for_transport(e.clone().into_datafusion());
+        let twice = for_transport(for_transport(e.into_datafusion()));
+        assert_eq!(format!("{twice:?}"), format!("{once:?}"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ impl WorkerResolver for ConfiguredNodes {
 /// This node's part in the cluster.
 pub struct Cluster {
     config: ClusterConfig,
+    /// The nodes' URLs, parsed once (the config checked them).
+    nodes: ConfiguredNodes,
     layout: Arc<ClusterLayout>,
     channels: NodeChannels,
     server_tls: Option<ServerTlsConfig>,
@@ -94,7 +96,15 @@ impl Cluster {
             }
             None => (None, None),
         };
+        let nodes = config
+            .nodes
+            .iter()
+            .map(|n| {
+                Url::parse(n).map_err(|e| ServerError::Config(format!("cluster: node {n}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
+            nodes: ConfiguredNodes(nodes),
             layout: Arc::new(ClusterLayout::new(config.nodes.clone(), config.me.clone())),
             config: config.clone(),
             channels: NodeChannels::new(client_tls),
@@ -116,16 +126,10 @@ impl Cluster {
         &self,
         builder: SessionStateBuilder,
     ) -> std::result::Result<SessionStateBuilder, DataFusionError> {
-        let nodes = self
-            .config
-            .nodes
-            .iter()
-            .map(|n| Url::parse(n).map_err(|e| DataFusionError::Plan(e.to_string())))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
         builder
             .with_physical_optimizer_rule(Arc::new(ClusterPlacement::new(Arc::clone(&self.layout))))
             .with_distributed_planner()
-            .with_distributed_worker_resolver(ConfiguredNodes(nodes))
+            .with_distributed_worker_resolver(self.nodes.clone())
             .with_distributed_channel_resolver(self.channels.clone())
             .with_distributed_user_codec(LogflightCodec)
             .with_distributed_route_tasks_handler(OwnerRouting(Arc::clone(&self.layout)))

@@ -16,7 +16,7 @@ use datafusion::common::{ParamValues, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionContext, SessionState};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
@@ -86,17 +86,23 @@ impl PlannedQuery {
     /// of taking the server's memory from other queries. Spilling to disk
     /// is off: no query writes files on the server.
     pub fn execute_with_memory(&self, bytes: usize) -> Result<SendableRecordBatchStream> {
-        let runtime = RuntimeEnvBuilder::new()
-            // The archives' object stores, which the session registered.
-            .with_object_store_registry(Arc::clone(&self.ctx.runtime_env().object_store_registry))
-            .with_memory_limit(bytes, 1.0)
-            .with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-            .build_arc()?;
+        let runtime = bounded_runtime(&self.ctx, bytes)?;
         let task = TaskContext::from(&self.ctx.state()).with_runtime(runtime);
         Ok(execute_stream(Arc::clone(&self.plan), Arc::new(task))?)
     }
+}
+
+/// A runtime of `ctx`'s object stores (the archives', which the session
+/// registered) with a pool of `bytes` and no disk: what a query runs in,
+/// here or, for the parts other nodes send, on a node of a cluster.
+fn bounded_runtime(ctx: &SessionContext, bytes: usize) -> Result<Arc<RuntimeEnv>> {
+    Ok(RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::clone(&ctx.runtime_env().object_store_registry))
+        .with_memory_limit(bytes, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()?)
 }
 
 impl QueryEngine {
@@ -171,9 +177,10 @@ impl QueryEngine {
         self.cluster.as_ref()
     }
 
-    /// The runtime (the archives' object stores) the queries run in.
-    pub fn runtime(&self) -> Arc<datafusion::execution::runtime_env::RuntimeEnv> {
-        self.ctx.runtime_env()
+    /// A runtime with a memory pool of `bytes` and no disk (see
+    /// [`PlannedQuery::execute_with_memory`]).
+    pub fn bounded_runtime(&self, bytes: usize) -> Result<Arc<RuntimeEnv>> {
+        bounded_runtime(&self.ctx, bytes)
     }
 
     /// Parses, checks, resolves names and plans one statement; `$1`-style
